@@ -1,0 +1,4 @@
+//! actix-web integration for tenancy-rs: middleware and tenant extractors.
+//!
+//! This crate is a placeholder in the workspace layout; its features are not
+//! built yet (see the repository README for the status of each feature).

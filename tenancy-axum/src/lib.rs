@@ -1,0 +1,4 @@
+//! axum integration for tenancy-rs: a tower layer and tenant extractors.
+//!
+//! This crate is a placeholder in the workspace layout; its features are not
+//! built yet (see the repository README for the status of each feature).

@@ -1,0 +1,249 @@
+//! [`DomainName`]: a validated, normalised host name used as a tenant key.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::id::{Reason, validate_label};
+
+/// A validated, lower-cased DNS host name such as `acme.example.com`.
+///
+/// Custom domains are stored and looked up as `DomainName`s. The grammar is
+/// that of a host name: dot-separated labels of `a-z`, `0-9` and `-` (each 1 to
+/// 63 bytes, no leading or trailing `-`), at most 253 bytes in all. Input is
+/// lower-cased and one trailing dot is removed; an IP address is refused.
+///
+/// ```
+/// use tenancy_core::DomainName;
+///
+/// let domain = DomainName::new("Shop.Acme.TEST.")?;
+/// assert_eq!(domain.as_str(), "shop.acme.test");
+/// assert!(DomainName::new("127.0.0.1").is_err());
+/// assert!(DomainName::new("a..b").is_err());
+/// # Ok::<(), tenancy_core::InvalidDomain>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DomainName(Arc<str>);
+
+impl DomainName {
+    /// The longest accepted name, in bytes (without a trailing dot).
+    pub const MAX_LEN: usize = 253;
+
+    /// Validates and normalises `input`.
+    pub fn new(input: impl AsRef<str>) -> Result<Self, InvalidDomain> {
+        Self::from_bytes(input.as_ref().as_bytes())
+    }
+
+    /// Validates and normalises raw bytes.
+    pub fn from_bytes(input: &[u8]) -> Result<Self, InvalidDomain> {
+        let input = input.strip_suffix(b".").unwrap_or(input);
+        let has_upper = validate_host_name(input)?;
+        let text = std::str::from_utf8(input).map_err(|_| InvalidDomain(DomainReason::NotAscii))?;
+        Ok(if has_upper {
+            Self(Arc::from(text.to_ascii_lowercase()))
+        } else {
+            Self(Arc::from(text))
+        })
+    }
+
+    /// The name as a string slice (always lower-case ASCII, no trailing dot).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this name is `base` itself or ends with `.{base}`.
+    ///
+    /// ```
+    /// use tenancy_core::DomainName;
+    ///
+    /// let base = DomainName::new("example.com")?;
+    /// assert!(DomainName::new("shop.example.com")?.is_within(&base));
+    /// assert!(!DomainName::new("badexample.com")?.is_within(&base));
+    /// # Ok::<(), tenancy_core::InvalidDomain>(())
+    /// ```
+    pub fn is_within(&self, base: &DomainName) -> bool {
+        is_within(self.as_str(), base.as_str())
+    }
+}
+
+/// Whether `name` equals `base` or is a subdomain of it.
+pub(crate) fn is_within(name: &str, base: &str) -> bool {
+    match name.strip_suffix(base) {
+        Some("") => true,
+        Some(rest) => rest.ends_with('.'),
+        None => false,
+    }
+}
+
+/// Checks host-name grammar (no trailing dot); returns whether there is upper case.
+pub(crate) fn validate_host_name(input: &[u8]) -> Result<bool, InvalidDomain> {
+    if input.is_empty() {
+        return Err(InvalidDomain(DomainReason::Empty));
+    }
+    if input.len() > DomainName::MAX_LEN {
+        return Err(InvalidDomain(DomainReason::TooLong { len: input.len() }));
+    }
+    let mut has_upper = false;
+    for label in input.split(|&byte| byte == b'.') {
+        has_upper |=
+            validate_label(label).map_err(|reason| InvalidDomain(DomainReason::Label(reason)))?;
+    }
+    if std::str::from_utf8(input).is_ok_and(|text| text.parse::<IpAddr>().is_ok()) {
+        return Err(InvalidDomain(DomainReason::IpAddress));
+    }
+    Ok(has_upper)
+}
+
+/// Why a string is not a valid domain name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DomainReason {
+    Empty,
+    TooLong { len: usize },
+    Label(Reason),
+    NotAscii,
+    IpAddress,
+}
+
+impl fmt::Display for DomainReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("it is empty"),
+            Self::TooLong { len } => write!(f, "it is {len} bytes long (at most 253)"),
+            Self::Label(Reason::Empty) => f.write_str("it has an empty label"),
+            Self::Label(reason) => write!(f, "a label is invalid: {reason}"),
+            Self::NotAscii => f.write_str("it contains non-ASCII bytes"),
+            Self::IpAddress => f.write_str("it is an IP address"),
+        }
+    }
+}
+
+/// The error returned when input is not a valid [`DomainName`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid domain name: {0}")]
+pub struct InvalidDomain(pub(crate) DomainReason);
+
+impl fmt::Display for DomainName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for DomainName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DomainName({:?})", &*self.0)
+    }
+}
+
+impl AsRef<str> for DomainName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for DomainName {
+    type Err = InvalidDomain;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl TryFrom<&str> for DomainName {
+    type Error = InvalidDomain;
+
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl TryFrom<String> for DomainName {
+    type Error = InvalidDomain;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for DomainName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for DomainName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::new(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A domain registered to a tenant: its name, owner, and whether it is primary.
+///
+/// ```
+/// use tenancy_core::{Domain, DomainName, DomainRecord, TenantId};
+///
+/// let domain = DomainRecord::new(DomainName::new("acme.test")?, TenantId::new("acme")?);
+/// assert_eq!(domain.tenant_id().as_str(), "acme");
+/// assert!(!domain.is_primary());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Domain: Send + Sync {
+    /// The domain name.
+    fn name(&self) -> &DomainName;
+
+    /// The tenant that owns the domain.
+    fn tenant_id(&self) -> &crate::TenantId;
+
+    /// Whether this is the tenant's primary domain (used to build links).
+    fn is_primary(&self) -> bool;
+}
+
+/// A plain [`Domain`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct DomainRecord {
+    /// The domain name.
+    pub name: DomainName,
+    /// The tenant that owns the domain.
+    pub tenant_id: crate::TenantId,
+    /// Whether this is the tenant's primary domain.
+    pub primary: bool,
+}
+
+impl DomainRecord {
+    /// A non-primary domain of `tenant_id`.
+    pub fn new(name: DomainName, tenant_id: crate::TenantId) -> Self {
+        Self {
+            name,
+            tenant_id,
+            primary: false,
+        }
+    }
+
+    /// The same domain, marked primary.
+    #[must_use]
+    pub fn primary(self) -> Self {
+        Self {
+            primary: true,
+            ..self
+        }
+    }
+}
+
+impl Domain for DomainRecord {
+    fn name(&self) -> &DomainName {
+        &self.name
+    }
+
+    fn tenant_id(&self) -> &crate::TenantId {
+        &self.tenant_id
+    }
+
+    fn is_primary(&self) -> bool {
+        self.primary
+    }
+}

@@ -1,0 +1,140 @@
+//! [`Resolution`] and [`Strategy`]: the result of resolving a request.
+
+use std::fmt;
+
+use crate::domain::DomainName;
+use crate::id::TenantId;
+use crate::key::TenantKey;
+
+/// Which strategy found a tenant key (for errors and tracing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// A subdomain of a base domain.
+    Subdomain,
+    /// A custom domain (the whole host).
+    Domain,
+    /// A path prefix such as `/t/{id}`.
+    PathPrefix,
+    /// A request header.
+    Header,
+    /// A user-defined resolver, with its name.
+    Custom(&'static str),
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Subdomain => f.write_str("subdomain"),
+            Self::Domain => f.write_str("domain"),
+            Self::PathPrefix => f.write_str("path prefix"),
+            Self::Header => f.write_str("header"),
+            Self::Custom(name) => f.write_str(name),
+        }
+    }
+}
+
+/// The outcome of resolving a request that names a tenant.
+///
+/// Besides the [`TenantKey`] to look up it carries:
+/// - the length of a path prefix that adapters strip before routing
+///   (`/t/acme/items` is routed as `/items`);
+/// - a tenant id that the looked-up tenant must have, when a chain found a
+///   custom domain *and* an id (a mismatch is a
+///   [`TenantConflict`](crate::TenancyError::TenantConflict)).
+///
+/// ```
+/// use tenancy_core::{Resolution, TenantId};
+///
+/// let resolution = Resolution::id(TenantId::new("acme")?).with_path_prefix("/t/acme".len());
+/// assert_eq!(resolution.routed_path("/t/acme/items"), "/items");
+/// assert_eq!(resolution.routed_path("/t/acme"), "/");
+/// # Ok::<(), tenancy_core::InvalidTenantId>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    key: TenantKey,
+    strategy: Strategy,
+    path_prefix_len: usize,
+    expected: Option<(TenantId, Strategy)>,
+}
+
+impl Resolution {
+    /// A resolution to a tenant id, found by a custom strategy.
+    pub fn id(id: TenantId) -> Self {
+        Self::new(TenantKey::Id(id), Strategy::Custom("custom"))
+    }
+
+    /// A resolution to a custom domain, found by a custom strategy.
+    pub fn domain(domain: DomainName) -> Self {
+        Self::new(TenantKey::Domain(domain), Strategy::Custom("custom"))
+    }
+
+    /// A resolution to `key`, found by `strategy`.
+    pub fn new(key: TenantKey, strategy: Strategy) -> Self {
+        Self {
+            key,
+            strategy,
+            path_prefix_len: 0,
+            expected: None,
+        }
+    }
+
+    /// Sets the number of leading path bytes that adapters strip before routing.
+    #[must_use]
+    pub fn with_path_prefix(mut self, len: usize) -> Self {
+        self.path_prefix_len = len;
+        self
+    }
+
+    /// Requires the looked-up tenant to have `id` (found by `strategy`).
+    #[must_use]
+    pub fn expecting(mut self, id: TenantId, strategy: Strategy) -> Self {
+        self.expected = Some((id, strategy));
+        self
+    }
+
+    /// The key to look up.
+    pub fn key(&self) -> &TenantKey {
+        &self.key
+    }
+
+    /// The strategy that found the key.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// The number of leading path bytes to strip before routing (0: none).
+    pub fn path_prefix_len(&self) -> usize {
+        self.path_prefix_len
+    }
+
+    /// The id the looked-up tenant must have, and the strategy that named it.
+    pub fn expected_id(&self) -> Option<(&TenantId, Strategy)> {
+        self.expected.as_ref().map(|(id, strategy)| (id, *strategy))
+    }
+
+    /// The path the application should route: `path` without the tenant prefix.
+    ///
+    /// Returns `path` unchanged when there is no prefix or when `path` is not
+    /// the path this resolution was made from; never panics.
+    pub fn routed_path<'p>(&self, path: &'p str) -> &'p str {
+        routed_path(path, self.path_prefix_len)
+    }
+
+    pub(crate) fn into_parts(self) -> (TenantKey, Strategy, usize, Option<(TenantId, Strategy)>) {
+        (self.key, self.strategy, self.path_prefix_len, self.expected)
+    }
+}
+
+/// `path` without its first `prefix_len` bytes; `/` when nothing is left.
+pub(crate) fn routed_path(path: &str, prefix_len: usize) -> &str {
+    if prefix_len == 0 {
+        return path;
+    }
+    match path.get(prefix_len..) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => path,
+    }
+}

@@ -1,0 +1,153 @@
+//! [`SubdomainResolver`]: `{id}.{base}` names tenant `id`.
+
+use std::collections::HashSet;
+
+use super::{Resolution, Resolver, Strategy};
+use crate::domain::{DomainName, InvalidDomain, is_within};
+use crate::error::TenancyError;
+use crate::id::TenantId;
+use crate::key::TenantKey;
+use crate::request::RequestView;
+
+/// Resolves `{id}.{base}` to tenant `id`, for one or more base domains.
+///
+/// - A base itself and `www.{base}` are central hosts: they name no tenant
+///   (`None`). More central hosts can be added with [`central_host`](Self::central_host).
+/// - A nested subdomain (`a.b.example.com`) names no tenant, unless
+///   `b.example.com` is itself configured as a base; the longest matching base
+///   wins.
+/// - A label that is not a valid [`TenantId`] (e.g. `acme_corp.example.com`)
+///   is an [`InvalidTenantId`](TenancyError::InvalidTenantId) error.
+/// - IP addresses and hosts outside every base name no tenant, unless
+///   [`with_custom_domains`](Self::with_custom_domains) turns such hosts into
+///   [`TenantKey::Domain`] keys.
+///
+/// ```
+/// use tenancy_core::{Resolver, RequestView, SubdomainResolver};
+///
+/// let resolver = SubdomainResolver::new(["example.com", "localhost"])?;
+/// let request = http::Request::builder().header("host", "Acme.Example.com:443").body(())?;
+/// let resolution = resolver.resolve(&RequestView::new(&request)?)?;
+/// assert_eq!(resolution.map(|r| r.key().to_string()), Some("acme".to_string()));
+///
+/// let central = http::Request::builder().header("host", "www.localhost").body(())?;
+/// assert!(resolver.resolve(&RequestView::new(&central)?)?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SubdomainResolver {
+    /// Base domains, longest first.
+    bases: Vec<DomainName>,
+    central: HashSet<DomainName>,
+    www_is_central: bool,
+    custom_domains: bool,
+}
+
+impl SubdomainResolver {
+    /// A resolver for subdomains of `bases`.
+    pub fn new<I>(bases: I) -> Result<Self, InvalidDomain>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let mut parsed = bases
+            .into_iter()
+            .map(DomainName::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        parsed.sort_by(|a, b| {
+            b.as_str()
+                .len()
+                .cmp(&a.as_str().len())
+                .then_with(|| a.cmp(b))
+        });
+        parsed.dedup();
+        Ok(Self {
+            bases: parsed,
+            central: HashSet::new(),
+            www_is_central: true,
+            custom_domains: false,
+        })
+    }
+
+    /// Adds a host that names no tenant (e.g. `admin.example.com`).
+    pub fn central_host(mut self, host: impl AsRef<str>) -> Result<Self, InvalidDomain> {
+        self.central.insert(DomainName::new(host)?);
+        Ok(self)
+    }
+
+    /// Whether `www.{base}` is a central host (default) or the tenant `www`.
+    #[must_use]
+    pub fn www_is_central(mut self, central: bool) -> Self {
+        self.www_is_central = central;
+        self
+    }
+
+    /// Treats hosts outside every base domain as custom domains.
+    ///
+    /// With this set, `shop.acme.test` resolves to
+    /// `TenantKey::Domain("shop.acme.test")`, so one resolver covers the usual
+    /// "registered custom domain, else subdomain" rule.
+    #[must_use]
+    pub fn with_custom_domains(mut self) -> Self {
+        self.custom_domains = true;
+        self
+    }
+
+    /// The configured base domains, longest first.
+    pub fn bases(&self) -> &[DomainName] {
+        &self.bases
+    }
+
+    /// Whether `host` is central: a base, `www.{base}` or a configured central host.
+    pub fn is_central(&self, host: &str) -> bool {
+        self.central.iter().any(|central| central.as_str() == host)
+            || self.bases.iter().any(|base| {
+                host == base.as_str()
+                    || (self.www_is_central
+                        && host
+                            .strip_suffix(base.as_str())
+                            .and_then(|rest| rest.strip_suffix('.'))
+                            == Some("www"))
+            })
+    }
+
+    fn resolve_name(&self, host: &str) -> Result<Option<Resolution>, TenancyError> {
+        if self.is_central(host) {
+            return Ok(None);
+        }
+        for base in &self.bases {
+            let Some(label) = host
+                .strip_suffix(base.as_str())
+                .and_then(|rest| rest.strip_suffix('.'))
+            else {
+                continue;
+            };
+            if label.contains('.') {
+                // A nested subdomain of this base: not a tenant.
+                return Ok(None);
+            }
+            let id = TenantId::new(label)?;
+            return Ok(Some(Resolution::new(
+                TenantKey::Id(id),
+                Strategy::Subdomain,
+            )));
+        }
+        if self.custom_domains && !self.bases.iter().any(|base| is_within(host, base.as_str())) {
+            let domain = DomainName::new(host)?;
+            return Ok(Some(Resolution::new(
+                TenantKey::Domain(domain),
+                Strategy::Domain,
+            )));
+        }
+        Ok(None)
+    }
+}
+
+impl Resolver for SubdomainResolver {
+    fn resolve(&self, request: &RequestView<'_>) -> Result<Option<Resolution>, TenancyError> {
+        match request.host().and_then(|host| host.name()) {
+            Some(name) => self.resolve_name(name),
+            None => Ok(None),
+        }
+    }
+}

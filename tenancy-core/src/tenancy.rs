@@ -1,0 +1,171 @@
+//! [`Tenancy`]: the pipeline adapters run for every request.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::error::TenancyError;
+use crate::id::TenantId;
+use crate::key::TenantKey;
+use crate::request::{RequestInfo, RequestView};
+use crate::resolver::{Resolution, Resolver, Strategy};
+use crate::store::TenantStore;
+use crate::tenant::Tenant;
+
+/// Resolve → look up → refuse inactive → tenant, in one call.
+///
+/// This is the framework-agnostic heart that the axum and actix-web adapters
+/// call once per request. `Ok(None)` means the request names no tenant (a
+/// central host); every failure is a typed [`TenancyError`] with its HTTP status.
+///
+/// ```
+/// use tenancy_core::{CachedStore, InMemoryStore, SubdomainResolver, Tenancy, TenantId, TenantRecord};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = InMemoryStore::from_iter([TenantRecord::new(TenantId::new("acme")?, "Acme Corp")]);
+/// let tenancy = Tenancy::new(SubdomainResolver::new(["localhost"])?, CachedStore::new(store));
+///
+/// let request = http::Request::builder().header("host", "acme.localhost:8080").body(())?;
+/// let resolved = tenancy.resolve(&request).await?.expect("a tenant");
+/// assert_eq!(resolved.tenant().name.as_ref(), "Acme Corp");
+///
+/// let unknown = http::Request::builder().header("host", "nope.localhost").body(())?;
+/// assert_eq!(tenancy.resolve(&unknown).await.unwrap_err().status(), 404);
+/// # Ok(()) }
+/// ```
+pub struct Tenancy<S> {
+    resolver: Arc<dyn Resolver>,
+    store: S,
+}
+
+impl<S: TenantStore> Tenancy<S> {
+    /// A pipeline that resolves with `resolver` and looks up in `store`.
+    pub fn new(resolver: impl Resolver + 'static, store: S) -> Self {
+        Self {
+            resolver: Arc::new(resolver),
+            store,
+        }
+    }
+
+    /// The resolver.
+    pub fn resolver(&self) -> &dyn Resolver {
+        &*self.resolver
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Resolves, looks up and checks the tenant of `request`.
+    ///
+    /// The request is only read before the returned future first yields, so the
+    /// future does not borrow it and is `Send` whatever the request type.
+    pub fn resolve<'a>(
+        &'a self,
+        request: &dyn RequestInfo,
+    ) -> impl Future<Output = Result<Option<Resolved<S::Tenant>>, TenancyError>> + Send + use<'a, S>
+    {
+        let resolution = self.resolve_key(request);
+        async move {
+            match resolution? {
+                Some(resolution) => self.lookup(resolution).await.map(Some),
+                None => Ok(None),
+            }
+        }
+    }
+
+    /// Only the synchronous half: which tenant key `request` names, if any.
+    pub fn resolve_key(
+        &self,
+        request: &dyn RequestInfo,
+    ) -> Result<Option<Resolution>, TenancyError> {
+        let view = RequestView::new(request)?;
+        self.resolver.resolve(&view)
+    }
+
+    /// Only the asynchronous half: looks `resolution` up and checks the tenant.
+    pub async fn lookup(
+        &self,
+        resolution: Resolution,
+    ) -> Result<Resolved<S::Tenant>, TenancyError> {
+        let tenant = self.find_active(resolution.key()).await?;
+        if let Some((expected, by)) = resolution.expected_id()
+            && tenant.id() != expected
+        {
+            return Err(TenancyError::TenantConflict {
+                first: resolution.key().clone(),
+                first_by: resolution.strategy(),
+                second: TenantKey::Id(expected.clone()),
+                second_by: by,
+            });
+        }
+        Ok(Resolved {
+            tenant,
+            strategy: resolution.strategy(),
+            path_prefix_len: resolution.path_prefix_len(),
+        })
+    }
+
+    /// Loads an active tenant by id, e.g. for a background job.
+    pub async fn load(&self, id: &TenantId) -> Result<S::Tenant, TenancyError> {
+        self.find_active(&TenantKey::Id(id.clone())).await
+    }
+
+    async fn find_active(&self, key: &TenantKey) -> Result<S::Tenant, TenancyError> {
+        let tenant = self
+            .store
+            .find(key)
+            .await?
+            .ok_or_else(|| TenancyError::TenantNotFound { key: key.clone() })?;
+        if !tenant.is_active() {
+            return Err(TenancyError::TenantInactive {
+                id: tenant.id().clone(),
+            });
+        }
+        Ok(tenant)
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for Tenancy<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tenancy")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request's tenant, with how it was found.
+#[derive(Debug, Clone)]
+pub struct Resolved<T> {
+    tenant: T,
+    strategy: Strategy,
+    path_prefix_len: usize,
+}
+
+impl<T> Resolved<T> {
+    /// The tenant.
+    pub fn tenant(&self) -> &T {
+        &self.tenant
+    }
+
+    /// The tenant, by value.
+    pub fn into_tenant(self) -> T {
+        self.tenant
+    }
+
+    /// The strategy that supplied the looked-up key.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// The number of leading path bytes to strip before routing (0: none).
+    pub fn path_prefix_len(&self) -> usize {
+        self.path_prefix_len
+    }
+
+    /// The path the application should route: `path` without the tenant prefix.
+    pub fn routed_path<'p>(&self, path: &'p str) -> &'p str {
+        crate::resolver::routed_path(path, self.path_prefix_len)
+    }
+}
