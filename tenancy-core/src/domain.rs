@@ -1,11 +1,11 @@
 //! [`DomainName`]: a validated, normalised host name used as a tenant key.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::str::FromStr;
-use std::sync::Arc;
 
-use crate::id::{Reason, validate_label};
+use smol_str::{SmolStr, StrExt};
+
+use crate::id::{Reason, TenantId};
 
 /// A validated, lower-cased DNS host name such as `acme.example.com`.
 ///
@@ -24,7 +24,7 @@ use crate::id::{Reason, validate_label};
 /// # Ok::<(), tenancy_core::InvalidDomain>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DomainName(Arc<str>);
+pub struct DomainName(SmolStr);
 
 impl DomainName {
     /// The longest accepted name, in bytes (without a trailing dot).
@@ -41,9 +41,9 @@ impl DomainName {
         let has_upper = validate_host_name(input)?;
         let text = std::str::from_utf8(input).map_err(|_| InvalidDomain(DomainReason::NotAscii))?;
         Ok(if has_upper {
-            Self(Arc::from(text.to_ascii_lowercase()))
+            Self(text.to_ascii_lowercase_smolstr())
         } else {
-            Self(Arc::from(text))
+            Self(SmolStr::new(text))
         })
     }
 
@@ -76,8 +76,11 @@ pub(crate) fn is_within(name: &str, base: &str) -> bool {
     }
 }
 
-/// Checks host-name grammar (no trailing dot); returns whether there is upper case.
+/// Checks host-name grammar (no trailing dot) in one pass; returns whether
+/// there is upper case. A name whose last label is all digits is refused: it
+/// is an IP address (or would be read as one by browsers).
 pub(crate) fn validate_host_name(input: &[u8]) -> Result<bool, InvalidDomain> {
+    let label_error = |reason| Err(InvalidDomain(DomainReason::Label(reason)));
     if input.is_empty() {
         return Err(InvalidDomain(DomainReason::Empty));
     }
@@ -85,14 +88,42 @@ pub(crate) fn validate_host_name(input: &[u8]) -> Result<bool, InvalidDomain> {
         return Err(InvalidDomain(DomainReason::TooLong { len: input.len() }));
     }
     let mut has_upper = false;
-    for label in input.split(|&byte| byte == b'.') {
-        has_upper |=
-            validate_label(label).map_err(|reason| InvalidDomain(DomainReason::Label(reason)))?;
+    let mut label_len = 0usize;
+    let mut label_digits_only = true;
+    let mut previous = b'.';
+    for (index, &byte) in input.iter().enumerate() {
+        match byte {
+            b'a'..=b'z' => label_digits_only = false,
+            b'A'..=b'Z' => {
+                has_upper = true;
+                label_digits_only = false;
+            }
+            b'0'..=b'9' => {}
+            b'-' if label_len == 0 => return label_error(Reason::LeadingHyphen),
+            b'-' => label_digits_only = false,
+            b'.' if label_len == 0 => return label_error(Reason::Empty),
+            b'.' if previous == b'-' => return label_error(Reason::TrailingHyphen),
+            b'.' => {
+                label_len = 0;
+                label_digits_only = true;
+                previous = byte;
+                continue;
+            }
+            _ if byte.is_ascii() => return label_error(Reason::InvalidChar { byte, index }),
+            _ => return Err(InvalidDomain(DomainReason::NotAscii)),
+        }
+        label_len += 1;
+        if label_len > TenantId::MAX_LEN {
+            return label_error(Reason::TooLong { len: label_len });
+        }
+        previous = byte;
     }
-    if std::str::from_utf8(input).is_ok_and(|text| text.parse::<IpAddr>().is_ok()) {
-        return Err(InvalidDomain(DomainReason::IpAddress));
+    match previous {
+        b'.' => label_error(Reason::Empty),
+        b'-' => label_error(Reason::TrailingHyphen),
+        _ if label_digits_only => Err(InvalidDomain(DomainReason::IpAddress)),
+        _ => Ok(has_upper),
     }
-    Ok(has_upper)
 }
 
 /// Why a string is not a valid domain name.
@@ -111,9 +142,12 @@ impl fmt::Display for DomainReason {
             Self::Empty => f.write_str("it is empty"),
             Self::TooLong { len } => write!(f, "it is {len} bytes long (at most 253)"),
             Self::Label(Reason::Empty) => f.write_str("it has an empty label"),
+            Self::Label(Reason::TooLong { len }) => {
+                write!(f, "a label is {len} bytes long (at most 63)")
+            }
             Self::Label(reason) => write!(f, "a label is invalid: {reason}"),
             Self::NotAscii => f.write_str("it contains non-ASCII bytes"),
-            Self::IpAddress => f.write_str("it is an IP address"),
+            Self::IpAddress => f.write_str("it is an IP address (its last label is all digits)"),
         }
     }
 }
@@ -137,6 +171,12 @@ impl fmt::Debug for DomainName {
 
 impl AsRef<str> for DomainName {
     fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for DomainName {
+    fn borrow(&self) -> &str {
         &self.0
     }
 }
@@ -195,7 +235,7 @@ pub trait Domain: Send + Sync {
     fn name(&self) -> &DomainName;
 
     /// The tenant that owns the domain.
-    fn tenant_id(&self) -> &crate::TenantId;
+    fn tenant_id(&self) -> &TenantId;
 
     /// Whether this is the tenant's primary domain (used to build links).
     fn is_primary(&self) -> bool;
@@ -209,14 +249,14 @@ pub struct DomainRecord {
     /// The domain name.
     pub name: DomainName,
     /// The tenant that owns the domain.
-    pub tenant_id: crate::TenantId,
+    pub tenant_id: TenantId,
     /// Whether this is the tenant's primary domain.
     pub primary: bool,
 }
 
 impl DomainRecord {
     /// A non-primary domain of `tenant_id`.
-    pub fn new(name: DomainName, tenant_id: crate::TenantId) -> Self {
+    pub fn new(name: DomainName, tenant_id: TenantId) -> Self {
         Self {
             name,
             tenant_id,
@@ -239,7 +279,7 @@ impl Domain for DomainRecord {
         &self.name
     }
 
-    fn tenant_id(&self) -> &crate::TenantId {
+    fn tenant_id(&self) -> &TenantId {
         &self.tenant_id
     }
 

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::domain::{DomainName, InvalidDomain, validate_host_name};
 
@@ -50,14 +50,16 @@ impl<'a> Host<'a> {
             None => raw,
         };
         let name = name.strip_suffix(b".").unwrap_or(name);
-        let text = std::str::from_utf8(name).map_err(|_| InvalidHost(HostReason::NotAscii))?;
-        if let Ok(ip) = text.parse::<IpAddr>() {
-            return Ok(Self::Ip(ip));
+        if name
+            .iter()
+            .all(|&byte| byte.is_ascii_digit() || byte == b'.')
+        {
+            return parse_ipv4(name);
         }
-        let has_upper = match validate_host_name(name) {
-            Ok(has_upper) => has_upper,
-            Err(error) => return Err(InvalidHost(HostReason::Name(error))),
-        };
+        let has_upper =
+            validate_host_name(name).map_err(|error| InvalidHost(HostReason::Name(error)))?;
+        // Validation guarantees ASCII.
+        let text = std::str::from_utf8(name).map_err(|_| InvalidHost(HostReason::NotAscii))?;
         Ok(Self::Name(if has_upper {
             Cow::Owned(text.to_ascii_lowercase())
         } else {
@@ -85,6 +87,14 @@ impl<'a> Host<'a> {
     }
 }
 
+fn parse_ipv4(name: &[u8]) -> Result<Host<'_>, InvalidHost> {
+    std::str::from_utf8(name)
+        .ok()
+        .and_then(|text| text.parse::<Ipv4Addr>().ok())
+        .map(|ip| Host::Ip(IpAddr::V4(ip)))
+        .ok_or(InvalidHost(HostReason::BadIpv4))
+}
+
 fn parse_bracketed_ipv6(rest: &[u8]) -> Result<Host<'_>, InvalidHost> {
     let close = rest
         .iter()
@@ -102,9 +112,16 @@ fn parse_bracketed_ipv6(rest: &[u8]) -> Result<Host<'_>, InvalidHost> {
     Ok(Host::Ip(IpAddr::V6(ip)))
 }
 
-/// A port is empty (RFC 3986 allows `host:`) or at most five digits.
+/// A port is empty (RFC 3986 allows `host:`) or a decimal number up to 65535.
 fn check_port(port: &[u8]) -> Result<(), InvalidHost> {
-    if port.len() <= 5 && port.iter().all(u8::is_ascii_digit) {
+    let mut value = 0u32;
+    for &byte in port {
+        if !byte.is_ascii_digit() || value > 6_553 {
+            return Err(InvalidHost(HostReason::BadPort));
+        }
+        value = value * 10 + u32::from(byte - b'0');
+    }
+    if value <= u32::from(u16::MAX) {
         Ok(())
     } else {
         Err(InvalidHost(HostReason::BadPort))
@@ -127,6 +144,7 @@ pub(crate) enum HostReason {
     TooLong,
     NotAscii,
     BadPort,
+    BadIpv4,
     BadIpv6,
     Name(InvalidDomain),
     Repeated,
@@ -140,6 +158,7 @@ impl fmt::Display for HostReason {
             Self::TooLong => f.write_str("it is too long"),
             Self::NotAscii => f.write_str("it contains non-ASCII bytes"),
             Self::BadPort => f.write_str("the port is not a number"),
+            Self::BadIpv4 => f.write_str("the IPv4 address is malformed"),
             Self::BadIpv6 => f.write_str("the IPv6 literal is malformed"),
             Self::Name(error) => write!(f, "{error}"),
             Self::Repeated => f.write_str("the request has more than one Host header"),

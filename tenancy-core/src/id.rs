@@ -3,7 +3,8 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+
+use smol_str::{SmolStr, StrExt};
 
 /// A validated, lower-cased tenant identifier.
 ///
@@ -12,7 +13,8 @@ use std::sync::Arc;
 /// Upper-case ASCII input is lower-cased; anything else is refused with an
 /// [`InvalidTenantId`]. Construction is the only place where input is checked,
 /// so every other layer (SQL identifiers, file names, cache keys) can trust a
-/// `TenantId`. Cloning is cheap (a reference count).
+/// `TenantId`. Ids of up to 23 bytes are stored inline, so cloning
+/// and parsing them do not allocate.
 ///
 /// ```
 /// use tenancy_core::TenantId;
@@ -24,7 +26,7 @@ use std::sync::Arc;
 /// # Ok::<(), tenancy_core::InvalidTenantId>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TenantId(Arc<str>);
+pub struct TenantId(SmolStr);
 
 impl TenantId {
     /// The longest accepted id, in bytes (the limit of a DNS label).
@@ -32,7 +34,9 @@ impl TenantId {
 
     /// Validates and normalises `input`.
     pub fn new(input: impl AsRef<str>) -> Result<Self, InvalidTenantId> {
-        Self::from_bytes(input.as_ref().as_bytes())
+        let text = input.as_ref();
+        let has_upper = validate_label(text.as_bytes()).map_err(InvalidTenantId)?;
+        Ok(Self::from_valid(text, has_upper))
     }
 
     /// Validates and normalises raw bytes, such as a header value.
@@ -48,11 +52,15 @@ impl TenantId {
         let has_upper = validate_label(input).map_err(InvalidTenantId)?;
         // Validation guarantees ASCII, so the conversion cannot fail.
         let text = std::str::from_utf8(input).map_err(|_| InvalidTenantId(Reason::NotAscii))?;
-        Ok(if has_upper {
-            Self(Arc::from(text.to_ascii_lowercase()))
+        Ok(Self::from_valid(text, has_upper))
+    }
+
+    fn from_valid(text: &str, has_upper: bool) -> Self {
+        if has_upper {
+            Self(text.to_ascii_lowercase_smolstr())
         } else {
-            Self(Arc::from(text))
-        })
+            Self(SmolStr::new(text))
+        }
     }
 
     /// The id as a string slice (always lower-case ASCII).
@@ -62,7 +70,7 @@ impl TenantId {
 }
 
 /// Checks the DNS-label grammar; returns whether the input has upper-case letters.
-pub(crate) fn validate_label(input: &[u8]) -> Result<bool, Reason> {
+fn validate_label(input: &[u8]) -> Result<bool, Reason> {
     let (Some(first), Some(last)) = (input.first(), input.last()) else {
         return Err(Reason::Empty);
     };

@@ -69,6 +69,17 @@ pub trait RequestInfo {
     /// The path of the request URI, without the query.
     fn path(&self) -> &str;
 
+    /// All values of the `Host` header; override it when a faster lookup than
+    /// [`header("host")`](Self::header) exists.
+    fn host_header(&self) -> HeaderValues<'_> {
+        self.header("host")
+    }
+
+    /// The query string of the request URI, without the `?`, if any.
+    fn query(&self) -> Option<&str> {
+        None
+    }
+
     /// The normalised host: from the `Host` header, else the URI authority.
     ///
     /// Two `Host` headers, or a `Host` header that disagrees with the URI
@@ -79,7 +90,7 @@ pub trait RequestInfo {
             .uri_authority()
             .filter(|authority| !authority.is_empty())
             .map(|authority| authority.rsplit('@').next().unwrap_or(authority));
-        let header = match self.header("host") {
+        let header = match self.host_header() {
             HeaderValues::Absent => None,
             HeaderValues::One(value) => Some(value).filter(|value| !value.is_empty()),
             HeaderValues::Repeated(_) | HeaderValues::Conflicting => {
@@ -101,14 +112,25 @@ pub trait RequestInfo {
     }
 }
 
+fn header_values<K: http::header::AsHeaderName>(
+    headers: &http::HeaderMap,
+    name: K,
+) -> HeaderValues<'_> {
+    HeaderValues::collect(
+        headers
+            .get_all(name)
+            .iter()
+            .map(http::HeaderValue::as_bytes),
+    )
+}
+
 impl RequestInfo for http::request::Parts {
     fn header(&self, name: &str) -> HeaderValues<'_> {
-        HeaderValues::collect(
-            self.headers
-                .get_all(name)
-                .iter()
-                .map(http::HeaderValue::as_bytes),
-        )
+        header_values(&self.headers, name)
+    }
+
+    fn host_header(&self) -> HeaderValues<'_> {
+        header_values(&self.headers, http::header::HOST)
     }
 
     fn uri_authority(&self) -> Option<&str> {
@@ -118,16 +140,19 @@ impl RequestInfo for http::request::Parts {
     fn path(&self) -> &str {
         self.uri.path()
     }
+
+    fn query(&self) -> Option<&str> {
+        self.uri.query()
+    }
 }
 
 impl<B> RequestInfo for http::Request<B> {
     fn header(&self, name: &str) -> HeaderValues<'_> {
-        HeaderValues::collect(
-            self.headers()
-                .get_all(name)
-                .iter()
-                .map(http::HeaderValue::as_bytes),
-        )
+        header_values(self.headers(), name)
+    }
+
+    fn host_header(&self) -> HeaderValues<'_> {
+        header_values(self.headers(), http::header::HOST)
     }
 
     fn uri_authority(&self) -> Option<&str> {
@@ -136,6 +161,10 @@ impl<B> RequestInfo for http::Request<B> {
 
     fn path(&self) -> &str {
         self.uri().path()
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.uri().query()
     }
 }
 
@@ -150,6 +179,14 @@ impl<R: RequestInfo + ?Sized> RequestInfo for &R {
 
     fn path(&self) -> &str {
         (**self).path()
+    }
+
+    fn query(&self) -> Option<&str> {
+        (**self).query()
+    }
+
+    fn host_header(&self) -> HeaderValues<'_> {
+        (**self).host_header()
     }
 
     fn host(&self) -> Result<Option<Host<'_>>, InvalidHost> {
@@ -202,6 +239,29 @@ impl<'a> RequestView<'a> {
     /// The request path, without the query.
     pub fn path(&self) -> &'a str {
         self.path
+    }
+
+    /// The query string, without the `?`, if any.
+    pub fn query(&self) -> Option<&'a str> {
+        self.request.query()
+    }
+
+    /// The first value of the query parameter `name`, still percent-encoded.
+    ///
+    /// ```
+    /// use tenancy_core::RequestView;
+    ///
+    /// let request = http::Request::builder().uri("/users?page=2&tenant=acme").body(())?;
+    /// let view = RequestView::new(&request)?;
+    /// assert_eq!(view.query_param("tenant"), Some("acme"));
+    /// assert_eq!(view.query_param("missing"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn query_param(&self, name: &str) -> Option<&'a str> {
+        self.query()?.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (key == name).then_some(value)
+        })
     }
 
     /// All values of the header `name`.

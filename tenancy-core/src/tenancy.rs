@@ -60,18 +60,28 @@ impl<S: TenantStore> Tenancy<S> {
     /// Resolves, looks up and checks the tenant of `request`.
     ///
     /// The request is only read before the returned future first yields, so the
-    /// future does not borrow it and is `Send` whatever the request type.
+    /// future does not borrow it and is `Send` whatever the request type. A
+    /// cache hit ([`TenantStore::find_cached`]) completes without waiting.
     pub fn resolve<'a>(
         &'a self,
         request: &dyn RequestInfo,
     ) -> impl Future<Output = Result<Option<Resolved<S::Tenant>>, TenancyError>> + Send + use<'a, S>
     {
         let resolution = self.resolve_key(request);
+        let cached = match &resolution {
+            Ok(Some(resolution)) => self.store.find_cached(resolution.key()),
+            _ => None,
+        };
         async move {
-            match resolution? {
-                Some(resolution) => self.lookup(resolution).await.map(Some),
-                None => Ok(None),
-            }
+            let Some(resolution) = resolution? else {
+                return Ok(None);
+            };
+            let found = match cached {
+                Some(found) => found,
+                // Boxed so that the hot path's future stays small.
+                None => Box::pin(self.store.find(resolution.key())).await?,
+            };
+            self.check(&resolution, found).map(Some)
         }
     }
 
@@ -87,9 +97,29 @@ impl<S: TenantStore> Tenancy<S> {
     /// Only the asynchronous half: looks `resolution` up and checks the tenant.
     pub async fn lookup(
         &self,
-        resolution: Resolution,
+        resolution: &Resolution,
     ) -> Result<Resolved<S::Tenant>, TenancyError> {
-        let tenant = self.find_active(resolution.key()).await?;
+        let found = match self.store.find_cached(resolution.key()) {
+            Some(found) => found,
+            None => self.store.find(resolution.key()).await?,
+        };
+        self.check(resolution, found)
+    }
+
+    /// Refuses a missing, inactive or conflicting tenant.
+    fn check(
+        &self,
+        resolution: &Resolution,
+        found: Option<S::Tenant>,
+    ) -> Result<Resolved<S::Tenant>, TenancyError> {
+        let tenant = found.ok_or_else(|| TenancyError::TenantNotFound {
+            key: resolution.key().clone(),
+        })?;
+        if !tenant.is_active() {
+            return Err(TenancyError::TenantInactive {
+                id: tenant.id().clone(),
+            });
+        }
         if let Some((expected, by)) = resolution.expected_id()
             && tenant.id() != expected
         {
@@ -113,11 +143,11 @@ impl<S: TenantStore> Tenancy<S> {
     }
 
     async fn find_active(&self, key: &TenantKey) -> Result<S::Tenant, TenancyError> {
-        let tenant = self
-            .store
-            .find(key)
-            .await?
-            .ok_or_else(|| TenancyError::TenantNotFound { key: key.clone() })?;
+        let found = match self.store.find_cached(key) {
+            Some(found) => found,
+            None => self.store.find(key).await?,
+        };
+        let tenant = found.ok_or_else(|| TenancyError::TenantNotFound { key: key.clone() })?;
         if !tenant.is_active() {
             return Err(TenancyError::TenantInactive {
                 id: tenant.id().clone(),

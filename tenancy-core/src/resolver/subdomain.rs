@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use super::{Resolution, Resolver, Strategy};
-use crate::domain::{DomainName, InvalidDomain, is_within};
+use crate::domain::{DomainName, InvalidDomain};
 use crate::error::TenancyError;
 use crate::id::TenantId;
 use crate::key::TenantKey;
@@ -100,47 +100,65 @@ impl SubdomainResolver {
 
     /// Whether `host` is central: a base, `www.{base}` or a configured central host.
     pub fn is_central(&self, host: &str) -> bool {
-        self.central.iter().any(|central| central.as_str() == host)
-            || self.bases.iter().any(|base| {
-                host == base.as_str()
-                    || (self.www_is_central
-                        && host
-                            .strip_suffix(base.as_str())
-                            .and_then(|rest| rest.strip_suffix('.'))
-                            == Some("www"))
-            })
+        matches!(self.classify(host), Place::Central)
+    }
+
+    /// Where `host` stands relative to the bases, in one pass over them.
+    fn classify<'h>(&self, host: &'h str) -> Place<'h> {
+        if !self.central.is_empty() && self.central.contains(host) {
+            return Place::Central;
+        }
+        for base in &self.bases {
+            let Some(rest) = host.strip_suffix(base.as_str()) else {
+                continue;
+            };
+            if rest.is_empty() {
+                return Place::Central;
+            }
+            let Some(label) = rest.strip_suffix('.') else {
+                continue;
+            };
+            return match label {
+                _ if label.contains('.') => Place::Nested,
+                "www" if self.www_is_central => Place::Central,
+                _ => Place::Subdomain(label),
+            };
+        }
+        Place::Outside
     }
 
     fn resolve_name(&self, host: &str) -> Result<Option<Resolution>, TenancyError> {
-        if self.is_central(host) {
-            return Ok(None);
-        }
-        for base in &self.bases {
-            let Some(label) = host
-                .strip_suffix(base.as_str())
-                .and_then(|rest| rest.strip_suffix('.'))
-            else {
-                continue;
-            };
-            if label.contains('.') {
-                // A nested subdomain of this base: not a tenant.
-                return Ok(None);
+        match self.classify(host) {
+            Place::Central | Place::Nested => Ok(None),
+            Place::Subdomain(label) => {
+                let id = TenantId::new(label)?;
+                Ok(Some(Resolution::new(
+                    TenantKey::Id(id),
+                    Strategy::Subdomain,
+                )))
             }
-            let id = TenantId::new(label)?;
-            return Ok(Some(Resolution::new(
-                TenantKey::Id(id),
-                Strategy::Subdomain,
-            )));
+            Place::Outside if self.custom_domains => {
+                let domain = DomainName::new(host)?;
+                Ok(Some(Resolution::new(
+                    TenantKey::Domain(domain),
+                    Strategy::Domain,
+                )))
+            }
+            Place::Outside => Ok(None),
         }
-        if self.custom_domains && !self.bases.iter().any(|base| is_within(host, base.as_str())) {
-            let domain = DomainName::new(host)?;
-            return Ok(Some(Resolution::new(
-                TenantKey::Domain(domain),
-                Strategy::Domain,
-            )));
-        }
-        Ok(None)
     }
+}
+
+/// Where a host stands relative to the base domains.
+enum Place<'h> {
+    /// A base, `www.{base}` or a configured central host.
+    Central,
+    /// More than one label below the closest base.
+    Nested,
+    /// Exactly one label below a base.
+    Subdomain(&'h str),
+    /// Not under any base.
+    Outside,
 }
 
 impl Resolver for SubdomainResolver {

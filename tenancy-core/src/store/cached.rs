@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use moka::future::Cache;
+use quick_cache::sync::Cache;
 
 use super::TenantStore;
 use super::invalidate::{BoxFuture, Invalidate, Invalidation};
@@ -28,10 +28,13 @@ use crate::tenant::Tenant;
 ///   live in two separate bounded caches. Attacker-chosen hosts can only ever
 ///   produce unknown keys, so they can evict each other but never a real tenant.
 /// - **Single flight**: concurrent lookups of one key share a single call to
-///   the inner store.
+///   the inner store (and share its error, if it fails; errors are not cached).
 /// - **Invalidation**: by tenant (which also drops the custom domains cached
 ///   for it), by domain, or everything; through the methods below or the
 ///   [`Invalidate`] trait. A lookup that races an invalidation is not cached.
+///
+/// The cache is [`quick_cache`](https://docs.rs/quick_cache)'s concurrent
+/// S3-FIFO-style cache, which is also resistant to scans.
 ///
 /// ```
 /// use tenancy_core::{CachedStore, InMemoryStore, TenantId, TenantRecord, TenantStore};
@@ -43,18 +46,33 @@ use crate::tenant::Tenant;
 ///
 /// store.inner().remove(&acme);
 /// assert!(store.find_by_id(&acme).await?.is_some(), "still cached");
-/// store.invalidate_tenant(&acme).await;
+/// store.invalidate_tenant(&acme);
 /// assert!(store.find_by_id(&acme).await?.is_none());
 /// # Ok(()) }
 /// ```
 pub struct CachedStore<S: TenantStore> {
     inner: S,
-    found: Cache<TenantKey, S::Tenant>,
-    missing: Cache<TenantKey, ()>,
+    settings: CacheBuilder,
+    found: Cache<TenantKey, Found<S::Tenant>>,
+    missing: Cache<TenantKey, Instant>,
+    /// Recent store failures, shared with lookups that waited on the failing one.
+    failed: Cache<TenantKey, Failure>,
     /// Custom domains cached per tenant, to drop them with the tenant.
     domains: Mutex<HashMap<TenantId, Vec<DomainName>>>,
     /// Bumped by every invalidation; a lookup that sees it move is not cached.
     generation: AtomicU64,
+}
+
+#[derive(Clone)]
+struct Found<T> {
+    tenant: T,
+    expires: Instant,
+}
+
+#[derive(Clone)]
+struct Failure {
+    at: Instant,
+    error: Arc<TenancyError>,
 }
 
 /// Configures a [`CachedStore`].
@@ -75,8 +93,8 @@ pub struct CachedStore<S: TenantStore> {
 pub struct CacheBuilder {
     ttl: Duration,
     negative_ttl: Duration,
-    capacity: u64,
-    negative_capacity: u64,
+    capacity: usize,
+    negative_capacity: usize,
 }
 
 impl Default for CacheBuilder {
@@ -96,7 +114,7 @@ impl CacheBuilder {
         Self::default()
     }
 
-    /// How long a found tenant stays cached (default 5 s).
+    /// How long a found tenant stays cached (default 5 s; zero disables caching).
     #[must_use]
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
@@ -112,46 +130,30 @@ impl CacheBuilder {
 
     /// How many found tenants (by id or domain) are kept (default 10,000).
     #[must_use]
-    pub fn capacity(mut self, capacity: u64) -> Self {
+    pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self
     }
 
     /// How many unknown keys are kept (default 10,000).
     #[must_use]
-    pub fn negative_capacity(mut self, capacity: u64) -> Self {
+    pub fn negative_capacity(mut self, capacity: usize) -> Self {
         self.negative_capacity = capacity;
         self
     }
 
     /// Builds the cache in front of `inner`.
     pub fn build<S: TenantStore>(self, inner: S) -> CachedStore<S> {
-        let negative_capacity = if self.negative_ttl.is_zero() {
-            0
-        } else {
-            self.negative_capacity
-        };
         CachedStore {
             inner,
-            found: Cache::builder()
-                .max_capacity(self.capacity)
-                .time_to_live(self.ttl)
-                .build(),
-            missing: Cache::builder()
-                .max_capacity(negative_capacity)
-                .time_to_live(self.negative_ttl.max(Duration::from_millis(1)))
-                .build(),
+            found: Cache::new(self.capacity.max(1)),
+            missing: Cache::new(self.negative_capacity.max(1)),
+            failed: Cache::new(1_024),
             domains: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
+            settings: self,
         }
     }
-}
-
-/// Why a single-flight load produced no tenant.
-#[derive(Debug)]
-enum Miss {
-    NotFound,
-    Store(TenancyError),
 }
 
 impl<S: TenantStore> CachedStore<S> {
@@ -165,83 +167,148 @@ impl<S: TenantStore> CachedStore<S> {
         &self.inner
     }
 
+    /// The number of found tenants and of unknown keys currently cached.
+    pub fn len(&self) -> (usize, usize) {
+        (self.found.len(), self.missing.len())
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.found.is_empty() && self.missing.is_empty()
+    }
+
     /// Forgets a tenant: its id, and every custom domain cached for it.
-    pub async fn invalidate_tenant(&self, id: &TenantId) {
+    pub fn invalidate_tenant(&self, id: &TenantId) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         let key = TenantKey::Id(id.clone());
-        self.found.invalidate(&key).await;
-        self.missing.invalidate(&key).await;
-        let domains = self
-            .domains
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
+        self.forget(&key);
+        let domains = self.lock_domains().remove(id);
         for domain in domains.unwrap_or_default() {
-            self.found.invalidate(&TenantKey::Domain(domain)).await;
+            self.forget(&TenantKey::Domain(domain));
         }
     }
 
     /// Forgets a custom domain (found or unknown).
-    pub async fn invalidate_domain(&self, domain: &DomainName) {
+    pub fn invalidate_domain(&self, domain: &DomainName) {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        let key = TenantKey::Domain(domain.clone());
-        self.found.invalidate(&key).await;
-        self.missing.invalidate(&key).await;
+        self.forget(&TenantKey::Domain(domain.clone()));
     }
 
     /// Forgets everything.
     pub fn invalidate_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        self.found.invalidate_all();
-        self.missing.invalidate_all();
-        self.domains
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        self.found.clear();
+        self.missing.clear();
+        self.failed.clear();
+        self.lock_domains().clear();
+    }
+
+    fn forget(&self, key: &TenantKey) {
+        self.found.remove(key);
+        self.missing.remove(key);
+        self.failed.remove(key);
+    }
+
+    fn lock_domains(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, Vec<DomainName>>> {
+        self.domains.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The hot path: a fresh cached answer, without touching the inner store.
+    fn cached(&self, key: &TenantKey, now: Instant) -> Option<Option<S::Tenant>> {
+        match self.found.get(key) {
+            Some(found) if found.expires > now => return Some(Some(found.tenant)),
+            Some(_) => {
+                self.found.remove_if(key, |found| found.expires <= now);
+            }
+            None => {}
+        }
+        self.is_known_missing(key, now).then_some(None)
     }
 
     async fn lookup(&self, key: &TenantKey) -> Result<Option<S::Tenant>, TenancyError> {
-        if let Some(tenant) = self.found.get(key).await {
-            return Ok(Some(tenant));
+        if self.settings.ttl.is_zero() {
+            return self.inner.find(key).await;
         }
-        if self.missing.contains_key(key) {
+        let started = Instant::now();
+        if let Some(answer) = self.cached(key, started) {
+            return Ok(answer);
+        }
+        // Boxed so that the hot path's future stays small.
+        Box::pin(self.load(key, started)).await
+    }
+
+    /// The slow path: one lookup per key reaches the inner store (single flight).
+    async fn load(
+        &self,
+        key: &TenantKey,
+        started: Instant,
+    ) -> Result<Option<S::Tenant>, TenancyError> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let guard = match self.found.get_value_or_guard_async(key).await {
+            // Filled by the concurrent lookup we waited for.
+            Ok(found) => return Ok(Some(found.tenant)),
+            Err(guard) => guard,
+        };
+        // A concurrent lookup we waited for may have found nothing or failed.
+        if self.is_known_missing(key, started) {
             return Ok(None);
         }
-        let generation = self.generation.load(Ordering::SeqCst);
-        let loaded = self
-            .found
-            .try_get_with_by_ref(key, async {
-                match self.inner.find(key).await {
-                    Ok(Some(tenant)) => Ok(tenant),
-                    Ok(None) => Err(Miss::NotFound),
-                    Err(error) => Err(Miss::Store(error)),
-                }
-            })
-            .await;
+        if let Some(failure) = self.failed.get(key).filter(|failure| failure.at >= started) {
+            return Err(shared(failure.error));
+        }
+        let result = self.inner.find(key).await;
         let raced = self.generation.load(Ordering::SeqCst) != generation;
-        match loaded {
-            Ok(tenant) => {
-                if raced {
-                    self.found.invalidate(key).await;
-                } else if let TenantKey::Domain(domain) = key {
-                    self.remember_domain(tenant.id(), domain);
+        match result {
+            Ok(Some(tenant)) => {
+                if !raced {
+                    let expires = Instant::now() + self.settings.ttl;
+                    // Refused only if another value won the slot, which is fine.
+                    let _ = guard.insert(Found {
+                        tenant: tenant.clone(),
+                        expires,
+                    });
+                    if let TenantKey::Domain(domain) = key {
+                        self.remember_domain(tenant.id(), domain);
+                    }
                 }
                 Ok(Some(tenant))
             }
-            Err(miss) => match &*miss {
-                Miss::NotFound => {
-                    if !raced {
-                        self.missing.insert(key.clone(), ()).await;
-                    }
-                    Ok(None)
+            Ok(None) => {
+                if !raced && !self.settings.negative_ttl.is_zero() {
+                    self.missing
+                        .insert(key.clone(), Instant::now() + self.settings.negative_ttl);
                 }
-                Miss::Store(_) => Err(TenancyError::unavailable(SharedMiss(miss))),
-            },
+                drop(guard);
+                Ok(None)
+            }
+            Err(error) => {
+                let error = Arc::new(error);
+                self.failed.insert(
+                    key.clone(),
+                    Failure {
+                        at: Instant::now(),
+                        error: Arc::clone(&error),
+                    },
+                );
+                drop(guard);
+                Err(shared(error))
+            }
+        }
+    }
+
+    fn is_known_missing(&self, key: &TenantKey, now: Instant) -> bool {
+        match self.missing.get(key) {
+            Some(expires) if expires > now => true,
+            Some(_) => {
+                self.missing.remove_if(key, |expires| *expires <= now);
+                false
+            }
+            None => false,
         }
     }
 
     fn remember_domain(&self, id: &TenantId, domain: &DomainName) {
-        let mut domains = self.domains.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut domains = self.lock_domains();
         let cached = domains.entry(id.clone()).or_default();
         if !cached.contains(domain) {
             cached.push(domain.clone());
@@ -249,27 +316,24 @@ impl<S: TenantStore> CachedStore<S> {
     }
 }
 
-/// A store error shared between the waiters of one load.
-struct SharedMiss(Arc<Miss>);
-
-impl fmt::Debug for SharedMiss {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
+/// Wraps a store error that several lookups share.
+fn shared(error: Arc<TenancyError>) -> TenancyError {
+    TenancyError::unavailable(SharedError(error))
 }
 
-impl fmt::Display for SharedMiss {
+/// A store error shared between the lookups that waited for one load.
+#[derive(Debug)]
+struct SharedError(Arc<TenancyError>);
+
+impl fmt::Display for SharedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("the tenant lookup failed")
     }
 }
 
-impl std::error::Error for SharedMiss {
+impl std::error::Error for SharedError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &*self.0 {
-            Miss::NotFound => None,
-            Miss::Store(error) => Some(error),
-        }
+        Some(&*self.0)
     }
 }
 
@@ -287,17 +351,23 @@ impl<S: TenantStore> TenantStore for CachedStore<S> {
     async fn find(&self, key: &TenantKey) -> Result<Option<S::Tenant>, TenancyError> {
         self.lookup(key).await
     }
+
+    fn find_cached(&self, key: &TenantKey) -> Option<Option<S::Tenant>> {
+        if self.settings.ttl.is_zero() {
+            return None;
+        }
+        self.cached(key, Instant::now())
+    }
 }
 
 impl<S: TenantStore> Invalidate for CachedStore<S> {
     fn invalidate<'a>(&'a self, event: &'a Invalidation) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            match event {
-                Invalidation::Tenant(id) => self.invalidate_tenant(id).await,
-                Invalidation::Domain(domain) => self.invalidate_domain(domain).await,
-                Invalidation::All => self.invalidate_all(),
-            }
-        })
+        match event {
+            Invalidation::Tenant(id) => self.invalidate_tenant(id),
+            Invalidation::Domain(domain) => self.invalidate_domain(domain),
+            Invalidation::All => self.invalidate_all(),
+        }
+        Box::pin(std::future::ready(()))
     }
 }
 
@@ -305,8 +375,9 @@ impl<S: TenantStore + fmt::Debug> fmt::Debug for CachedStore<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedStore")
             .field("inner", &self.inner)
-            .field("found", &self.found.entry_count())
-            .field("missing", &self.missing.entry_count())
+            .field("settings", &self.settings)
+            .field("found", &self.found.len())
+            .field("missing", &self.missing.len())
             .finish()
     }
 }

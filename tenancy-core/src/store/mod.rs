@@ -61,6 +61,17 @@ pub trait TenantStore: Send + Sync {
         domain: &DomainName,
     ) -> impl Future<Output = Result<Option<Self::Tenant>, TenancyError>> + Send;
 
+    /// Answers from memory without waiting, if this store can (caches do).
+    ///
+    /// `Some(answer)` is a definitive answer (`Some(None)`: known not to
+    /// exist); `None` means "ask [`find`](Self::find)". [`Tenancy`](crate::Tenancy)
+    /// tries it first so that cache hits skip the asynchronous machinery.
+    /// The default answers `None`.
+    fn find_cached(&self, key: &TenantKey) -> Option<Option<Self::Tenant>> {
+        let _ = key;
+        None
+    }
+
     /// Finds a tenant by either kind of key.
     fn find(
         &self,
@@ -96,6 +107,10 @@ macro_rules! forward_store {
 
             fn find(&self, key: &TenantKey) -> impl Future<Output = Result<Option<Self::Tenant>, TenancyError>> + Send {
                 (**self).find(key)
+            }
+
+            fn find_cached(&self, key: &TenantKey) -> Option<Option<Self::Tenant>> {
+                (**self).find_cached(key)
             }
         }
     )*};

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: databases, formatting, lints, docs, tests.
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh -p CRATE   # extra arguments go to `cargo test`
+#
+# It needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres) and
+# MariaDB/MySQL on 127.0.0.1:3306 (user root, empty password). It starts local
+# servers when they are installed but stopped, and fails with a plain message
+# when one cannot be reached. Database tests are never skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export TENANCY_TEST_PG_URL="${TENANCY_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+export TENANCY_TEST_MYSQL_URL="${TENANCY_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+fail() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
+
+# Waits up to $2 seconds for the command "$1" to succeed.
+wait_for() {
+    local check="$1" seconds="$2"
+    for _ in $(seq 1 "$seconds"); do
+        if eval "$check" >/dev/null 2>&1; then return 0; fi
+        sleep 1
+    done
+    return 1
+}
+
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 && psql "$TENANCY_TEST_PG_URL" -Atc 'select 1' >/dev/null; }
+mysql_up() { mysqladmin --protocol=TCP -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1; }
+
+step "PostgreSQL on 127.0.0.1:5432"
+command -v psql >/dev/null && command -v pg_isready >/dev/null \
+    || fail "the PostgreSQL client (psql, pg_isready) is not installed; install the 'postgresql' package (version 15 or later)."
+if ! pg_up; then
+    if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+        echo "not running; starting the local cluster"
+        pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+        wait_for pg_up 30 || fail "PostgreSQL did not come up on 127.0.0.1:5432 (see /var/log/postgresql)."
+    else
+        fail "PostgreSQL is not reachable at $TENANCY_TEST_PG_URL and no local cluster is installed (package 'postgresql')."
+    fi
+fi
+psql "$TENANCY_TEST_PG_URL" -Atc 'select version()'
+
+step "MariaDB/MySQL on 127.0.0.1:3306"
+command -v mysqladmin >/dev/null \
+    || fail "the MariaDB client (mysqladmin) is not installed; install the 'mariadb-server' package."
+if ! mysql_up; then
+    if [ -x /usr/sbin/mariadbd ]; then
+        echo "not running; starting the local server"
+        start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+        wait_for mysql_up 30 || fail "MariaDB did not come up on 127.0.0.1:3306."
+    else
+        fail "MariaDB/MySQL is not reachable on 127.0.0.1:3306 and no local server is installed (package 'mariadb-server')."
+    fi
+fi
+mysqladmin --protocol=TCP -h 127.0.0.1 -P 3306 -u root version | grep -i '^server version' || true
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, all features, warnings denied)"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+step "cargo doc (broken links and missing docs denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
+
+step "cargo test (whole workspace, all features)"
+cargo test --workspace --all-features "$@"
+
+step "all checks passed"
