@@ -1,4 +1,83 @@
 //! actix-web integration for tenancy-rs: middleware and tenant extractors.
 //!
-//! This crate is a placeholder in the workspace layout; its features are not
-//! built yet (see the repository README for the status of each feature).
+//! Wrap your App in a [`TenancyMiddleware`] and take the tenant in handlers
+//! with [`CurrentTenant`] (or [`OptionalTenant`]):
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, web};
+//! use tenancy_actix::{CurrentTenant, TenancyMiddleware};
+//! use tenancy_core::{
+//!     CachedStore, ChainResolver, HeaderResolver, InMemoryStore, PathPrefixResolver,
+//!     SubdomainResolver, Tenancy, TenantId, TenantRecord,
+//! };
+//!
+//! async fn hello(CurrentTenant(tenant): CurrentTenant<TenantRecord>) -> String {
+//!     format!("Hello, {}!", tenant.name)
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let store = InMemoryStore::from_iter([TenantRecord::new(TenantId::new("acme")?, "Acme")]);
+//!     let resolver = ChainResolver::new()
+//!         .with(SubdomainResolver::new(["localhost"])?) // acme.localhost/hello
+//!         .with(PathPrefixResolver::new("/t")?) // localhost/t/acme/hello
+//!         .with(HeaderResolver::new("x-tenant-id")?); // X-Tenant-ID: acme
+//!     let tenancy = Tenancy::new(resolver, CachedStore::new(store));
+//!     // On the App, so that `/t/acme/hello` is routed as `/hello`.
+//!     let middleware = TenancyMiddleware::new(tenancy).central_route("/health");
+//!
+//!     HttpServer::new(move || {
+//!         App::new()
+//!             .wrap(middleware.clone())
+//!             .route("/hello", web::get().to(hello))
+//!             .route("/health", web::get().to(|| async { "ok" }))
+//!     })
+//!     .bind("127.0.0.1:8080")?
+//!     .run()
+//!     .await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! - [`TenancyMiddleware`] / [`TenancyService`] / [`ResponseFuture`]: run the
+//!   [`tenancy_core::Tenancy`] pipeline once per request, put the tenant in
+//!   the request extensions (as a [`tenancy_core::Resolved`]), strip a tenant
+//!   path prefix before routing (the original is kept as [`OriginalUri`]),
+//!   and record `tenant.id` on a `tenancy` [`tracing`] span. Per-route
+//!   policies: tenant required (default), optional, or central (no resolution).
+//! - [`CurrentTenant`] / [`OptionalTenant`]: [`FromRequest`](actix_web::FromRequest)
+//!   extractors, rejecting with a typed [`TenantRejection`] ([`ResponseError`](actix_web::ResponseError)).
+//! - [`ErrorRenderer`]: every error is `{"error": kind, "message": text}`
+//!   ([`JsonErrors`]) unless you plug in your own renderer.
+//! - [`ActixRequest`]: actix-web requests as a [`tenancy_core::RequestInfo`].
+//!
+//! | the request | required route | optional route | central route |
+//! |---|---|---|---|
+//! | names an active tenant | 200, with the tenant | 200, with the tenant | 200, no tenant |
+//! | names no tenant (central host) | `404 TenantRequired` | 200, no tenant | 200, no tenant |
+//! | unknown / inactive tenant | `404 TenantNotFound` / `403 TenantInactive` | same | 200, no tenant |
+//! | invalid id, two tenants, bad `Host` | `400 InvalidTenantId` / `TenantConflict` / `InvalidHost` | same | 200, no tenant |
+//! | the store is down | `503 StoreUnavailable` | same | 200, no tenant |
+//!
+//! The tenant-scoped database extractors (feature `sqlx`) are not part of
+//! this release yet.
+
+mod context;
+mod error;
+mod extract;
+mod future;
+mod middleware;
+mod rejection;
+mod request;
+mod rewrite;
+mod routes;
+mod service;
+
+pub use error::{ErrorRenderer, JsonErrors, TenancyErrorResponse, status_code};
+pub use extract::{CurrentTenant, OptionalTenant, RequestTenant};
+pub use future::ResponseFuture;
+pub use middleware::TenancyMiddleware;
+pub use rejection::{RejectionReason, TenantRejection};
+pub use request::ActixRequest;
+pub use rewrite::OriginalUri;
+pub use service::TenancyService;

@@ -83,3 +83,8 @@ pub use store::{
 };
 pub use tenancy::{Resolved, Tenancy};
 pub use tenant::{Tenant, TenantRecord};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -106,6 +106,19 @@ impl<S: TenantStore> Tenancy<S> {
         self.check(resolution, found)
     }
 
+    /// The asynchronous half without waiting: `Some` when the store can answer
+    /// from memory ([`TenantStore::find_cached`]), `None` when
+    /// [`lookup`](Self::lookup) must ask it. Adapters use it to skip boxing a
+    /// future on cache hits.
+    pub fn lookup_cached(
+        &self,
+        resolution: &Resolution,
+    ) -> Option<Result<Resolved<S::Tenant>, TenancyError>> {
+        self.store
+            .find_cached(resolution.key())
+            .map(|found| self.check(resolution, found))
+    }
+
     /// Refuses a missing, inactive or conflicting tenant.
     fn check(
         &self,

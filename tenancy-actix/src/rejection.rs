@@ -1,0 +1,165 @@
+//! [`TenantRejection`]: why a tenant extractor failed.
+
+use std::fmt;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use tenancy_core::TenancyError;
+
+use crate::error::{ErrorRenderer, JsonErrors};
+
+/// Why [`CurrentTenant`](crate::CurrentTenant) or
+/// [`OptionalTenant`](crate::OptionalTenant) could not be extracted.
+///
+/// ```
+/// use tenancy_actix::{RejectionReason, TenantRejection};
+///
+/// fn is_misconfigured(rejection: &TenantRejection) -> bool {
+///     !matches!(rejection.reason(), RejectionReason::TenantRequired)
+/// }
+/// # let _ = is_misconfigured;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RejectionReason {
+    /// The request names no tenant (a central host, or a central or optional
+    /// route): `404 TenantRequired`.
+    TenantRequired,
+    /// No [`TenancyMiddleware`](crate::TenancyMiddleware) ran for this
+    /// request: a server misconfiguration, `500`.
+    MissingMiddleware,
+    /// The middleware resolves tenants of another type than the handler asks
+    /// for: a server misconfiguration, `500`.
+    TenantTypeMismatch {
+        /// The type the handler asked for.
+        requested: &'static str,
+        /// The tenant type of the middleware's store.
+        provided: &'static str,
+    },
+}
+
+/// The rejection of the tenant extractors: a [`ResponseError`].
+///
+/// It renders with the [`ErrorRenderer`] of the middleware that handled the
+/// request (so a replaced renderer applies to extractor rejections too), or
+/// with [`JsonErrors`] when there is no middleware.
+///
+/// ```
+/// use actix_web::{App, test, web};
+/// use tenancy_actix::{CurrentTenant, TenantRejection};
+/// use tenancy_core::TenantRecord;
+///
+/// async fn handler(tenant: Result<CurrentTenant<TenantRecord>, TenantRejection>) -> String {
+///     match tenant {
+///         Ok(CurrentTenant(tenant)) => tenant.name.to_string(),
+///         Err(rejection) => format!("{} {}", rejection.status().as_u16(), rejection.kind()),
+///     }
+/// }
+///
+/// # #[actix_web::main] async fn main() {
+/// // No middleware wraps this App: a configuration error.
+/// let app = test::init_service(App::new().route("/", web::get().to(handler))).await;
+/// let body = test::call_and_read_body(&app, test::TestRequest::get().uri("/").to_request()).await;
+/// assert_eq!(body, "500 Configuration");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct TenantRejection {
+    reason: RejectionReason,
+    renderer: Option<Arc<dyn ErrorRenderer>>,
+}
+
+impl TenantRejection {
+    pub(crate) fn new(reason: RejectionReason, renderer: Option<Arc<dyn ErrorRenderer>>) -> Self {
+        Self { reason, renderer }
+    }
+
+    /// Why the extractor failed.
+    pub fn reason(&self) -> &RejectionReason {
+        &self.reason
+    }
+
+    /// The HTTP status: 404 for [`TenantRequired`](RejectionReason::TenantRequired), else 500.
+    pub fn status(&self) -> StatusCode {
+        match self.reason {
+            RejectionReason::TenantRequired => StatusCode::NOT_FOUND,
+            RejectionReason::MissingMiddleware | RejectionReason::TenantTypeMismatch { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// The machine-readable error name: `TenantRequired` or `Configuration`.
+    pub fn kind(&self) -> &'static str {
+        match self.reason {
+            RejectionReason::TenantRequired => "TenantRequired",
+            RejectionReason::MissingMiddleware | RejectionReason::TenantTypeMismatch { .. } => {
+                "Configuration"
+            }
+        }
+    }
+
+    /// The rejection as the [`TenancyError`] it is rendered as.
+    ///
+    /// Configuration messages stay generic: the type names are logged, not sent.
+    pub fn to_error(&self) -> TenancyError {
+        match self.reason {
+            RejectionReason::TenantRequired => TenancyError::TenantRequired,
+            RejectionReason::MissingMiddleware => TenancyError::Configuration {
+                message: "no tenancy middleware handles this route".to_owned(),
+            },
+            RejectionReason::TenantTypeMismatch { .. } => TenancyError::Configuration {
+                message:
+                    "the route asks for another tenant type than the tenancy middleware provides"
+                        .to_owned(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for TenantRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.reason {
+            RejectionReason::TenantRequired => fmt::Display::fmt(&TenancyError::TenantRequired, f),
+            RejectionReason::MissingMiddleware => f.write_str(
+                "no `TenancyMiddleware` handles this route: register it with `App::wrap`",
+            ),
+            RejectionReason::TenantTypeMismatch {
+                requested,
+                provided,
+            } => write!(
+                f,
+                "the route extracts the tenant type `{requested}`, but the `TenancyMiddleware`'s \
+                 store provides `{provided}`"
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for TenantRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantRejection")
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::error::Error for TenantRejection {}
+
+impl ResponseError for TenantRejection {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.status().is_server_error() {
+            tracing::error!(rejection = %self, "tenant extractor misconfigured");
+        }
+        let error = self.to_error();
+        match &self.renderer {
+            Some(renderer) => renderer.render(&error),
+            None => JsonErrors.render(&error),
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! [`CurrentTenant`] and [`OptionalTenant`]: the tenant in a handler.
+
+use std::any::{TypeId, type_name};
+use std::ops::{Deref, DerefMut};
+
+use axum::extract::FromRequestParts;
+use http::Extensions;
+use http::request::Parts;
+use tenancy_core::{Resolved, Tenant};
+
+use crate::context::TenancyContext;
+use crate::rejection::{RejectionReason, TenantRejection};
+
+/// A type the tenant extractors can hand out: the `Tenant` type of a store.
+///
+/// Implemented for every `T: Tenant + Clone + 'static`; it exists to explain
+/// a wrong type argument in `CurrentTenant<T>` at the place it is written
+/// (rather than as an unsatisfied handler bound). Stores with their own tenant
+/// type work the same way:
+///
+/// ```
+/// use std::sync::Arc;
+/// use tenancy_axum::{CurrentTenant, RequestTenant};
+/// use tenancy_core::{Tenant, TenantId};
+///
+/// #[derive(Clone)]
+/// struct Customer { id: TenantId, plan: Arc<str> }
+///
+/// impl Tenant for Customer {
+///     fn id(&self) -> &TenantId { &self.id }
+///     fn name(&self) -> &str { self.id.as_str() }
+///     fn is_active(&self) -> bool { &*self.plan != "cancelled" }
+/// }
+///
+/// fn assert_extractable<T: RequestTenant>() {}
+/// assert_extractable::<Customer>();
+/// async fn handler(CurrentTenant(customer): CurrentTenant<Customer>) -> String {
+///     customer.plan.to_string()
+/// }
+/// # let _ = handler;
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a tenant type: `CurrentTenant<T>` and `OptionalTenant<T>` need `T: tenancy_core::Tenant + Clone + 'static`",
+    label = "not a tenant type",
+    note = "use the `Tenant` type of the store given to `TenancyLayer`: `TenantRecord` for `InMemoryStore` and `CachedStore<InMemoryStore>`"
+)]
+pub trait RequestTenant: Tenant + Clone + 'static {}
+
+impl<T: Tenant + Clone + 'static> RequestTenant for T {}
+
+/// The tenant of the request; rejects with `404 TenantRequired` when there is none.
+///
+/// `T` is the `Tenant` type of the layer's store (`TenantRecord` for the
+/// built-in stores). The tenant is cloned out of the request extensions,
+/// where [`TenancyLayer`](crate::TenancyLayer) put it.
+///
+/// ```
+/// use axum::{Router, body::Body, http::Request, routing::get};
+/// use tenancy_axum::{CurrentTenant, TenancyLayer};
+/// use tenancy_core::{InMemoryStore, SubdomainResolver, Tenancy, TenantId, TenantRecord};
+/// use tower::{Layer, ServiceExt};
+///
+/// async fn hello(CurrentTenant(tenant): CurrentTenant<TenantRecord>) -> String {
+///     format!("hello {}", tenant.name)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = InMemoryStore::from_iter([TenantRecord::new(TenantId::new("acme")?, "Acme Corp")]);
+/// let tenancy = Tenancy::new(SubdomainResolver::new(["example.com"])?, store);
+/// let app = TenancyLayer::new(tenancy).layer(Router::new().route("/", get(hello)));
+///
+/// let request = Request::get("/").header("host", "acme.example.com").body(Body::empty())?;
+/// let response = app.oneshot(request).await?;
+/// let body = axum::body::to_bytes(response.into_body(), 1024).await?;
+/// assert_eq!(body, "hello Acme Corp");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentTenant<T: RequestTenant>(pub T);
+
+/// The tenant of the request, if it names one.
+///
+/// `None` on a central host (for an [optional](crate::TenancyLayer::optional)
+/// route) and on [central routes](crate::TenancyLayer::central_route). It
+/// rejects only when the layer is missing or resolves another tenant type.
+///
+/// ```
+/// use axum::{Router, body::Body, http::Request, routing::get};
+/// use tenancy_axum::{OptionalTenant, TenancyLayer};
+/// use tenancy_core::{InMemoryStore, SubdomainResolver, Tenancy, TenantRecord};
+/// use tower::{Layer, ServiceExt};
+///
+/// async fn home(OptionalTenant(tenant): OptionalTenant<TenantRecord>) -> String {
+///     tenant.map_or_else(|| "central".to_owned(), |tenant| tenant.id.to_string())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let tenancy = Tenancy::new(SubdomainResolver::new(["example.com"])?, InMemoryStore::new());
+/// let app = TenancyLayer::new(tenancy).optional().layer(Router::new().route("/", get(home)));
+///
+/// let request = Request::get("/").header("host", "example.com").body(Body::empty())?;
+/// let body = axum::body::to_bytes(app.oneshot(request).await?.into_body(), 1024).await?;
+/// assert_eq!(body, "central");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionalTenant<T: RequestTenant>(pub Option<T>);
+
+impl<T: RequestTenant> CurrentTenant<T> {
+    /// The tenant, by value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: RequestTenant> OptionalTenant<T> {
+    /// The tenant, if any, by value.
+    pub fn into_inner(self) -> Option<T> {
+        self.0
+    }
+}
+
+impl<T: RequestTenant> Deref for CurrentTenant<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: RequestTenant> DerefMut for CurrentTenant<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T: RequestTenant> Deref for OptionalTenant<T> {
+    type Target = Option<T>;
+
+    fn deref(&self) -> &Option<T> {
+        &self.0
+    }
+}
+
+impl<T: RequestTenant> DerefMut for OptionalTenant<T> {
+    fn deref_mut(&mut self) -> &mut Option<T> {
+        &mut self.0
+    }
+}
+
+/// The request's tenant of type `T`, `None` without one; errors without a layer.
+fn find<T: RequestTenant>(extensions: &Extensions) -> Result<Option<T>, TenantRejection> {
+    let Some(context) = extensions.get::<TenancyContext>() else {
+        return Err(TenantRejection::new(RejectionReason::MissingLayer, None));
+    };
+    if context.tenant_type != TypeId::of::<T>() {
+        return Err(TenantRejection::new(
+            RejectionReason::TenantTypeMismatch {
+                requested: type_name::<T>(),
+                provided: context.tenant_type_name,
+            },
+            Some(context.renderer.clone()),
+        ));
+    }
+    Ok(extensions
+        .get::<Resolved<T>>()
+        .map(|resolved| resolved.tenant().clone()))
+}
+
+impl<T: RequestTenant, St: Send + Sync> FromRequestParts<St> for CurrentTenant<T> {
+    type Rejection = TenantRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
+        match find::<T>(&parts.extensions)? {
+            Some(tenant) => Ok(Self(tenant)),
+            None => Err(TenantRejection::new(
+                RejectionReason::TenantRequired,
+                parts
+                    .extensions
+                    .get::<TenancyContext>()
+                    .map(|context| context.renderer.clone()),
+            )),
+        }
+    }
+}
+
+impl<T: RequestTenant, St: Send + Sync> FromRequestParts<St> for OptionalTenant<T> {
+    type Rejection = TenantRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
+        find::<T>(&parts.extensions).map(Self)
+    }
+}

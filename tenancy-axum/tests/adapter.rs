@@ -1,0 +1,227 @@
+//! axum-specific behaviour: misconfigurations, layer placement, serving over TCP.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Path;
+use axum::http::{Request, Uri};
+use axum::routing::get;
+use serde_json::Value;
+use tenancy_axum::{CurrentTenant, OptionalTenant, TenancyLayer};
+use tenancy_core::{
+    InMemoryStore, PathPrefixResolver, SubdomainResolver, Tenancy, TenantId, TenantRecord,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::{Layer, ServiceExt};
+
+fn store() -> InMemoryStore {
+    InMemoryStore::from_iter([TenantRecord::new(
+        TenantId::new("acme").unwrap(),
+        "Acme Corp",
+    )])
+}
+
+async fn send<S>(app: S, uri: &str, host: &str) -> (u16, String)
+where
+    S: tower::Service<Request<Body>, Response = axum::response::Response>,
+    S::Error: std::fmt::Debug,
+{
+    let request = Request::get(uri)
+        .header("host", host)
+        .body(Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+fn error_kind(body: &str) -> String {
+    let body: Value = serde_json::from_str(body).unwrap();
+    body["error"].as_str().unwrap().to_owned()
+}
+
+async fn name(CurrentTenant(tenant): CurrentTenant<TenantRecord>) -> String {
+    tenant.name.to_string()
+}
+
+#[tokio::test]
+async fn extractors_without_a_layer_are_a_configuration_error() {
+    let app =
+        Router::new().route("/current", get(name)).route(
+            "/optional",
+            get(
+                |OptionalTenant(tenant): OptionalTenant<TenantRecord>| async move {
+                    format!("{tenant:?}")
+                },
+            ),
+        );
+    for uri in ["/current", "/optional"] {
+        let (status, body) = send(app.clone(), uri, "acme.localhost").await;
+        assert_eq!(
+            (status, error_kind(&body).as_str()),
+            (500, "Configuration"),
+            "{uri}"
+        );
+        assert!(
+            !body.contains("TenantRecord"),
+            "type names are logged, not sent: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn asking_for_another_tenant_type_is_a_configuration_error() {
+    async fn wrong(CurrentTenant(tenant): CurrentTenant<Arc<TenantRecord>>) -> String {
+        tenant.name.to_string()
+    }
+    async fn wrong_optional(OptionalTenant(tenant): OptionalTenant<Arc<TenantRecord>>) -> String {
+        format!("{tenant:?}")
+    }
+    let tenancy = Tenancy::new(SubdomainResolver::new(["localhost"]).unwrap(), store());
+    let app = TenancyLayer::new(tenancy).optional().layer(
+        Router::new()
+            .route("/wrong", get(wrong))
+            .route("/wrong-optional", get(wrong_optional)),
+    );
+    // Caught whether or not the request has a tenant.
+    for (uri, host) in [
+        ("/wrong", "acme.localhost"),
+        ("/wrong", "localhost"),
+        ("/wrong-optional", "localhost"),
+    ] {
+        let (status, body) = send(app.clone(), uri, host).await;
+        assert_eq!(
+            (status, error_kind(&body).as_str()),
+            (500, "Configuration"),
+            "{uri} {host}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn route_layer_works_without_a_path_prefix() {
+    let tenancy = Tenancy::new(SubdomainResolver::new(["localhost"]).unwrap(), store());
+    let app = Router::new()
+        .route("/name", get(name))
+        .route_layer(TenancyLayer::new(tenancy))
+        .route("/health", get(|| async { "ok" }));
+    assert_eq!(
+        send(app.clone(), "/name", "acme.localhost").await,
+        (200, "Acme Corp".into())
+    );
+    let (status, body) = send(app.clone(), "/name", "localhost").await;
+    assert_eq!(
+        (status, error_kind(&body).as_str()),
+        (404, "TenantRequired")
+    );
+    assert_eq!(
+        send(app, "/health", "nope.localhost").await,
+        (200, "ok".into())
+    );
+}
+
+#[tokio::test]
+async fn rewriting_can_be_turned_off_for_routers_that_match_the_prefix() {
+    async fn nested(
+        CurrentTenant(tenant): CurrentTenant<TenantRecord>,
+        Path(segment): Path<String>,
+        uri: Uri,
+    ) -> String {
+        format!("{} {segment} {}", tenant.id, uri.path())
+    }
+    let tenancy = Tenancy::new(PathPrefixResolver::new("/t").unwrap(), store());
+    let app = TenancyLayer::new(tenancy)
+        .rewrite_path_prefix(false)
+        .layer(Router::new().route("/t/{tenant}/items", get(nested)));
+    assert_eq!(
+        send(app, "/t/acme/items", "localhost").await,
+        (200, "acme acme /t/acme/items".into())
+    );
+}
+
+#[tokio::test]
+async fn serves_over_tcp_with_into_make_service() {
+    let tenancy = Tenancy::new(
+        tenancy_core::ChainResolver::new()
+            .with(SubdomainResolver::new(["localhost"]).unwrap())
+            .with(PathPrefixResolver::new("/t").unwrap()),
+        store(),
+    );
+    let app = TenancyLayer::new(tenancy).layer(Router::new().route("/name", get(name)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+        )
+        .await
+        .unwrap();
+    });
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /t/acme/name HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    server.abort();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("Acme Corp"), "{response}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_requests_on_several_threads_see_only_their_own_tenant() {
+    let store = store();
+    for index in 0..20 {
+        let id = TenantId::new(format!("t{index}")).unwrap();
+        store.insert(TenantRecord::new(id.clone(), format!("Tenant {index}")));
+    }
+    let tenancy = Tenancy::new(
+        tenancy_core::ChainResolver::new()
+            .with(SubdomainResolver::new(["localhost"]).unwrap())
+            .with(PathPrefixResolver::new("/t").unwrap()),
+        tenancy_core::CachedStore::new(store),
+    );
+    async fn echo(CurrentTenant(tenant): CurrentTenant<TenantRecord>, uri: Uri) -> String {
+        tokio::task::yield_now().await;
+        format!("{} {} {}", tenant.id, tenant.name, uri.path())
+    }
+    let app = TenancyLayer::new(tenancy).layer(Router::new().route("/echo", get(echo)));
+    let tasks: Vec<_> = (0..400)
+        .map(|index| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let tenant = index % 20;
+                let (uri, host) = if index % 2 == 0 {
+                    ("/echo".to_owned(), format!("t{tenant}.localhost"))
+                } else {
+                    (format!("/t/t{tenant}/echo"), "localhost".to_owned())
+                };
+                let answer = send(app, &uri, &host).await;
+                (tenant, answer)
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (tenant, answer) = task.await.unwrap();
+        assert_eq!(answer, (200, format!("t{tenant} Tenant {tenant} /echo")));
+    }
+}
