@@ -1,0 +1,7 @@
+//! PostgreSQL: registry, schema-per-tenant isolation and tenant lifecycle.
+
+pub(crate) mod lock;
+pub(crate) mod manager;
+pub(crate) mod migrate;
+pub(crate) mod registry;
+pub(crate) mod schema;

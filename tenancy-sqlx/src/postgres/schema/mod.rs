@@ -1,0 +1,200 @@
+//! Schema-per-tenant access to one shared Postgres pool.
+
+mod executor;
+mod session;
+pub(crate) mod tagged;
+mod transaction;
+
+pub use session::TenantSession;
+pub use tagged::StatementCache;
+pub use transaction::TenantTransaction;
+
+use std::fmt;
+use std::sync::Arc;
+
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
+use tenancy_core::TenancyError;
+
+use crate::error::store_error;
+use crate::ident::{Ident, SchemaName, SchemaNaming, TenantSchema};
+
+/// One shared pool, scoped per tenant schema.
+///
+/// - [`begin`](Self::begin) (the default) opens a transaction with the tenant's
+///   `search_path` set for that transaction only — the same single round trip
+///   as a plain `BEGIN`, and safe with PgBouncer in transaction mode.
+/// - [`session`](Self::session) (opt-in) sets it for the session and resets it
+///   on release, closing the connection if the reset fails.
+///
+/// The search path is the tenant schema, then any [shared
+/// schemas](Self::shared_schemas), then `pg_temp` (so leftover temporary
+/// tables cannot shadow tenant tables). Statements are cached per schema
+/// ([`StatementCache::PerSchema`]) so tenants on different migration versions
+/// can share the pool. Cheap to clone.
+///
+/// Session state other than the search path is *not* reset between
+/// transactions: create temporary tables with `ON COMMIT DROP` and do not
+/// declare `WITH HOLD` cursors in tenant code.
+///
+/// ```no_run
+/// use sqlx::postgres::PgPoolOptions;
+/// use tenancy_core::TenantId;
+/// use tenancy_sqlx::SchemaPool;
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = PgPoolOptions::new().max_connections(10).connect("postgres://localhost/app").await?;
+/// let schemas = SchemaPool::new(pool);
+/// let mut tx = schemas.begin(&TenantId::new("acme")?).await?;
+/// let names: Vec<String> = sqlx::query_scalar("SELECT name FROM items").fetch_all(&mut tx).await?;
+/// tx.commit().await?;
+/// # let _ = names; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SchemaPool {
+    pool: PgPool,
+    config: Arc<Config>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Config {
+    naming: SchemaNaming,
+    shared: Vec<Ident>,
+    cache: StatementCache,
+}
+
+impl SchemaPool {
+    /// Scopes `pool` with the default naming (`tenant_` prefix), no shared
+    /// schemas and per-schema statement caching.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            config: Arc::new(Config::default()),
+        }
+    }
+
+    /// Uses `naming` to map tenant ids to schemas.
+    #[must_use]
+    pub fn naming(mut self, naming: SchemaNaming) -> Self {
+        Arc::make_mut(&mut self.config).naming = naming;
+        self
+    }
+
+    /// Appends shared schemas (e.g. where extensions live) after the tenant schema.
+    ///
+    /// Tables in them are visible to every tenant: keep tenant data out.
+    #[must_use]
+    pub fn shared_schemas(mut self, schemas: impl IntoIterator<Item = Ident>) -> Self {
+        Arc::make_mut(&mut self.config).shared = schemas.into_iter().collect();
+        self
+    }
+
+    /// Chooses how statements are cached (default [`StatementCache::PerSchema`]).
+    #[must_use]
+    pub fn statement_cache(mut self, cache: StatementCache) -> Self {
+        Arc::make_mut(&mut self.config).cache = cache;
+        self
+    }
+
+    /// The underlying pool (unscoped).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The schema naming.
+    pub fn schema_naming(&self) -> &SchemaNaming {
+        &self.config.naming
+    }
+
+    /// The schema of `tenant`.
+    pub fn schema_of(&self, tenant: &impl TenantSchema) -> Result<SchemaName, TenancyError> {
+        tenant.tenant_schema(&self.config.naming)
+    }
+
+    /// Begins a transaction in `tenant`'s schema on a pooled connection.
+    ///
+    /// One round trip (`BEGIN` and `set_config` in one simple query), like an
+    /// unscoped `BEGIN`. Pool and connection failures are
+    /// [`TenancyError::StoreUnavailable`].
+    pub async fn begin(
+        &self,
+        tenant: &impl TenantSchema,
+    ) -> Result<TenantTransaction<'static>, TenancyError> {
+        let schema = self.schema_of(tenant)?;
+        let tx = self
+            .pool
+            .begin_with(AssertSqlSafe(self.begin_statement(&schema)))
+            .await
+            .map_err(store_error)?;
+        let tag = self.config.cache.tag(&schema);
+        Ok(TenantTransaction::new(tx, schema, tag))
+    }
+
+    /// Begins a transaction in `tenant`'s schema on a connection you hold.
+    pub async fn begin_on<'c>(
+        &self,
+        conn: &'c mut PgConnection,
+        tenant: &impl TenantSchema,
+    ) -> Result<TenantTransaction<'c>, TenancyError> {
+        let schema = self.schema_of(tenant)?;
+        let tx = conn
+            .begin_with(AssertSqlSafe(self.begin_statement(&schema)))
+            .await
+            .map_err(store_error)?;
+        let tag = self.config.cache.tag(&schema);
+        Ok(TenantTransaction::new(tx, schema, tag))
+    }
+
+    /// Acquires a connection in session mode (see [`TenantSession`]).
+    pub async fn session(&self, tenant: &impl TenantSchema) -> Result<TenantSession, TenancyError> {
+        let schema = self.schema_of(tenant)?;
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let set = format!(
+            "SELECT pg_catalog.set_config('search_path', {}, false)",
+            schema.search_path_literal(&self.config.shared)
+        );
+        if let Err(error) = conn.execute(AssertSqlSafe(set)).await {
+            // The connection's state is unknown: do not return it to the pool.
+            let _closed = conn.close().await;
+            return Err(store_error(error));
+        }
+        let tag = self.config.cache.tag(&schema);
+        Ok(TenantSession::new(conn, schema, tag))
+    }
+
+    /// The statement that begins a scoped transaction.
+    pub(crate) fn begin_statement(&self, schema: &SchemaName) -> String {
+        begin_statement(schema, &self.config.shared)
+    }
+}
+
+/// `BEGIN` plus a transaction-local `search_path`, as one simple query.
+pub(crate) fn begin_statement(schema: &SchemaName, shared: &[Ident]) -> String {
+    format!(
+        "BEGIN; SELECT pg_catalog.set_config('search_path', {}, true)",
+        schema.search_path_literal(shared)
+    )
+}
+
+impl fmt::Debug for SchemaPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SchemaPool")
+            .field("naming", &self.config.naming)
+            .field("shared", &self.config.shared)
+            .field("cache", &self.config.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn begin_statement_quotes_the_schema() {
+        let schema = SchemaName::new("tenant_select").unwrap();
+        assert_eq!(
+            begin_statement(&schema, &[]),
+            "BEGIN; SELECT pg_catalog.set_config('search_path', '\"tenant_select\", pg_temp', true)"
+        );
+    }
+}
