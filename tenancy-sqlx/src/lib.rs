@@ -67,13 +67,16 @@
 
 mod error;
 mod ident;
+mod lifecycle;
 mod migrate;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod registry;
 mod tenant;
 
 pub use error::{MigrationError, is_unavailable};
 pub use ident::{Ident, InvalidIdentifier, MAX_IDENT_LEN, SchemaName, SchemaNaming, TenantSchema};
+pub use lifecycle::TenantLifecycle;
 pub use migrate::{
     MigrateOptions, MigrationProgress, MigrationReport, MigrationStatus, TenantFilter,
     TenantMigration, TenantMigrations,
@@ -84,4 +87,5 @@ pub use postgres::manager::PgTenantManager;
 pub use postgres::registry::{NotifyListener, PgRegistry, RegistryConfig};
 #[cfg(feature = "postgres")]
 pub use postgres::schema::{SchemaPool, StatementCache, TenantSession, TenantTransaction};
+pub use registry::TenantRegistry;
 pub use tenant::{NewTenant, RegistryTenant, RegistryTenantBuilder, Storage};
