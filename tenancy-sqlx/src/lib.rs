@@ -65,6 +65,7 @@
 // The crate docs link to the Postgres items; without the feature they are absent.
 #![cfg_attr(not(feature = "postgres"), allow(rustdoc::broken_intra_doc_links))]
 
+mod access;
 mod error;
 mod ident;
 mod lifecycle;
@@ -74,6 +75,7 @@ mod postgres;
 mod registry;
 mod tenant;
 
+pub use access::TenantAccess;
 pub use error::{MigrationError, is_unavailable};
 pub use ident::{Ident, InvalidIdentifier, MAX_IDENT_LEN, SchemaName, SchemaNaming, TenantSchema};
 pub use lifecycle::TenantLifecycle;

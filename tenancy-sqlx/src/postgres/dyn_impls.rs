@@ -1,4 +1,5 @@
-//! [`TenantRegistry`] and [`TenantLifecycle`] for the schema-per-tenant Postgres types.
+//! [`TenantRegistry`], [`TenantLifecycle`] and [`TenantAccess`] for the
+//! schema-per-tenant Postgres types.
 
 use std::sync::Arc;
 
@@ -6,10 +7,12 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tenancy_core::{DomainName, Invalidate, TenancyError, TenantId, TenantStore};
 
+use crate::access::TenantAccess;
 use crate::lifecycle::TenantLifecycle;
 use crate::migrate::{MigrateOptions, MigrationReport};
 use crate::postgres::manager::PgTenantManager;
 use crate::postgres::registry::PgRegistry;
+use crate::postgres::schema::{SchemaPool, TenantTransaction};
 use crate::registry::TenantRegistry;
 use crate::tenant::{NewTenant, RegistryTenant};
 
@@ -95,5 +98,16 @@ impl TenantLifecycle for PgTenantManager {
         options: MigrateOptions,
     ) -> BoxFuture<'_, Result<MigrationReport, TenancyError>> {
         PgTenantManager::migrate_all(self, options).boxed()
+    }
+}
+
+impl TenantAccess for SchemaPool {
+    type Handle = TenantTransaction<'static>;
+
+    fn open<'a>(
+        &'a self,
+        tenant: &'a RegistryTenant,
+    ) -> BoxFuture<'a, Result<Self::Handle, TenancyError>> {
+        self.begin(tenant).boxed()
     }
 }
