@@ -148,6 +148,24 @@ impl PgRegistry {
         Ok(tenant)
     }
 
+    /// Registers a tenant whose data lives in `storage` (another isolation
+    /// mode's storage: a database, or shared tables). Registry only; the
+    /// mode's manager creates the storage itself.
+    pub async fn create_with_storage(
+        &self,
+        new: NewTenant,
+        storage: Storage,
+    ) -> Result<RegistryTenant, TenancyError> {
+        let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
+        let tenant = self
+            .insert_on(&mut conn, &new, storage, false)
+            .await?
+            .tenant;
+        drop(conn);
+        self.publish(&created_events(&new)).await;
+        Ok(tenant)
+    }
+
     /// Changes a tenant's display name.
     pub async fn set_name(&self, id: &TenantId, name: &str) -> Result<(), TenancyError> {
         let events = [Invalidation::Tenant(id.clone())];
