@@ -76,10 +76,65 @@ pub(crate) fn is_within(name: &str, base: &str) -> bool {
     }
 }
 
-/// Checks host-name grammar (no trailing dot) in one pass; returns whether
-/// there is upper case. A name whose last label is all digits is refused: it
-/// is an IP address (or would be read as one by browsers).
+/// Byte classes for the fast path of [`validate_host_name`].
+const LDH: u8 = 0;
+const UPPER: u8 = 1;
+const OTHER: u8 = 2;
+
+/// `LDH` for `a-z 0-9 - .`, `UPPER` for `A-Z`, `OTHER` for everything else.
+// Evaluated at compile time: an out-of-range index would fail the build.
+#[allow(clippy::indexing_slicing)]
+const CLASSES: [u8; 256] = {
+    let mut classes = [OTHER; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        classes[byte] = match b {
+            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' => LDH,
+            b'A'..=b'Z' => UPPER,
+            _ => OTHER,
+        };
+        byte += 1;
+    }
+    classes
+};
+
+/// Checks host-name grammar (no trailing dot); returns whether there is upper
+/// case. A name whose last label is all digits is refused: it is an IP address
+/// (or would be read as one by browsers).
+///
+/// The common case (only `a-z 0-9 - .`, well-formed labels) takes a
+/// branch-free pass over the bytes and one pass over the labels; anything
+/// else is checked byte by byte to name the exact problem.
 pub(crate) fn validate_host_name(input: &[u8]) -> Result<bool, InvalidDomain> {
+    if input.is_empty() || input.len() > DomainName::MAX_LEN {
+        return explain_host_name(input);
+    }
+    let classes = input.iter().fold(0u8, |seen, &byte| {
+        seen | CLASSES.get(usize::from(byte)).copied().unwrap_or(OTHER)
+    });
+    if classes & OTHER != 0 {
+        return explain_host_name(input);
+    }
+    let mut last_label: &[u8] = &[];
+    for label in input.split(|&byte| byte == b'.') {
+        let well_formed = matches!(
+            (label.first(), label.last()),
+            (Some(first), Some(last)) if *first != b'-' && *last != b'-'
+        ) && label.len() <= TenantId::MAX_LEN;
+        if !well_formed {
+            return explain_host_name(input);
+        }
+        last_label = label;
+    }
+    if last_label.iter().all(u8::is_ascii_digit) {
+        return Err(InvalidDomain(DomainReason::IpAddress));
+    }
+    Ok(classes & UPPER != 0)
+}
+
+/// The slow path of [`validate_host_name`]: finds and names the first problem.
+fn explain_host_name(input: &[u8]) -> Result<bool, InvalidDomain> {
     let label_error = |reason| Err(InvalidDomain(DomainReason::Label(reason)));
     if input.is_empty() {
         return Err(InvalidDomain(DomainReason::Empty));

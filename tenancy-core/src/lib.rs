@@ -81,7 +81,7 @@ pub use resolver::{
 pub use store::{
     BoxFuture, CacheBuilder, CachedStore, InMemoryStore, Invalidate, Invalidation, TenantStore,
 };
-pub use tenancy::{Resolved, Tenancy};
+pub use tenancy::{Resolve, Resolved, Tenancy};
 pub use tenant::{Tenant, TenantRecord};
 
 /// The README's examples, compiled and run as doctests.

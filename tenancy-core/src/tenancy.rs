@@ -2,14 +2,16 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use crate::error::TenancyError;
 use crate::id::TenantId;
 use crate::key::TenantKey;
 use crate::request::{RequestInfo, RequestView};
 use crate::resolver::{Resolution, Resolver, Strategy};
-use crate::store::TenantStore;
+use crate::store::{BoxFuture, TenantStore};
 use crate::tenant::Tenant;
 
 /// Resolve → look up → refuse inactive → tenant, in one call.
@@ -59,30 +61,22 @@ impl<S: TenantStore> Tenancy<S> {
 
     /// Resolves, looks up and checks the tenant of `request`.
     ///
-    /// The request is only read before the returned future first yields, so the
-    /// future does not borrow it and is `Send` whatever the request type. A
-    /// cache hit ([`TenantStore::find_cached`]) completes without waiting.
-    pub fn resolve<'a>(
-        &'a self,
-        request: &dyn RequestInfo,
-    ) -> impl Future<Output = Result<Option<Resolved<S::Tenant>>, TenancyError>> + Send + use<'a, S>
-    {
-        let resolution = self.resolve_key(request);
-        let cached = match &resolution {
-            Ok(Some(resolution)) => self.store.find_cached(resolution.key()),
-            _ => None,
+    /// The request is only read before the returned future is first polled,
+    /// so the future does not borrow it and is `Send` whatever the request
+    /// type. A cache hit ([`TenantStore::find_cached`]) yields a future that
+    /// is already complete; only a cache miss allocates.
+    pub fn resolve<'a>(&'a self, request: &dyn RequestInfo) -> Resolve<'a, S::Tenant> {
+        let resolution = match self.resolve_key(request) {
+            Ok(Some(resolution)) => resolution,
+            Ok(None) => return Resolve::ready(Ok(None)),
+            Err(error) => return Resolve::ready(Err(error)),
         };
-        async move {
-            let Some(resolution) = resolution? else {
-                return Ok(None);
-            };
-            let found = match cached {
-                Some(found) => found,
-                // Boxed so that the hot path's future stays small.
-                None => Box::pin(self.store.find(resolution.key())).await?,
-            };
-            self.check(&resolution, found).map(Some)
+        if let Some(found) = self.store.find_cached(resolution.key()) {
+            return Resolve::ready(self.check(&resolution, found).map(Some));
         }
+        Resolve::pending(Box::pin(
+            async move { self.lookup(&resolution).await.map(Some) },
+        ))
     }
 
     /// Only the synchronous half: which tenant key `request` names, if any.
@@ -210,5 +204,64 @@ impl<T> Resolved<T> {
     /// The path the application should route: `path` without the tenant prefix.
     pub fn routed_path<'p>(&self, path: &'p str) -> &'p str {
         crate::resolver::routed_path(path, self.path_prefix_len)
+    }
+}
+
+/// The future returned by [`Tenancy::resolve`].
+///
+/// Already complete on a cache hit (no allocation); a boxed store lookup on
+/// a miss. `Send`, and independent of the request it was made from.
+#[must_use = "futures do nothing unless polled"]
+pub struct Resolve<'a, T> {
+    state: ResolveState<'a, T>,
+}
+
+enum ResolveState<'a, T> {
+    Ready(Option<Result<Option<Resolved<T>>, TenancyError>>),
+    Pending(BoxFuture<'a, Result<Option<Resolved<T>>, TenancyError>>),
+}
+
+impl<'a, T> Resolve<'a, T> {
+    fn ready(result: Result<Option<Resolved<T>>, TenancyError>) -> Self {
+        Self {
+            state: ResolveState::Ready(Some(result)),
+        }
+    }
+
+    fn pending(future: BoxFuture<'a, Result<Option<Resolved<T>>, TenancyError>>) -> Self {
+        Self {
+            state: ResolveState::Pending(future),
+        }
+    }
+}
+
+// The result is never pinned (it is moved out when ready), and the pending
+// future is boxed: pinning `Resolve` pins nothing inside it.
+impl<T> Unpin for Resolve<'_, T> {}
+
+impl<T> Future for Resolve<'_, T> {
+    type Output = Result<Option<Resolved<T>>, TenancyError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            ResolveState::Ready(result) => match result.take() {
+                Some(result) => Poll::Ready(result),
+                // Polled again after completion: a contract violation, answered without panicking.
+                None => Poll::Ready(Err(TenancyError::Configuration {
+                    message: "a tenancy future was polled after it completed".to_owned(),
+                })),
+            },
+            ResolveState::Pending(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Resolve<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            ResolveState::Ready(_) => "ready",
+            ResolveState::Pending(_) => "pending",
+        };
+        f.debug_struct("Resolve").field("state", &state).finish()
     }
 }

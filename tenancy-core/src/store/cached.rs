@@ -4,7 +4,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// A coarse monotonic clock (CLOCK_MONOTONIC_COARSE: a few ms of resolution,
+// several times cheaper to read than `std::time::Instant`), for TTLs only.
+use coarsetime::Instant;
 
 use quick_cache::sync::Cache;
 
@@ -61,6 +65,9 @@ pub struct CachedStore<S: TenantStore> {
     domains: Mutex<HashMap<TenantId, Vec<DomainName>>>,
     /// Bumped by every invalidation; a lookup that sees it move is not cached.
     generation: AtomicU64,
+    /// Bumped by every recorded failure; a lookup shares only failures
+    /// recorded after it started.
+    failures: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -71,7 +78,8 @@ struct Found<T> {
 
 #[derive(Clone)]
 struct Failure {
-    at: Instant,
+    /// The value of `CachedStore::failures` when it was recorded.
+    seq: u64,
     error: Arc<TenancyError>,
 }
 
@@ -151,6 +159,7 @@ impl CacheBuilder {
             failed: Cache::new(1_024),
             domains: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
             settings: self,
         }
     }
@@ -229,7 +238,7 @@ impl<S: TenantStore> CachedStore<S> {
         if self.settings.ttl.is_zero() {
             return self.inner.find(key).await;
         }
-        let started = Instant::now();
+        let started = Instant::now_without_cache_update();
         if let Some(answer) = self.cached(key, started) {
             return Ok(answer);
         }
@@ -244,6 +253,7 @@ impl<S: TenantStore> CachedStore<S> {
         started: Instant,
     ) -> Result<Option<S::Tenant>, TenancyError> {
         let generation = self.generation.load(Ordering::SeqCst);
+        let failures_seen = self.failures.load(Ordering::SeqCst);
         let guard = match self.found.get_value_or_guard_async(key).await {
             // Filled by the concurrent lookup we waited for.
             Ok(found) => return Ok(Some(found.tenant)),
@@ -253,7 +263,11 @@ impl<S: TenantStore> CachedStore<S> {
         if self.is_known_missing(key, started) {
             return Ok(None);
         }
-        if let Some(failure) = self.failed.get(key).filter(|failure| failure.at >= started) {
+        if let Some(failure) = self
+            .failed
+            .get(key)
+            .filter(|failure| failure.seq >= failures_seen)
+        {
             return Err(shared(failure.error));
         }
         let result = self.inner.find(key).await;
@@ -261,7 +275,7 @@ impl<S: TenantStore> CachedStore<S> {
         match result {
             Ok(Some(tenant)) => {
                 if !raced {
-                    let expires = Instant::now() + self.settings.ttl;
+                    let expires = Instant::now_without_cache_update() + self.settings.ttl.into();
                     // Refused only if another value won the slot, which is fine.
                     let _ = guard.insert(Found {
                         tenant: tenant.clone(),
@@ -275,8 +289,10 @@ impl<S: TenantStore> CachedStore<S> {
             }
             Ok(None) => {
                 if !raced && !self.settings.negative_ttl.is_zero() {
-                    self.missing
-                        .insert(key.clone(), Instant::now() + self.settings.negative_ttl);
+                    self.missing.insert(
+                        key.clone(),
+                        Instant::now_without_cache_update() + self.settings.negative_ttl.into(),
+                    );
                 }
                 drop(guard);
                 Ok(None)
@@ -286,7 +302,7 @@ impl<S: TenantStore> CachedStore<S> {
                 self.failed.insert(
                     key.clone(),
                     Failure {
-                        at: Instant::now(),
+                        seq: self.failures.fetch_add(1, Ordering::SeqCst),
                         error: Arc::clone(&error),
                     },
                 );
@@ -356,7 +372,7 @@ impl<S: TenantStore> TenantStore for CachedStore<S> {
         if self.settings.ttl.is_zero() {
             return None;
         }
-        self.cached(key, Instant::now())
+        self.cached(key, Instant::now_without_cache_update())
     }
 }
 
