@@ -46,6 +46,9 @@ use crate::rejection::{RejectionReason, TenantRejection};
 )]
 pub trait RequestTenant: Tenant + Clone + 'static {}
 
+// Not recommended: an error names `RequestTenant` (with the message above),
+// not the bounds of this impl.
+#[diagnostic::do_not_recommend]
 impl<T: Tenant + Clone + 'static> RequestTenant for T {}
 
 /// The tenant of the request; rejects with `404 TenantRequired` when there is none.
@@ -149,8 +152,11 @@ impl<T: RequestTenant> DerefMut for OptionalTenant<T> {
     }
 }
 
-/// The request's tenant of type `T`, `None` without one; errors without a middleware.
-fn find<T: RequestTenant>(extensions: &Extensions) -> Result<Option<T>, TenantRejection> {
+/// The context of the middleware that handled the request, if it resolves
+/// tenants of type `T`; errors without a middleware or with another tenant type.
+pub(crate) fn middleware_context<T: RequestTenant>(
+    extensions: &Extensions,
+) -> Result<&TenancyContext, TenantRejection> {
     let Some(context) = extensions.get::<TenancyContext>() else {
         return Err(TenantRejection::new(
             RejectionReason::MissingMiddleware,
@@ -166,6 +172,12 @@ fn find<T: RequestTenant>(extensions: &Extensions) -> Result<Option<T>, TenantRe
             Some(context.renderer.clone()),
         ));
     }
+    Ok(context)
+}
+
+/// The request's tenant of type `T`, `None` without one; errors without a middleware.
+fn find<T: RequestTenant>(extensions: &Extensions) -> Result<Option<T>, TenantRejection> {
+    middleware_context::<T>(extensions)?;
     Ok(extensions
         .get::<Resolved<T>>()
         .map(|resolved| resolved.tenant().clone()))

@@ -59,10 +59,73 @@
 //! | invalid id, two tenants, bad `Host` | `400 InvalidTenantId` / `TenantConflict` / `InvalidHost` | same | 200, no tenant |
 //! | the store is down | `503 StoreUnavailable` | same | 200, no tenant |
 //!
-//! The tenant-scoped database extractors (feature `sqlx`) are not part of
-//! this release yet.
+//! # Database access (feature `sqlx`)
+//!
+//! [`TenantDb<A>`](TenantDb) hands a handler a database handle scoped to the
+//! request's tenant, for any isolation mode `A` of `tenancy-sqlx` (any
+//! [`TenantAccess`](tenancy_sqlx::TenantAccess)): with
+//! `tenancy_sqlx::SchemaPool`, a transaction whose `search_path`
+//! is the tenant's schema. The handler never names the tenant, so it cannot
+//! reach another tenant's data by accident. The access object is application
+//! data ([`web::Data<A>`](actix_web::web::Data)), the tenant comes from the
+//! middleware (its store must hand out
+//! [`RegistryTenant`](tenancy_sqlx::RegistryTenant)s, e.g. a
+//! `tenancy_sqlx::PgRegistry`). Transactions are never committed
+//! for you: commit in the handler; a dropped transaction rolls back. The
+//! access object and the registry are built with `tenancy-sqlx` itself (its
+//! feature `postgres` for the Postgres types used below).
+//!
+//! ```no_run
+//! # #[cfg(feature = "sqlx")] mod app {
+//! use actix_web::{App, HttpServer, error::ErrorInternalServerError, web};
+//! use sqlx::postgres::PgPoolOptions;
+//! use tenancy_actix::{TenancyMiddleware, TenantDb};
+//! use tenancy_core::{CachedStore, SubdomainResolver, Tenancy};
+//! use tenancy_sqlx::{PgRegistry, RegistryConfig, SchemaPool};
+//!
+//! // A transaction in the tenant's schema; read only, so it is just dropped.
+//! async fn items(TenantDb(mut tx): TenantDb<SchemaPool>) -> actix_web::Result<web::Json<Vec<String>>> {
+//!     let names = sqlx::query_scalar("SELECT name FROM items ORDER BY id")
+//!         .fetch_all(&mut tx)
+//!         .await
+//!         .map_err(ErrorInternalServerError)?;
+//!     Ok(web::Json(names))
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let pool = PgPoolOptions::new().connect("postgres://localhost/app").await?;
+//!     let registry = PgRegistry::connect(pool.clone(), RegistryConfig::default()).await?;
+//!     let tenancy = Tenancy::new(SubdomainResolver::new(["localhost"])?, CachedStore::new(registry));
+//!     let middleware = TenancyMiddleware::new(tenancy);
+//!     let schemas = web::Data::new(SchemaPool::new(pool)); // what `TenantDb<SchemaPool>` opens
+//!
+//!     HttpServer::new(move || {
+//!         App::new()
+//!             .wrap(middleware.clone())
+//!             .app_data(schemas.clone())
+//!             .route("/items", web::get().to(items))
+//!     })
+//!     .bind("127.0.0.1:8080")?
+//!     .run()
+//!     .await?;
+//!     Ok(())
+//! }
+//! # }
+//! # fn main() {}
+//! ```
+//!
+//! - [`TenantDb`]: the extractor, rejecting with a typed
+//!   [`TenantDbRejection`] (`404 TenantRequired`, `500 Configuration`, or the
+//!   error of opening, e.g. `503 StoreUnavailable`).
+//! - [`TenantDbAccess`]: the bound on `A` (every `TenantAccess`).
+
+// The crate docs link to the `sqlx` items; without the feature they are absent.
+#![cfg_attr(not(feature = "sqlx"), allow(rustdoc::broken_intra_doc_links))]
 
 mod context;
+#[cfg(feature = "sqlx")]
+mod database;
 mod error;
 mod extract;
 mod future;
@@ -73,6 +136,8 @@ mod rewrite;
 mod routes;
 mod service;
 
+#[cfg(feature = "sqlx")]
+pub use database::{DbRejectionReason, TenantDb, TenantDbAccess, TenantDbRejection};
 pub use error::{ErrorRenderer, JsonErrors, TenancyErrorResponse, status_code};
 pub use extract::{CurrentTenant, OptionalTenant, RequestTenant};
 pub use future::ResponseFuture;

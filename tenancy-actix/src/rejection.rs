@@ -12,6 +12,8 @@ use crate::error::{ErrorRenderer, JsonErrors};
 /// Why [`CurrentTenant`](crate::CurrentTenant) or
 /// [`OptionalTenant`](crate::OptionalTenant) could not be extracted.
 ///
+/// With feature `sqlx`, the tenant part of a `TenantDbRejection` too.
+///
 /// ```
 /// use tenancy_actix::{RejectionReason, TenantRejection};
 ///
@@ -75,6 +77,12 @@ impl TenantRejection {
         Self { reason, renderer }
     }
 
+    /// The reason and the renderer, to build another rejection from them.
+    #[cfg(feature = "sqlx")]
+    pub(crate) fn into_parts(self) -> (RejectionReason, Option<Arc<dyn ErrorRenderer>>) {
+        (self.reason, self.renderer)
+    }
+
     /// Why the extractor failed.
     pub fn reason(&self) -> &RejectionReason {
         &self.reason
@@ -82,50 +90,64 @@ impl TenantRejection {
 
     /// The HTTP status: 404 for [`TenantRequired`](RejectionReason::TenantRequired), else 500.
     pub fn status(&self) -> StatusCode {
-        match self.reason {
-            RejectionReason::TenantRequired => StatusCode::NOT_FOUND,
-            RejectionReason::MissingMiddleware | RejectionReason::TenantTypeMismatch { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        }
+        self.reason.status()
     }
 
     /// The machine-readable error name: `TenantRequired` or `Configuration`.
     pub fn kind(&self) -> &'static str {
-        match self.reason {
-            RejectionReason::TenantRequired => "TenantRequired",
-            RejectionReason::MissingMiddleware | RejectionReason::TenantTypeMismatch { .. } => {
-                "Configuration"
-            }
-        }
+        self.reason.kind()
     }
 
     /// The rejection as the [`TenancyError`] it is rendered as.
     ///
     /// Configuration messages stay generic: the type names are logged, not sent.
     pub fn to_error(&self) -> TenancyError {
-        match self.reason {
-            RejectionReason::TenantRequired => TenancyError::TenantRequired,
-            RejectionReason::MissingMiddleware => TenancyError::Configuration {
+        self.reason.to_error()
+    }
+}
+
+impl RejectionReason {
+    /// See [`TenantRejection::status`].
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Self::TenantRequired => StatusCode::NOT_FOUND,
+            Self::MissingMiddleware | Self::TenantTypeMismatch { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// See [`TenantRejection::kind`].
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::TenantRequired => "TenantRequired",
+            Self::MissingMiddleware | Self::TenantTypeMismatch { .. } => "Configuration",
+        }
+    }
+
+    /// See [`TenantRejection::to_error`].
+    pub(crate) fn to_error(&self) -> TenancyError {
+        match self {
+            Self::TenantRequired => TenancyError::TenantRequired,
+            Self::MissingMiddleware => TenancyError::Configuration {
                 message: "no tenancy middleware handles this route".to_owned(),
             },
-            RejectionReason::TenantTypeMismatch { .. } => TenancyError::Configuration {
+            Self::TenantTypeMismatch { .. } => TenancyError::Configuration {
                 message:
                     "the route asks for another tenant type than the tenancy middleware provides"
                         .to_owned(),
             },
         }
     }
-}
 
-impl fmt::Display for TenantRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.reason {
-            RejectionReason::TenantRequired => fmt::Display::fmt(&TenancyError::TenantRequired, f),
-            RejectionReason::MissingMiddleware => f.write_str(
+    /// The operator-facing description (with type names), for logs.
+    pub(crate) fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TenantRequired => fmt::Display::fmt(&TenancyError::TenantRequired, f),
+            Self::MissingMiddleware => f.write_str(
                 "no `TenancyMiddleware` handles this route: register it with `App::wrap`",
             ),
-            RejectionReason::TenantTypeMismatch {
+            Self::TenantTypeMismatch {
                 requested,
                 provided,
             } => write!(
@@ -134,6 +156,12 @@ impl fmt::Display for TenantRejection {
                  store provides `{provided}`"
             ),
         }
+    }
+}
+
+impl fmt::Display for TenantRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.reason.describe(f)
     }
 }
 

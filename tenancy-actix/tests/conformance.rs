@@ -10,20 +10,18 @@
     clippy::indexing_slicing
 )]
 
+mod common;
 #[path = "../../tenancy-axum/tests/suite/mod.rs"]
 mod suite;
 
-use std::rc::Rc;
 use std::time::Duration;
 
-use actix_web::dev::Service;
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, test, web};
-use futures_util::future::LocalBoxFuture;
+use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use tenancy_actix::{CurrentTenant, OptionalTenant, OriginalUri, TenancyMiddleware, status_code};
 use tenancy_core::{TenancyError, TenantRecord};
 
+use common::ActixApp;
 use suite::{Harness, Renderer, Setup, TestApp, TestResponse};
 
 async fn health() -> web::Json<Value> {
@@ -85,28 +83,6 @@ fn text_renderer(error: &TenancyError) -> HttpResponse {
 
 struct Actix;
 
-type Send = Rc<dyn Fn(http::Request<Vec<u8>>) -> LocalBoxFuture<'static, TestResponse>>;
-
-/// The initialised actix service, behind a closure (its type cannot be named).
-struct ActixApp(Send);
-
-/// An `http` 1 request as an actix-web (`http` 0.2) test request.
-fn to_actix(request: http::Request<Vec<u8>>) -> test::TestRequest {
-    let (parts, body) = request.into_parts();
-    let method = actix_web::http::Method::from_bytes(parts.method.as_str().as_bytes()).unwrap();
-    let mut actix = test::TestRequest::default()
-        .method(method)
-        .uri(&parts.uri.to_string())
-        .set_payload(body);
-    for (name, value) in &parts.headers {
-        actix = actix.append_header((
-            HeaderName::from_bytes(name.as_str().as_bytes()).unwrap(),
-            HeaderValue::from_bytes(value.as_bytes()).unwrap(),
-        ));
-    }
-    actix
-}
-
 impl Harness for Actix {
     async fn app(setup: Setup) -> impl TestApp {
         let mut middleware = TenancyMiddleware::new(setup.tenancy)
@@ -129,33 +105,7 @@ impl Harness for Actix {
             .route("/items", web::get().to(items))
             .route("/items/{id}", web::get().to(item))
             .route("/slow", web::get().to(slow));
-        let service = Rc::new(test::init_service(app).await);
-        ActixApp(Rc::new(move |request| {
-            let service = Rc::clone(&service);
-            Box::pin(async move {
-                let response = service.call(to_actix(request).to_request()).await.unwrap();
-                let status = response.status().as_u16();
-                let mut headers = http::HeaderMap::new();
-                for (name, value) in response.headers() {
-                    headers.append(
-                        http::HeaderName::from_bytes(name.as_str().as_bytes()).unwrap(),
-                        http::HeaderValue::from_bytes(value.as_bytes()).unwrap(),
-                    );
-                }
-                let body = test::read_body(response).await.to_vec();
-                TestResponse {
-                    status,
-                    headers,
-                    body,
-                }
-            })
-        }))
-    }
-}
-
-impl TestApp for ActixApp {
-    async fn send(&self, request: http::Request<Vec<u8>>) -> TestResponse {
-        (self.0)(request).await
+        ActixApp::new(app).await
     }
 }
 

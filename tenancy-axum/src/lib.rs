@@ -56,10 +56,70 @@
 //! | invalid id, two tenants, bad `Host` | `400 InvalidTenantId` / `TenantConflict` / `InvalidHost` | same | 200, no tenant |
 //! | the store is down | `503 StoreUnavailable` | same | 200, no tenant |
 //!
-//! The tenant-scoped database extractors (feature `sqlx`) are not part of
-//! this release yet.
+//! # Database access (feature `sqlx`)
+//!
+//! [`TenantDb<A>`](TenantDb) hands a handler a database handle scoped to the
+//! request's tenant, for any isolation mode `A` of `tenancy-sqlx` (any
+//! [`TenantAccess`](tenancy_sqlx::TenantAccess)): with
+//! `tenancy_sqlx::SchemaPool`, a transaction whose `search_path`
+//! is the tenant's schema. The handler never names the tenant, so it cannot
+//! reach another tenant's data by accident. The access object comes from the
+//! request extensions (axum's [`Extension`](axum::Extension) layer), the
+//! tenant from the layer (its store must hand out
+//! [`RegistryTenant`](tenancy_sqlx::RegistryTenant)s, e.g. a
+//! `tenancy_sqlx::PgRegistry`). Transactions are never committed
+//! for you: commit in the handler; a dropped transaction rolls back. The
+//! access object and the registry are built with `tenancy-sqlx` itself (its
+//! feature `postgres` for the Postgres types used below).
+//!
+//! ```no_run
+//! # #[cfg(feature = "sqlx")] mod app {
+//! use axum::{Extension, Json, Router, ServiceExt, extract::Request, http::StatusCode, routing::get};
+//! use sqlx::postgres::PgPoolOptions;
+//! use tenancy_axum::{TenancyLayer, TenantDb};
+//! use tenancy_core::{CachedStore, SubdomainResolver, Tenancy};
+//! use tenancy_sqlx::{PgRegistry, RegistryConfig, SchemaPool};
+//! use tower::Layer;
+//!
+//! // A transaction in the tenant's schema; read only, so it is just dropped.
+//! async fn items(TenantDb(mut tx): TenantDb<SchemaPool>) -> Result<Json<Vec<String>>, StatusCode> {
+//!     let names = sqlx::query_scalar("SELECT name FROM items ORDER BY id")
+//!         .fetch_all(&mut tx)
+//!         .await
+//!         .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+//!     Ok(Json(names))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let pool = PgPoolOptions::new().connect("postgres://localhost/app").await?;
+//!     let registry = PgRegistry::connect(pool.clone(), RegistryConfig::default()).await?;
+//!     let tenancy = Tenancy::new(SubdomainResolver::new(["localhost"])?, CachedStore::new(registry));
+//!
+//!     let router = Router::new()
+//!         .route("/items", get(items))
+//!         .layer(Extension(SchemaPool::new(pool))); // what `TenantDb<SchemaPool>` opens
+//!     let app = TenancyLayer::new(tenancy).layer(router);
+//!
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//!     axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await?;
+//!     Ok(())
+//! }
+//! # }
+//! # fn main() {}
+//! ```
+//!
+//! - [`TenantDb`]: the extractor, rejecting with a typed
+//!   [`TenantDbRejection`] (`404 TenantRequired`, `500 Configuration`, or the
+//!   error of opening, e.g. `503 StoreUnavailable`).
+//! - [`TenantDbAccess`]: the bound on `A` (every `TenantAccess`).
+
+// The crate docs link to the `sqlx` items; without the feature they are absent.
+#![cfg_attr(not(feature = "sqlx"), allow(rustdoc::broken_intra_doc_links))]
 
 mod context;
+#[cfg(feature = "sqlx")]
+mod database;
 mod error;
 mod extract;
 mod future;
@@ -68,6 +128,8 @@ mod rejection;
 mod routes;
 mod service;
 
+#[cfg(feature = "sqlx")]
+pub use database::{DbRejectionReason, TenantDb, TenantDbAccess, TenantDbRejection};
 pub use error::{ErrorRenderer, JsonErrors, TenancyErrorResponse};
 pub use extract::{CurrentTenant, OptionalTenant, RequestTenant};
 pub use future::ResponseFuture;

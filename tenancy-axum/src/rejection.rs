@@ -12,6 +12,8 @@ use crate::error::{ErrorRenderer, JsonErrors};
 /// Why [`CurrentTenant`](crate::CurrentTenant) or
 /// [`OptionalTenant`](crate::OptionalTenant) could not be extracted.
 ///
+/// With feature `sqlx`, the tenant part of a `TenantDbRejection` too.
+///
 /// ```
 /// use tenancy_axum::{RejectionReason, TenantRejection};
 ///
@@ -77,6 +79,12 @@ impl TenantRejection {
         Self { reason, renderer }
     }
 
+    /// The reason and the renderer, to build another rejection from them.
+    #[cfg(feature = "sqlx")]
+    pub(crate) fn into_parts(self) -> (RejectionReason, Option<Arc<dyn ErrorRenderer>>) {
+        (self.reason, self.renderer)
+    }
+
     /// Why the extractor failed.
     pub fn reason(&self) -> &RejectionReason {
         &self.reason
@@ -84,49 +92,63 @@ impl TenantRejection {
 
     /// The HTTP status: 404 for [`TenantRequired`](RejectionReason::TenantRequired), else 500.
     pub fn status(&self) -> StatusCode {
-        match self.reason {
-            RejectionReason::TenantRequired => StatusCode::NOT_FOUND,
-            RejectionReason::MissingLayer | RejectionReason::TenantTypeMismatch { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        }
+        self.reason.status()
     }
 
     /// The machine-readable error name: `TenantRequired` or `Configuration`.
     pub fn kind(&self) -> &'static str {
-        match self.reason {
-            RejectionReason::TenantRequired => "TenantRequired",
-            RejectionReason::MissingLayer | RejectionReason::TenantTypeMismatch { .. } => {
-                "Configuration"
-            }
-        }
+        self.reason.kind()
     }
 
     /// The rejection as the [`TenancyError`] it is rendered as.
     ///
     /// Configuration messages stay generic: the type names are logged, not sent.
     pub fn to_error(&self) -> TenancyError {
-        match self.reason {
-            RejectionReason::TenantRequired => TenancyError::TenantRequired,
-            RejectionReason::MissingLayer => TenancyError::Configuration {
+        self.reason.to_error()
+    }
+}
+
+impl RejectionReason {
+    /// See [`TenantRejection::status`].
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Self::TenantRequired => StatusCode::NOT_FOUND,
+            Self::MissingLayer | Self::TenantTypeMismatch { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// See [`TenantRejection::kind`].
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::TenantRequired => "TenantRequired",
+            Self::MissingLayer | Self::TenantTypeMismatch { .. } => "Configuration",
+        }
+    }
+
+    /// See [`TenantRejection::to_error`].
+    pub(crate) fn to_error(&self) -> TenancyError {
+        match self {
+            Self::TenantRequired => TenancyError::TenantRequired,
+            Self::MissingLayer => TenancyError::Configuration {
                 message: "no tenancy layer handles this route".to_owned(),
             },
-            RejectionReason::TenantTypeMismatch { .. } => TenancyError::Configuration {
+            Self::TenantTypeMismatch { .. } => TenancyError::Configuration {
                 message: "the route asks for another tenant type than the tenancy layer provides"
                     .to_owned(),
             },
         }
     }
-}
 
-impl fmt::Display for TenantRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.reason {
-            RejectionReason::TenantRequired => fmt::Display::fmt(&TenancyError::TenantRequired, f),
-            RejectionReason::MissingLayer => f.write_str(
+    /// The operator-facing description (with type names), for logs.
+    pub(crate) fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TenantRequired => fmt::Display::fmt(&TenancyError::TenantRequired, f),
+            Self::MissingLayer => f.write_str(
                 "no `TenancyLayer` handles this route: wrap the router with `TenancyLayer::layer`",
             ),
-            RejectionReason::TenantTypeMismatch {
+            Self::TenantTypeMismatch {
                 requested,
                 provided,
             } => write!(
@@ -135,6 +157,12 @@ impl fmt::Display for TenantRejection {
                  provides `{provided}`"
             ),
         }
+    }
+}
+
+impl fmt::Display for TenantRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.reason.describe(f)
     }
 }
 

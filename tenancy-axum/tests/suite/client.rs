@@ -95,6 +95,14 @@ pub(crate) fn get(uri: &str) -> Req {
     }
 }
 
+pub(crate) fn post(uri: &str) -> Req {
+    Req {
+        method: Method::POST,
+        uri: uri.to_owned(),
+        headers: Vec::new(),
+    }
+}
+
 impl Req {
     pub(crate) fn host(self, host: impl AsRef<[u8]>) -> Self {
         self.header("host", host)

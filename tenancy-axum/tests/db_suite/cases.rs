@@ -1,0 +1,349 @@
+//! The database cases: each builds an app through a `DbHarness` on a fresh
+//! database and checks real HTTP outcomes and the rows in Postgres.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde_json::Value;
+use sqlx::postgres::PgPoolOptions;
+use tenancy_sqlx::SchemaPool;
+
+use super::DbHarness;
+use super::client::{get, post};
+use super::fixture::{DbFixture, DbSetup};
+
+/// The item names of a `{"items": [...]}` body.
+fn names(body: &Value) -> Vec<String> {
+    body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items in {body}"))
+        .iter()
+        .map(|item| item["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Asserts that every item of the body carries the marker `tenant`.
+#[track_caller]
+fn assert_only(body: &Value, tenant: &str) {
+    let items = body["items"].as_array().unwrap();
+    assert!(!items.is_empty(), "{body}");
+    for item in items {
+        assert_eq!(item["tenant"], tenant, "a foreign row for {tenant}: {body}");
+    }
+}
+
+pub(crate) async fn each_tenant_sees_only_its_own_rows<H: DbHarness>() {
+    let fixture = DbFixture::new().await;
+    let app = H::app(fixture.setup()).await;
+
+    let acme = get("/items").host("acme.localhost").send(&app).await.ok();
+    assert_only(&acme, "acme");
+    assert_eq!(names(&acme), ["acme item 1", "acme item 2", "acme item 3"]);
+    assert_eq!(acme["schema"], fixture.acme.schema().unwrap().as_str());
+
+    // Another strategy, another tenant, the same route.
+    let globex = get("/items")
+        .host("localhost")
+        .header("X-Tenant-ID", "globex")
+        .send(&app)
+        .await
+        .ok();
+    assert_only(&globex, "globex");
+    assert_eq!(names(&globex), ["globex item 1", "globex item 2"]);
+    assert_eq!(globex["schema"], fixture.globex.schema().unwrap().as_str());
+    assert_ne!(acme["schema"], globex["schema"]);
+}
+
+pub(crate) async fn writes_land_in_the_requests_tenant_only<H: DbHarness>() {
+    let fixture = DbFixture::new().await;
+    let app = H::app(fixture.setup()).await;
+
+    let response = post("/items/anvil").host("acme.localhost").send(&app).await;
+    assert_eq!(response.status, 201, "{}", response.text());
+    assert_eq!(response.json()["inserted"], "anvil");
+
+    let acme = get("/items").host("acme.localhost").send(&app).await.ok();
+    assert_only(&acme, "acme");
+    assert_eq!(names(&acme).last().unwrap(), "anvil");
+    let globex = get("/items").host("globex.localhost").send(&app).await.ok();
+    assert!(!names(&globex).contains(&"anvil".to_owned()), "{globex}");
+
+    // And in the database itself, read outside the app.
+    let rows = fixture.rows(&fixture.acme).await;
+    assert_eq!(
+        rows.last().unwrap(),
+        &("acme".to_owned(), "anvil".to_owned())
+    );
+    assert_eq!(fixture.rows(&fixture.globex).await.len(), 2);
+}
+
+pub(crate) async fn no_tenant_is_tenant_required<H: DbHarness>() {
+    let fixture = DbFixture::new().await;
+    let app = H::app(fixture.setup()).await;
+
+    // A central host on an optional route: the extractor refuses, not the layer.
+    get("/items")
+        .host("localhost")
+        .send(&app)
+        .await
+        .error(404, "TenantRequired");
+    post("/items/anvil")
+        .host("localhost")
+        .send(&app)
+        .await
+        .error(404, "TenantRequired");
+    // A central route resolves nothing, even on a tenant host.
+    get("/central/items")
+        .host("acme.localhost")
+        .send(&app)
+        .await
+        .error(404, "TenantRequired");
+    assert_eq!(fixture.rows(&fixture.acme).await.len(), 3);
+}
+
+pub(crate) async fn missing_access_or_layer_is_a_configuration_error<H: DbHarness>() {
+    let fixture = DbFixture::new().await;
+
+    // No `SchemaPool` access object.
+    let setup = DbSetup {
+        schemas: None,
+        ..fixture.setup()
+    };
+    let app = H::app(setup).await;
+    let message = get("/items")
+        .host("acme.localhost")
+        .send(&app)
+        .await
+        .error(500, "Configuration");
+    assert!(
+        !message.contains("SchemaPool"),
+        "type names are logged, not sent: {message}"
+    );
+    // Checked before the tenant: a misconfigured route fails on central hosts too.
+    get("/items")
+        .host("localhost")
+        .send(&app)
+        .await
+        .error(500, "Configuration");
+    // Other access types are unaffected.
+    assert_only(
+        &get("/pool").host("acme.localhost").send(&app).await.ok(),
+        "acme",
+    );
+
+    // No tenancy adapter at all.
+    let setup = DbSetup {
+        layer: false,
+        ..fixture.setup()
+    };
+    let bare = H::app(setup).await;
+    get("/items")
+        .host("acme.localhost")
+        .send(&bare)
+        .await
+        .error(500, "Configuration");
+}
+
+pub(crate) async fn failing_handler_leaves_no_partial_write<H: DbHarness>() {
+    let fixture = DbFixture::new().await;
+    let app = H::app(fixture.setup()).await;
+
+    post("/fail/half-done")
+        .host("acme.localhost")
+        .send(&app)
+        .await
+        .error(500, "HandlerFailed");
+
+    let rows = fixture.rows(&fixture.acme).await;
+    assert_eq!(
+        rows.len(),
+        3,
+        "the failed handler's insert was rolled back: {rows:?}"
+    );
+    // Rolled back, not left open: no session stays inside a transaction.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while fixture.idle_in_transaction().await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a dropped transaction was left open"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The pool is still healthy, and the next write commits.
+    let response = post("/items/whole").host("acme.localhost").send(&app).await;
+    assert_eq!(response.status, 201, "{}", response.text());
+    let names: Vec<String> = fixture
+        .rows(&fixture.acme)
+        .await
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect();
+    assert_eq!(
+        names,
+        ["acme item 1", "acme item 2", "acme item 3", "whole"]
+    );
+}
+
+pub(crate) async fn open_errors_keep_their_status<H: DbHarness>() {
+    let fixture = DbFixture::new().await;
+
+    // A real outage: the access object's pool is closed.
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(fixture.db.options.clone())
+        .await
+        .unwrap();
+    pool.close().await;
+    let setup = DbSetup {
+        schemas: Some(SchemaPool::new(pool)),
+        ..fixture.setup()
+    };
+    let app = H::app(setup).await;
+    get("/items")
+        .host("acme.localhost")
+        .send(&app)
+        .await
+        .error(503, "StoreUnavailable");
+
+    // An access type's own error, with a secret in its source.
+    fixture.pools.set_failing(true);
+    let message = get("/pool")
+        .host("acme.localhost")
+        .send(&app)
+        .await
+        .error(503, "StoreUnavailable");
+    assert!(
+        !message.contains("secret"),
+        "sources are logged, not sent: {message}"
+    );
+    fixture.pools.set_failing(false);
+    assert_only(
+        &get("/pool").host("acme.localhost").send(&app).await.ok(),
+        "acme",
+    );
+}
+
+pub(crate) async fn concurrent_requests_never_see_foreign_rows<H: DbHarness>() {
+    let fixture = DbFixture::new().await;
+    let app = H::app(fixture.setup()).await;
+    let requests: Vec<(&str, bool, _)> = (0..90)
+        .map(|index| {
+            let (tenant, host) = if index % 2 == 0 {
+                ("acme", "acme.localhost")
+            } else {
+                ("globex", "globex.localhost")
+            };
+            let write = index % 3 == 0;
+            let request = if write {
+                post(&format!("/items/concurrent-{index}")).host(host)
+            } else {
+                get("/items/slow").host(host)
+            };
+            (tenant, write, request)
+        })
+        .collect();
+    let app = &app;
+    let responses =
+        join_all(requests.iter().map(|(tenant, write, request)| async move {
+            (*tenant, *write, request.send(app).await)
+        }))
+        .await;
+    for (tenant, write, response) in &responses {
+        if *write {
+            assert_eq!(response.status, 201, "{}", response.text());
+        } else {
+            assert_only(&response.ok(), tenant);
+        }
+    }
+    // Every committed write is in its own tenant's schema, and only there.
+    for tenant in [&fixture.acme, &fixture.globex] {
+        let rows = fixture.rows(tenant).await;
+        for (marker, name) in &rows {
+            assert_eq!(marker, tenant.id().as_str(), "{name} in the wrong schema");
+        }
+        let expected = responses
+            .iter()
+            .filter(|(owner, write, _)| *write && *owner == tenant.id().as_str())
+            .count();
+        let written = rows
+            .iter()
+            .filter(|(_, name)| name.starts_with("concurrent-"))
+            .count();
+        assert_eq!(written, expected);
+    }
+}
+
+pub(crate) async fn any_tenant_access_works<H: DbHarness>() {
+    let fixture = DbFixture::new().await;
+    let app = H::app(fixture.setup()).await;
+
+    // `TenantDb<PoolPerTenant>`: an in-test access whose handle is a pool.
+    let acme = get("/pool").host("acme.localhost").send(&app).await.ok();
+    assert_only(&acme, "acme");
+    assert_eq!(names(&acme).len(), 3);
+    let globex = get("/pool").host("globex.localhost").send(&app).await.ok();
+    assert_only(&globex, "globex");
+    assert_eq!(names(&globex).len(), 2);
+
+    // A tenant the access has no pool for: the access's own error and status.
+    fixture
+        .manager
+        .create(tenancy_sqlx::NewTenant::new(
+            super::fixture::id("initech"),
+            "Initech",
+        ))
+        .await
+        .unwrap();
+    get("/pool")
+        .host("initech.localhost")
+        .send(&app)
+        .await
+        .error(500, "Configuration");
+    // ... while the schema access serves it.
+    let initech = get("/items")
+        .host("initech.localhost")
+        .send(&app)
+        .await
+        .ok();
+    assert!(names(&initech).is_empty(), "{initech}");
+}
+
+pub(crate) async fn rejections_use_the_layers_renderer<H: DbHarness>() {
+    let fixture = DbFixture::new().await;
+    let setup = DbSetup {
+        schemas: None,
+        text_errors: true,
+        ..fixture.setup()
+    };
+    let app = H::app(setup).await;
+
+    let check = |response: super::TestResponse, status: u16, kind: &str| {
+        assert_eq!(response.status, status, "{}", response.text());
+        assert!(
+            response.content_type().starts_with("text/plain"),
+            "{:?}",
+            response.headers
+        );
+        assert!(
+            response.text().starts_with(&format!("{kind}: ")),
+            "{}",
+            response.text()
+        );
+    };
+    check(
+        get("/pool").host("localhost").send(&app).await,
+        404,
+        "TenantRequired",
+    );
+    check(
+        get("/items").host("acme.localhost").send(&app).await,
+        500,
+        "Configuration",
+    );
+    fixture.pools.set_failing(true);
+    check(
+        get("/pool").host("acme.localhost").send(&app).await,
+        503,
+        "StoreUnavailable",
+    );
+}

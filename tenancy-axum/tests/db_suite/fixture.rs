@@ -1,0 +1,200 @@
+//! The database, tenants and pipeline every database case starts from.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use sqlx::PgPool;
+use tenancy_core::{
+    BoxFuture, CachedStore, ChainResolver, HeaderResolver, SubdomainResolver, Tenancy,
+    TenancyError, TenantId,
+};
+use tenancy_sqlx::{
+    NewTenant, PgRegistry, PgTenantManager, RegistryConfig, RegistryTenant, SchemaPool,
+    TenantAccess, TenantMigrations,
+};
+
+use super::pg::TestDb;
+
+/// The store the adapters run against: a cache in front of the Postgres registry.
+pub(crate) type Store = Arc<CachedStore<PgRegistry>>;
+
+/// A second, deliberately simple [`TenantAccess`], shaped like database mode:
+/// one pool per tenant (here: pools on the test database whose connections
+/// have the tenant's schema as `search_path`). `open` fails with
+/// `StoreUnavailable` while [`set_failing`](Self::set_failing), and with
+/// `Configuration` for a tenant without a pool.
+#[derive(Clone, Default)]
+pub(crate) struct PoolPerTenant {
+    pools: Arc<RwLock<HashMap<TenantId, PgPool>>>,
+    failing: Arc<AtomicBool>,
+}
+
+impl PoolPerTenant {
+    pub(crate) fn insert(&self, tenant: TenantId, pool: PgPool) {
+        self.pools
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(tenant, pool);
+    }
+
+    pub(crate) fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+}
+
+impl TenantAccess for PoolPerTenant {
+    type Handle = PgPool;
+
+    fn open<'a>(
+        &'a self,
+        tenant: &'a RegistryTenant,
+    ) -> BoxFuture<'a, Result<PgPool, TenancyError>> {
+        Box::pin(async move {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(TenancyError::unavailable(std::io::Error::other(
+                    "secret-dsn: connection refused",
+                )));
+            }
+            let pools = self.pools.read().unwrap_or_else(PoisonError::into_inner);
+            pools
+                .get(tenant.id())
+                .cloned()
+                .ok_or_else(|| TenancyError::Configuration {
+                    message: format!("no pool for tenant `{}`", tenant.id()),
+                })
+        })
+    }
+}
+
+/// What a harness builds its test app from (see the module docs).
+#[derive(Clone)]
+pub(crate) struct DbSetup {
+    pub(crate) tenancy: Arc<Tenancy<Store>>,
+    /// The access object of `TenantDb<SchemaPool>`; `None` leaves it out.
+    pub(crate) schemas: Option<SchemaPool>,
+    /// The access object of `TenantDb<PoolPerTenant>`.
+    pub(crate) pools: PoolPerTenant,
+    /// Whether the adapter wraps the app at all.
+    pub(crate) layer: bool,
+    /// Whether errors render with the text renderer instead of JSON.
+    pub(crate) text_errors: bool,
+}
+
+/// One test's database: the registry, the manager, `acme` (3 items) and
+/// `globex` (2 items), resolved by subdomain of `localhost` and by the
+/// header `X-Tenant-ID`.
+pub(crate) struct DbFixture {
+    pub(crate) manager: PgTenantManager,
+    pub(crate) tenancy: Arc<Tenancy<Store>>,
+    pub(crate) pools: PoolPerTenant,
+    pub(crate) acme: RegistryTenant,
+    pub(crate) globex: RegistryTenant,
+    /// Last: dropped after the pools above.
+    pub(crate) db: TestDb,
+}
+
+pub(crate) fn id(id: &str) -> TenantId {
+    TenantId::new(id).unwrap()
+}
+
+impl DbFixture {
+    pub(crate) async fn new() -> Self {
+        let db = TestDb::new().await;
+        let registry = PgRegistry::connect(db.pool(8).await, RegistryConfig::default())
+            .await
+            .unwrap();
+        let migrations = TenantMigrations::from_sql([(
+            1,
+            "items",
+            "CREATE TABLE items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+             tenant text NOT NULL, name text NOT NULL)",
+        )])
+        .unwrap();
+        let manager = PgTenantManager::new(registry.clone(), migrations);
+        let cache: Store = Arc::new(CachedStore::new(registry.clone()));
+        registry.subscribe(cache.clone());
+        let resolver = ChainResolver::new()
+            .with(SubdomainResolver::new(["localhost"]).unwrap())
+            .with(HeaderResolver::new("X-Tenant-ID").unwrap());
+        let tenancy = Arc::new(Tenancy::new(resolver, cache));
+        let fixture = Self {
+            acme: create(&manager, "acme", "Acme Corp", 3).await,
+            globex: create(&manager, "globex", "Globex", 2).await,
+            manager,
+            tenancy,
+            pools: PoolPerTenant::default(),
+            db,
+        };
+        for tenant in [fixture.acme.clone(), fixture.globex.clone()] {
+            fixture.add_pool(&tenant).await;
+        }
+        fixture
+    }
+
+    /// Gives `tenant` a pool of its own in [`PoolPerTenant`].
+    pub(crate) async fn add_pool(&self, tenant: &RegistryTenant) {
+        let schema = tenant.schema().unwrap().as_str().to_owned();
+        let options = self.db.options.clone().options([("search_path", schema)]);
+        self.pools
+            .insert(tenant.id().clone(), self.db.pool_with(options, 2).await);
+    }
+
+    /// The scoped pool the registry's tenants live in.
+    pub(crate) fn schemas(&self) -> SchemaPool {
+        self.manager.schemas().clone()
+    }
+
+    pub(crate) fn setup(&self) -> DbSetup {
+        DbSetup {
+            tenancy: Arc::clone(&self.tenancy),
+            schemas: Some(self.schemas()),
+            pools: self.pools.clone(),
+            layer: true,
+            text_errors: false,
+        }
+    }
+
+    /// `(marker, name)` of every row in `tenant`'s schema, read directly.
+    pub(crate) async fn rows(&self, tenant: &RegistryTenant) -> Vec<(String, String)> {
+        let mut tx = self.schemas().begin(tenant).await.unwrap();
+        sqlx::query_as("SELECT tenant, name FROM items ORDER BY id")
+            .fetch_all(&mut tx)
+            .await
+            .unwrap()
+    }
+
+    /// Sessions of the test database left inside a transaction.
+    pub(crate) async fn idle_in_transaction(&self) -> i64 {
+        let pool = self.db.pool(1).await;
+        let count = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = $1 AND state LIKE 'idle in transaction%'",
+        )
+        .bind(&self.db.name)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        count
+    }
+}
+
+/// Creates a tenant (schema + migrations) with `items` rows `<id> item <n>`.
+async fn create(manager: &PgTenantManager, tenant: &str, name: &str, items: i32) -> RegistryTenant {
+    let created = manager
+        .create(NewTenant::new(id(tenant), name))
+        .await
+        .unwrap();
+    let mut tx = manager.schemas().begin(&created).await.unwrap();
+    sqlx::query(
+        "INSERT INTO items (tenant, name) SELECT $1, $1 || ' item ' || g FROM generate_series(1, $2) g",
+    )
+    .bind(tenant)
+    .bind(items)
+    .execute(&mut tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    created
+}

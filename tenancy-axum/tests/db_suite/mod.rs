@@ -1,0 +1,82 @@
+//! The adapters' shared database suite (feature `sqlx`), against a real Postgres.
+//!
+//! Written once, run against every framework adapter in process, like the
+//! conformance suite (`tests/suite`): each adapter crate has a
+//! `tests/database.rs` that includes this module, implements [`DbHarness`]
+//! and expands [`database_suite!`]. Every case creates its own database (see
+//! [`pg::TestDb`]) on the server named by `TENANCY_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`), with the tenants `acme`
+//! (3 items) and `globex` (2 items) created by `PgTenantManager`, each in its
+//! own schema with the table `items (id, tenant, name)`; `tenant` is a marker
+//! column holding the id of the tenant whose request wrote the row. An
+//! unreachable server fails the suite; nothing is skipped.
+//!
+//! # The test app
+//!
+//! Every harness serves these routes behind its adapter, configured from a
+//! [`DbSetup`] with `.optional()` (so that the extractor, not the layer,
+//! answers requests without a tenant), `central_route("/central/*")`, the
+//! text renderer of the conformance suite when `setup.text_errors`, and no
+//! adapter at all when `!setup.layer`. `setup.schemas` (when `Some`) is the
+//! access object of `TenantDb<SchemaPool>` and `setup.pools` the one of
+//! `TenantDb<PoolPerTenant>`, provided the framework's way (axum: an
+//! `Extension` layer; actix-web: `web::Data`).
+//!
+//! | route | extractors | answer (through [`sql`]) |
+//! |---|---|---|
+//! | `GET /items` | `TenantDb<SchemaPool>` | `200` [`sql::list`]; the transaction is dropped |
+//! | `GET /central/items` | `TenantDb<SchemaPool>` | same (a central route: always rejected) |
+//! | `GET /items/slow` | `TenantDb<SchemaPool>` | `200` [`sql::list_slowly`] |
+//! | `POST /items/{name}` | `CurrentTenant<RegistryTenant>`, `TenantDb<SchemaPool>` | [`sql::insert`] with the tenant's id as marker, commit, `201 {"inserted": name}` |
+//! | `POST /fail/{name}` | same | [`sql::insert`], then `500 {"error": "HandlerFailed", "message": ...}` without committing |
+//! | `GET /pool` | `TenantDb<PoolPerTenant>` | `200` [`sql::list_pool`] on the handed-out pool |
+//!
+//! A database error in a handler answers `500` with the error as text.
+
+#![allow(dead_code)]
+
+pub(crate) mod cases;
+#[path = "../suite/client.rs"]
+pub(crate) mod client;
+pub(crate) mod fixture;
+pub(crate) mod pg;
+pub(crate) mod sql;
+
+use std::future::Future;
+
+pub(crate) use client::{TestApp, TestResponse};
+pub(crate) use fixture::{DbSetup, PoolPerTenant};
+
+/// How one adapter builds the test app described in the module docs.
+pub(crate) trait DbHarness {
+    /// The test app for `setup`.
+    fn app(setup: DbSetup) -> impl Future<Output = impl TestApp>;
+}
+
+/// Expands into one test per database case, for the harness `$harness`,
+/// each test function carrying the attribute `$test` (e.g. `tokio::test`).
+macro_rules! database_suite {
+    (#[$test:meta] $harness:ty) => {
+        crate::db_suite::database_suite!(@cases #[$test] $harness;
+            each_tenant_sees_only_its_own_rows,
+            writes_land_in_the_requests_tenant_only,
+            no_tenant_is_tenant_required,
+            missing_access_or_layer_is_a_configuration_error,
+            failing_handler_leaves_no_partial_write,
+            open_errors_keep_their_status,
+            concurrent_requests_never_see_foreign_rows,
+            any_tenant_access_works,
+            rejections_use_the_layers_renderer,
+        );
+    };
+    (@cases #[$test:meta] $harness:ty; $($case:ident,)*) => {
+        $(
+            #[$test]
+            async fn $case() {
+                crate::db_suite::cases::$case::<$harness>().await;
+            }
+        )*
+    };
+}
+
+pub(crate) use database_suite;
