@@ -59,6 +59,39 @@ if ! mysql_up; then
 fi
 mysqladmin --protocol=TCP -h 127.0.0.1 -P 3306 -u root version | grep -i '^server version' || true
 
+# ---- second PostgreSQL server (database-per-tenant tests on several servers) ----
+# A throw-away cluster from the local PostgreSQL binaries, trust auth, on its
+# own port; reused when it is already running. Tests read TENANCY_TEST_PG2_URL
+# and fail (never skip) when it is unreachable.
+PG2_PORT="${TENANCY_TEST_PG2_PORT:-5433}"
+export TENANCY_TEST_PG2_URL="${TENANCY_TEST_PG2_URL:-postgres://postgres@127.0.0.1:${PG2_PORT}/postgres}"
+PG2_DATA="${TENANCY_TEST_PG2_DATA:-/tmp/tenancy-pg2-${PG2_PORT}}"
+PG2_BIN="${TENANCY_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}"
+pg2_up() { pg_isready -q -h 127.0.0.1 -p "$PG2_PORT" && psql "$TENANCY_TEST_PG2_URL" -Atc 'select 1' >/dev/null; }
+# initdb and pg_ctl refuse to run as root: run them as the `postgres` OS user then.
+as_pg_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+step "second PostgreSQL on 127.0.0.1:${PG2_PORT} (data in ${PG2_DATA})"
+if ! pg2_up; then
+    [ -x "$PG2_BIN/initdb" ] && [ -x "$PG2_BIN/pg_ctl" ] \
+        || fail "initdb/pg_ctl not found (looked in '${PG2_BIN}'); install the 'postgresql' package or set TENANCY_PG_BIN."
+    if [ ! -f "$PG2_DATA/PG_VERSION" ]; then
+        echo "creating a cluster in $PG2_DATA"
+        mkdir -p "$PG2_DATA"
+        if [ "$(id -u)" = 0 ]; then chown postgres: "$PG2_DATA"; fi
+        chmod 700 "$PG2_DATA"
+        as_pg_owner "$PG2_BIN/initdb" -D "$PG2_DATA" -U postgres --auth=trust -E UTF8 >"$PG2_DATA.initdb.log" 2>&1 \
+            || fail "initdb failed; see $PG2_DATA.initdb.log"
+    fi
+    echo "starting it"
+    as_pg_owner "$PG2_BIN/pg_ctl" -D "$PG2_DATA" -l "$PG2_DATA/server.log" -w -t 30 \
+        -o "-p $PG2_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG2_DATA -c max_connections=100 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        start >/dev/null || true
+    wait_for pg2_up 30 || fail "the second PostgreSQL did not come up on 127.0.0.1:${PG2_PORT} (see $PG2_DATA/server.log)."
+fi
+psql "$TENANCY_TEST_PG2_URL" -Atc 'select version()'
+# ---- end of the second PostgreSQL server ----
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

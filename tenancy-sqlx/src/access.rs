@@ -24,6 +24,12 @@ use crate::tenant::RegistryTenant;
 /// tx.commit().await?;
 /// # let _ = count; Ok(()) }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not open tenant-scoped database access",
+    label = "not a `TenantAccess`",
+    note = "use an isolation mode's access type (e.g. `SchemaPool`, the database-mode pools or the shared-mode pools), \
+            not a plain sqlx pool: a plain pool is not scoped to the request's tenant"
+)]
 pub trait TenantAccess: Send + Sync + 'static {
     /// What a handler receives.
     type Handle: Send + 'static;
@@ -33,4 +39,26 @@ pub trait TenantAccess: Send + Sync + 'static {
         &'a self,
         tenant: &'a RegistryTenant,
     ) -> BoxFuture<'a, Result<Self::Handle, TenancyError>>;
+}
+
+impl<A: TenantAccess + ?Sized> TenantAccess for std::sync::Arc<A> {
+    type Handle = A::Handle;
+
+    fn open<'a>(
+        &'a self,
+        tenant: &'a RegistryTenant,
+    ) -> BoxFuture<'a, Result<Self::Handle, TenancyError>> {
+        (**self).open(tenant)
+    }
+}
+
+impl<A: TenantAccess + ?Sized> TenantAccess for Box<A> {
+    type Handle = A::Handle;
+
+    fn open<'a>(
+        &'a self,
+        tenant: &'a RegistryTenant,
+    ) -> BoxFuture<'a, Result<Self::Handle, TenancyError>> {
+        (**self).open(tenant)
+    }
 }

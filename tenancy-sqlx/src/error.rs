@@ -1,7 +1,7 @@
 //! Mapping sqlx errors into [`TenancyError`](tenancy_core::TenancyError), and the
 //! migration error type.
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 use tenancy_core::{BoxError, TenancyError};
 
 /// Whether `error` means the database cannot be reached or the connection is gone.
@@ -41,14 +41,14 @@ pub(crate) fn constraint(error: &sqlx::Error) -> Option<&str> {
     }
 }
 
-/// Whether `error` is a unique violation (SQLSTATE 23505).
-#[cfg(feature = "postgres")]
+/// Whether `error` is a unique violation (SQLSTATE 23505, MySQL 1062, SQLite 2067/1555).
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 /// Maps a registry error: unavailability → `StoreUnavailable`, anything else → `Storage`.
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub(crate) fn store_error(error: sqlx::Error) -> TenancyError {
     if is_unavailable(&error) {
         TenancyError::unavailable(error)
@@ -58,7 +58,7 @@ pub(crate) fn store_error(error: sqlx::Error) -> TenancyError {
 }
 
 /// Maps a lifecycle step's error: unavailability wins over the step's own variant.
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub(crate) fn step_error(
     error: impl Into<StepError>,
     step: impl FnOnce(BoxError) -> TenancyError,
@@ -75,20 +75,20 @@ pub(crate) fn step_error(
 
 /// An error of one lifecycle step: a plain sqlx error or a migration error.
 #[derive(Debug)]
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub(crate) enum StepError {
     Sqlx(sqlx::Error),
     Migration(MigrationError),
 }
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 impl From<sqlx::Error> for StepError {
     fn from(error: sqlx::Error) -> Self {
         Self::Sqlx(error)
     }
 }
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 impl From<MigrationError> for StepError {
     fn from(error: MigrationError) -> Self {
         Self::Migration(error)

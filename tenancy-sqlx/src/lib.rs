@@ -14,12 +14,32 @@
 //! - [`PgTenantManager`]: atomic create (optionally from pre-provisioned
 //!   spare schemas), migrate-all with bounded concurrency, per-schema locks and
 //!   a [`MigrationReport`], rename, deactivate / reactivate, idempotent drop.
+//! - Shared-schema mode (all tenants in the same tables, a tenant column
+//!   holding a stable [`SharedKey`]): on Postgres [`RlsPool`] enforces
+//!   isolation with row-level security through a restricted role (even for a
+//!   superuser login) and [`RlsPool::audit`] refuses unsafe setups; on MySQL /
+//!   MariaDB and SQLite, which have no row-level security, isolation rests on
+//!   the scoped helpers of `SharedPool` / `SharedTransaction`. The lifecycle:
+//!   [`PgSharedManager`] and `SharedManager`.
+//!
+//! - Registries on every backend: [`MySqlRegistry`] (feature `mysql`) and
+//!   [`SqliteRegistry`] (feature `sqlite`) have the semantics of
+//!   [`PgRegistry`], but no `LISTEN/NOTIFY`: other processes see changes
+//!   when their cache entries expire (the `CachedStore` TTL). [`AnyRegistry`]
+//!   picks the backend from a URL at run time.
+//! - Database per tenant on Postgres, MySQL / MariaDB and SQLite:
+//!   [`DatabaseManager`] over [`PgDatabases`] (copies of a migrated template
+//!   database, on several named servers), [`MySqlDatabases`] or
+//!   [`SqliteDatabases`] (one WAL file per tenant); the registry records
+//!   each tenant's [`DatabaseLocation`]. Requests are served by
+//!   [`TenantPools`]: one lazily created pool per tenant, LRU-evicted, under
+//!   one global connection budget.
 //!
 //! Backend-neutral pieces — [`RegistryTenant`], [`Storage`], [`NewTenant`],
 //! [`TenantMigrations`], [`MigrateOptions`], [`TenantFilter`],
 //! [`MigrationReport`], identifiers ([`Ident`], [`SchemaName`],
-//! [`SchemaNaming`]) — compile without any backend feature. Features `mysql`
-//! and `sqlite` are reserved: they enable sqlx's drivers and nothing else yet.
+//! [`SchemaNaming`], [`DatabaseName`], [`DatabaseNaming`]) — compile without
+//! any backend feature.
 //!
 //! # Example
 //!
@@ -62,20 +82,44 @@
 //! # Ok(()) }
 //! ```
 
-// The crate docs link to the Postgres items; without the feature they are absent.
-#![cfg_attr(not(feature = "postgres"), allow(rustdoc::broken_intra_doc_links))]
+// The crate docs link to every backend's items; without its feature they are absent.
+#![cfg_attr(
+    not(all(feature = "postgres", feature = "mysql", feature = "sqlite")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
+
+// Declared first: it defines the registry macro the MySQL and SQLite modules use.
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
+#[macro_use]
+mod sql_registry;
 
 mod access;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+mod any_registry;
+mod database;
 mod error;
 mod ident;
 mod lifecycle;
 mod migrate;
+#[cfg(feature = "mysql")]
+mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod registry;
+mod shared;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod tenant;
 
 pub use access::TenantAccess;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub use any_registry::AnyRegistry;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub use database::{
+    BackendConnectOptions, BackendConnection, DatabaseBackend, DatabaseManager, PoolConfig,
+    PoolStats, TenantConnection, TenantPools,
+};
+pub use database::{DatabaseLocation, DatabaseName, DatabaseNaming};
 pub use error::{MigrationError, is_unavailable};
 pub use ident::{Ident, InvalidIdentifier, MAX_IDENT_LEN, SchemaName, SchemaNaming, TenantSchema};
 pub use lifecycle::TenantLifecycle;
@@ -83,11 +127,38 @@ pub use migrate::{
     MigrateOptions, MigrationProgress, MigrationReport, MigrationStatus, TenantFilter,
     TenantMigration, TenantMigrations,
 };
+#[cfg(feature = "mysql")]
+pub use mysql::database::MySqlDatabases;
+#[cfg(feature = "mysql")]
+pub use mysql::registry::MySqlRegistry;
+#[cfg(feature = "postgres")]
+pub use postgres::database::PgDatabases;
 #[cfg(feature = "postgres")]
 pub use postgres::manager::PgTenantManager;
 #[cfg(feature = "postgres")]
 pub use postgres::registry::{NotifyListener, PgRegistry, RegistryConfig};
 #[cfg(feature = "postgres")]
-pub use postgres::schema::{SchemaPool, StatementCache, TenantSession, TenantTransaction};
+pub use postgres::schema::{
+    QualifiedSchema, SCHEMA_PLACEHOLDER, SchemaPool, StatementCache, TenantSession,
+    TenantTransaction,
+};
 pub use registry::TenantRegistry;
+pub use shared::SharedKey;
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
+pub use shared::keyed::{
+    AsOutput, QueryOutput, RowsOutput, ScalarOutput, SharedBackend, SharedInsert, SharedManager,
+    SharedPool, SharedQuery, SharedQueryError, SharedTransaction,
+};
+#[cfg(feature = "mysql")]
+pub use shared::keyed::{MySqlSharedManager, MySqlSharedPool, MySqlSharedTransaction};
+#[cfg(feature = "sqlite")]
+pub use shared::keyed::{SqliteSharedManager, SqliteSharedPool, SqliteSharedTransaction};
+#[cfg(feature = "postgres")]
+pub use shared::postgres::{PgSharedManager, RlsAudit, RlsPool, RlsTransaction};
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
+pub use sql_registry::RegistryTables;
+#[cfg(feature = "sqlite")]
+pub use sqlite::database::SqliteDatabases;
+#[cfg(feature = "sqlite")]
+pub use sqlite::registry::SqliteRegistry;
 pub use tenant::{NewTenant, RegistryTenant, RegistryTenantBuilder, Storage};

@@ -6,18 +6,36 @@ use std::time::SystemTime;
 
 use tenancy_core::{DomainName, DomainRecord, TenancyError, Tenant, TenantId, TenantRecord};
 
+use crate::database::DatabaseLocation;
 use crate::ident::{SchemaName, SchemaNaming, TenantSchema};
+use crate::shared::SharedKey;
 
 /// Where a tenant's data lives.
 ///
-/// Only schema-per-tenant storage exists today; database-per-tenant and
-/// shared-schema storage will be added as new variants (the registry already
-/// stores a kind and a location, so no registry migration will be needed).
+/// One variant per isolation mode; every registry stores it as a kind and a
+/// location ([`kind`](Self::kind), [`location`](Self::location)).
+///
+/// ```
+/// use tenancy_sqlx::Storage;
+///
+/// let database = Storage::Database("eu2/tenant_acme".parse()?);
+/// assert_eq!((database.kind(), database.location()), ("database", "eu2/tenant_acme"));
+/// assert_eq!(database.database().map(|d| d.server().as_str()), Some("eu2"));
+/// assert!(database.schema().is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Storage {
     /// A Postgres schema of the registry's database.
     Schema(SchemaName),
+    /// A database of its own (database per tenant): a named server and a
+    /// database (or, on SQLite, file) name.
+    Database(DatabaseLocation),
+    /// Rows in tables shared by all tenants (shared-schema mode), marked with
+    /// this stable key in the tenant column. The key, not the tenant id, is
+    /// what rows carry, so a rename leaves them untouched.
+    Shared(SharedKey),
 }
 
 impl Storage {
@@ -25,13 +43,18 @@ impl Storage {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Schema(_) => "schema",
+            Self::Database(_) => "database",
+            Self::Shared(_) => "shared",
         }
     }
 
-    /// The location stored in the registry (the schema name).
+    /// The location stored in the registry (the schema name, or
+    /// `server/database`).
     pub fn location(&self) -> &str {
         match self {
             Self::Schema(schema) => schema.as_str(),
+            Self::Database(location) => location.as_str(),
+            Self::Shared(key) => key.as_str(),
         }
     }
 
@@ -39,14 +62,33 @@ impl Storage {
     pub fn schema(&self) -> Option<&SchemaName> {
         match self {
             Self::Schema(schema) => Some(schema),
+            _ => None,
+        }
+    }
+
+    /// The key of the tenant's rows, if this is shared-schema storage.
+    pub fn shared_key(&self) -> Option<&SharedKey> {
+        match self {
+            Self::Shared(key) => Some(key),
+            _ => None,
+        }
+    }
+
+    /// The database, if this is database-per-tenant storage.
+    pub fn database(&self) -> Option<&DatabaseLocation> {
+        match self {
+            Self::Database(location) => Some(location),
+            _ => None,
         }
     }
 
     /// Rebuilds a storage location from its registry columns.
-    #[cfg(feature = "postgres")]
+    #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
     pub(crate) fn from_parts(kind: &str, location: &str) -> Result<Self, TenancyError> {
         match kind {
             "schema" => Ok(Self::Schema(SchemaName::new(location)?)),
+            "database" => Ok(Self::Database(location.parse()?)),
+            "shared" => Ok(Self::Shared(SharedKey::new(location)?)),
             other => Err(TenancyError::Configuration {
                 message: format!("the registry names an unknown storage kind `{other}`"),
             }),
@@ -194,6 +236,12 @@ impl TenantSchema for RegistryTenant {
     fn tenant_schema(&self, _: &SchemaNaming) -> Result<SchemaName, TenancyError> {
         match &self.0.storage {
             Storage::Schema(schema) => Ok(schema.clone()),
+            other => Err(TenancyError::Configuration {
+                message: format!(
+                    "tenant `{}` has no schema (its storage is {other})",
+                    self.0.id
+                ),
+            }),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! PostgreSQL: registry, schema-per-tenant isolation and tenant lifecycle.
 
+pub(crate) mod database;
 mod dyn_impls;
 pub(crate) mod lock;
 pub(crate) mod manager;

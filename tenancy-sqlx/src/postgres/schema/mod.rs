@@ -1,10 +1,12 @@
 //! Schema-per-tenant access to one shared Postgres pool.
 
 mod executor;
+mod qualified;
 mod session;
 pub(crate) mod tagged;
 mod transaction;
 
+pub use qualified::{QualifiedSchema, SCHEMA_PLACEHOLDER};
 pub use session::TenantSession;
 pub use tagged::StatementCache;
 pub use transaction::TenantTransaction;
@@ -142,6 +144,12 @@ impl SchemaPool {
             .map_err(store_error)?;
         let tag = self.config.cache.tag(&schema);
         Ok(TenantTransaction::new(tx, schema, tag))
+    }
+
+    /// Statements qualified with `tenant`'s schema, for single statements on
+    /// a hot path: no `search_path`, no transaction (see [`QualifiedSchema`]).
+    pub fn qualified(&self, tenant: &impl TenantSchema) -> Result<QualifiedSchema, TenancyError> {
+        Ok(QualifiedSchema::new(self.schema_of(tenant)?))
     }
 
     /// Acquires a connection in session mode (see [`TenantSession`]).

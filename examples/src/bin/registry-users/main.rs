@@ -1,0 +1,110 @@
+//! A master registry and one database per tenant; the tenant comes from the
+//! subdomain — the Flask database-per-tenant tutorials, ported. See README.md.
+
+use std::sync::Arc;
+
+use actix_web::web::{self, Data, Json};
+use actix_web::{App, HttpResponse, HttpServer};
+use serde::{Deserialize, Serialize};
+use tenancy_actix::{TenancyMiddleware, TenantDb};
+use tenancy_core::{BoxError, CachedStore, SubdomainResolver, Tenancy, TenancyError, TenantId};
+use tenancy_sqlx::{
+    AnyRegistry, DatabaseManager, NewTenant, PoolConfig, SqliteDatabases, TenantMigrations,
+    TenantPools,
+};
+
+/// A user of one tenant, in the tenant's own database.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+struct User {
+    id: i64,
+    name: String,
+}
+
+/// The body of `POST /users`.
+#[derive(Debug, Deserialize)]
+struct NewUser {
+    name: String,
+}
+
+type Pools = TenantPools<SqliteDatabases>;
+
+#[actix_web::main]
+async fn main() -> Result<(), BoxError> {
+    tenancy_examples::init_tracing();
+    let registry_url = std::env::var("TENANCY_DATABASE_URL")
+        .unwrap_or_else(|_| "sqlite://./data/registry-users/registry.db".into());
+    let tenants_dir = std::env::var("TENANCY_TENANTS_DIR")
+        .unwrap_or_else(|_| "./data/registry-users/tenants".into());
+    let listen = std::env::var("TENANCY_LISTEN").unwrap_or_else(|_| "127.0.0.1:8082".into());
+
+    // The master registry (any backend, by URL) and the tenant databases.
+    let registry = AnyRegistry::connect(&registry_url).await?;
+    let migrations = TenantMigrations::from_sql([(
+        1,
+        "users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL)",
+    )])?;
+    let manager = DatabaseManager::new(
+        registry.clone(),
+        SqliteDatabases::new(&tenants_dir)?,
+        migrations,
+        PoolConfig::new(),
+    );
+    for (id, name) in [("acme", "Acme Corp"), ("globex", "Globex")] {
+        match manager
+            .create(NewTenant::new(TenantId::new(id)?, name))
+            .await
+        {
+            Ok(_) | Err(TenancyError::TenantExists { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+
+    // acme.localhost is tenant acme; localhost itself names no tenant.
+    let cache = Arc::new(CachedStore::new(registry.clone()));
+    registry.subscribe(cache.clone());
+    let tenancy = Tenancy::new(SubdomainResolver::new(["localhost"])?, cache);
+    let middleware = TenancyMiddleware::new(tenancy);
+    let pools = Data::new(manager.pools().clone());
+
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(middleware.clone())
+            .app_data(pools.clone())
+            .route("/users", web::get().to(list_users))
+            .route("/users", web::post().to(create_user))
+    })
+    .bind(&listen)?;
+    for addr in server.addrs() {
+        tenancy_examples::announce(addr);
+    }
+    server.run().await?;
+    Ok(())
+}
+
+/// `GET /users` on `{tenant}.localhost`: the tenant's users, from its database.
+async fn list_users(TenantDb(mut conn): TenantDb<Pools>) -> HttpResponse {
+    match sqlx::query_as::<_, User>("SELECT id, name FROM users ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await
+    {
+        Ok(users) => HttpResponse::Ok().json(users),
+        Err(_) => HttpResponse::ServiceUnavailable().finish(),
+    }
+}
+
+/// `POST /users` on `{tenant}.localhost` with `{"name": "…"}`.
+async fn create_user(
+    TenantDb(mut conn): TenantDb<Pools>,
+    Json(user): Json<NewUser>,
+) -> HttpResponse {
+    let created =
+        sqlx::query_as::<_, User>("INSERT INTO users (name) VALUES (?) RETURNING id, name")
+            .bind(user.name)
+            .fetch_one(&mut *conn)
+            .await;
+    match created {
+        Ok(user) => HttpResponse::Created().json(user),
+        Err(_) => HttpResponse::ServiceUnavailable().finish(),
+    }
+}

@@ -1,0 +1,163 @@
+//! Configuration from environment variables (and matching flags), with `--help`.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, ValueEnum};
+
+/// How tenants' data is kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Isolation {
+    /// One Postgres schema per tenant (Postgres only).
+    Schema,
+    /// One database per tenant (a file per tenant on SQLite).
+    Database,
+    /// Shared tables with a `tenant_id` column (row-level security on Postgres).
+    Shared,
+}
+
+/// The database backend, from the scheme of `TENANCY_DATABASE_URL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `postgres://` or `postgresql://`.
+    Postgres,
+    /// `mysql://` or `mariadb://`.
+    MySql,
+    /// `sqlite://` or `sqlite:`.
+    Sqlite,
+}
+
+/// The `items` example app: a multi-tenant JSON service.
+///
+/// Every option can also be given by its environment variable.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "items", version, about, long_about = None)]
+pub struct Config {
+    /// Address to bind (port 0 picks a free port; the address is printed).
+    #[arg(long, env = "TENANCY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Registry database: postgres://…, mysql://… or sqlite://….
+    #[arg(
+        long,
+        env = "TENANCY_DATABASE_URL",
+        default_value = "sqlite://./data/registry.db"
+    )]
+    pub database_url: String,
+
+    /// Isolation mode [default: schema on Postgres, database otherwise].
+    #[arg(long, env = "TENANCY_ISOLATION", value_enum)]
+    pub isolation: Option<Isolation>,
+
+    /// For database mode: URL template of tenant databases, `{tenant}` replaced
+    /// by a name derived from the tenant id [default: derived from the registry URL].
+    #[arg(long, env = "TENANCY_TENANT_DATABASE_URL")]
+    pub tenant_database_url: Option<String>,
+
+    /// Comma-separated base domains: `{id}.{base}` is tenant `id`; a base and
+    /// `www.{base}` are central hosts.
+    #[arg(
+        long,
+        env = "TENANCY_BASE_DOMAINS",
+        default_value = "localhost",
+        value_delimiter = ','
+    )]
+    pub base_domains: Vec<String>,
+
+    /// Path prefix: `{prefix}/{id}/rest` is tenant `id`, routed as `/rest`; empty disables.
+    #[arg(long, env = "TENANCY_PATH_PREFIX", default_value = "/t")]
+    pub path_prefix: String,
+
+    /// Header whose value is a tenant id (e.g. X-Tenant-ID) [default: disabled].
+    #[arg(long, env = "TENANCY_HEADER")]
+    pub header: Option<String>,
+
+    /// Bearer token for the /admin API [default: admin API disabled].
+    #[arg(long, env = "TENANCY_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Seed tenants acme and globex with 3 items each (1 or 0) [default: 1 when the registry is empty].
+    #[arg(long, env = "TENANCY_SEED")]
+    pub seed: Option<Seed>,
+}
+
+/// Whether to seed the demo tenants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Seed {
+    /// Seed (when the tenants do not exist yet).
+    #[value(name = "1", alias = "true", alias = "yes")]
+    Yes,
+    /// Do not seed.
+    #[value(name = "0", alias = "false", alias = "no")]
+    No,
+}
+
+/// A configuration that does not make sense.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl Config {
+    /// The backend named by the registry URL's scheme.
+    pub fn backend(&self) -> Result<Backend, ConfigError> {
+        backend_of(&self.database_url)
+    }
+
+    /// The isolation mode, with the backend's default, checked against the backend.
+    pub fn isolation(&self) -> Result<Isolation, ConfigError> {
+        let backend = self.backend()?;
+        let isolation = self.isolation.unwrap_or(match backend {
+            Backend::Postgres => Isolation::Schema,
+            Backend::MySql | Backend::Sqlite => Isolation::Database,
+        });
+        if isolation == Isolation::Schema && backend != Backend::Postgres {
+            return Err(ConfigError(
+                "TENANCY_ISOLATION=schema needs PostgreSQL (a MySQL schema is a database: use `database`)".into(),
+            ));
+        }
+        Ok(isolation)
+    }
+
+    /// The path prefix, or `None` when disabled.
+    pub fn path_prefix(&self) -> Option<&str> {
+        Some(self.path_prefix.trim()).filter(|prefix| !prefix.is_empty())
+    }
+
+    /// The tenant-header name, or `None` when disabled.
+    pub fn header(&self) -> Option<&str> {
+        self.header
+            .as_deref()
+            .map(str::trim)
+            .filter(|header| !header.is_empty())
+    }
+
+    /// The admin token, or `None` when the admin API is disabled.
+    pub fn admin_token(&self) -> Option<&str> {
+        self.admin_token
+            .as_deref()
+            .filter(|token| !token.is_empty())
+    }
+}
+
+/// The backend named by a URL's scheme.
+pub fn backend_of(url: &str) -> Result<Backend, ConfigError> {
+    let scheme = url
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match scheme.as_str() {
+        "postgres" | "postgresql" => Ok(Backend::Postgres),
+        "mysql" | "mariadb" => Ok(Backend::MySql),
+        "sqlite" => Ok(Backend::Sqlite),
+        _ => Err(ConfigError(format!(
+            "TENANCY_DATABASE_URL must start with postgres://, mysql:// or sqlite:// (got scheme {scheme:?})"
+        ))),
+    }
+}

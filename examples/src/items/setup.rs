@@ -1,0 +1,331 @@
+//! Builds the app from its [`Config`]: registry, cache, change listener,
+//! isolation mode, tenancy pipeline, seed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tenancy_core::{
+    BoxError, CacheBuilder, CachedStore, ChainResolver, HeaderResolver, PathPrefixResolver,
+    SubdomainResolver, Tenancy,
+};
+use tenancy_sqlx::{
+    AnyRegistry, DatabaseManager, DatabaseNaming, Ident, MySqlDatabases, MySqlSharedManager,
+    MySqlSharedPool, NotifyListener, PgDatabases, PgSharedManager, PgTenantManager, PoolConfig,
+    RlsPool, SqliteDatabases, SqliteSharedManager, SqliteSharedPool, TenantLifecycle,
+};
+
+use super::admin::LifecycleAdmin;
+use super::backends::{
+    MySqlDatabaseItems, MySqlKeyedItems, PgDatabaseItems, RlsItems, SchemaItems,
+    SqliteDatabaseItems, SqliteKeyedItems, migrations,
+};
+use super::config::{Backend, Config, ConfigError, Isolation, Seed};
+use super::seed::seed;
+use super::service::AppState;
+use super::storage::ItemsStore;
+
+/// Connections of the registry pool (and of the schema / shared-mode pools,
+/// which share it).
+pub const POOL_SIZE: u32 = 10;
+
+/// The store behind the app's tenancy pipeline.
+pub type AppStore = Arc<CachedStore<AnyRegistry>>;
+
+/// A built app: its state, plus what must live as long as it.
+pub struct App {
+    /// What the handlers share.
+    pub state: Arc<AppState<AppStore>>,
+    /// The backend and mode, for the start-up log.
+    pub description: String,
+    /// Cross-process invalidation (Postgres only); kept alive with the app.
+    _listener: Option<NotifyListener>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("description", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connects everything `config` names and seeds the demo tenants when asked
+/// (by default: when the registry is empty).
+pub async fn build(config: &Config) -> Result<App, BoxError> {
+    let backend = config.backend()?;
+    let isolation = config.isolation()?;
+    let registry =
+        AnyRegistry::connect_with(&registry_url(&config.database_url, backend), POOL_SIZE).await?;
+    // Other processes' changes arrive by NOTIFY on Postgres; elsewhere they
+    // show up within the TTL (at most 5 s).
+    let cache = Arc::new(
+        CacheBuilder::new()
+            .ttl(Duration::from_secs(5))
+            .negative_ttl(Duration::from_secs(2))
+            .build(registry.clone()),
+    );
+    registry.subscribe(cache.clone());
+    let listener = registry.listen();
+
+    let (lifecycle, items) = isolation_mode(config, &registry, backend, isolation).await?;
+    let admin = LifecycleAdmin::new(Arc::clone(&lifecycle));
+    let should_seed = match config.seed {
+        Some(Seed::Yes) => true,
+        Some(Seed::No) => false,
+        None => lifecycle.registry().list().await?.is_empty(),
+    };
+    if should_seed {
+        let created = seed(&admin, items.as_ref()).await?;
+        tracing::info!(created, "seeded the demo tenants");
+    }
+
+    let tenancy = Tenancy::new(resolver(config)?, cache);
+    let state = AppState {
+        tenancy: Arc::new(tenancy),
+        items,
+        admin: Arc::new(admin),
+        admin_token: config.admin_token().map(str::to_owned),
+    };
+    let description = format!("{backend:?} registry, {isolation:?} isolation");
+    Ok(App {
+        state: Arc::new(state),
+        description,
+        _listener: listener,
+    })
+}
+
+/// The registry URL; on Postgres with room in each connection's statement
+/// cache for every tenant's statements (schema mode prepares them per
+/// schema), unless the URL sets `statement-cache-capacity` itself.
+fn registry_url(url: &str, backend: Backend) -> String {
+    if backend != Backend::Postgres || url.contains("statement-cache-capacity") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}statement-cache-capacity=2048")
+}
+
+/// The resolver chain: host (custom domain, else subdomain), then the path
+/// prefix, then the header, as configured.
+fn resolver(config: &Config) -> Result<ChainResolver, BoxError> {
+    let mut chain = ChainResolver::new()
+        .with(SubdomainResolver::new(&config.base_domains)?.with_custom_domains());
+    if let Some(prefix) = config.path_prefix() {
+        chain.push(PathPrefixResolver::new(prefix)?);
+    }
+    if let Some(header) = config.header() {
+        chain.push(HeaderResolver::new(header)?);
+    }
+    Ok(chain)
+}
+
+type Mode = (Arc<dyn TenantLifecycle>, Arc<dyn ItemsStore>);
+
+/// The lifecycle manager and the items store of one isolation mode.
+async fn isolation_mode(
+    config: &Config,
+    registry: &AnyRegistry,
+    backend: Backend,
+    isolation: Isolation,
+) -> Result<Mode, BoxError> {
+    let migrations = migrations(backend, isolation)?;
+    let items_table = || Ident::new("items");
+    let mode: Mode = match (registry, isolation) {
+        (AnyRegistry::Postgres(pg), Isolation::Schema) => {
+            let manager = PgTenantManager::new(pg.clone(), migrations);
+            let items = SchemaItems::new(manager.schemas().clone());
+            (Arc::new(manager), Arc::new(items))
+        }
+        (AnyRegistry::Postgres(pg), Isolation::Shared) => {
+            let rls = RlsPool::new(pg.pool().clone()).tables([items_table()?]);
+            let manager = PgSharedManager::new(pg.clone(), rls.clone(), migrations);
+            // Role, migrations, protection, then the audit: refuses to start
+            // if tenant queries could bypass row-level security.
+            manager.setup().await?;
+            (Arc::new(manager), Arc::new(RlsItems::new(rls)))
+        }
+        (AnyRegistry::MySql(mysql), Isolation::Shared) => {
+            let shared = MySqlSharedPool::new(mysql.pool().clone()).tables([items_table()?]);
+            let manager = MySqlSharedManager::new(mysql.clone(), shared.clone(), migrations);
+            manager.setup().await?;
+            (Arc::new(manager), Arc::new(MySqlKeyedItems::new(shared)))
+        }
+        (AnyRegistry::Sqlite(sqlite), Isolation::Shared) => {
+            let shared = SqliteSharedPool::new(sqlite.pool().clone()).tables([items_table()?]);
+            let manager = SqliteSharedManager::new(sqlite.clone(), shared.clone(), migrations);
+            manager.setup().await?;
+            (Arc::new(manager), Arc::new(SqliteKeyedItems::new(shared)))
+        }
+        (_, Isolation::Database) => {
+            let template = TenantTemplate::parse(config, backend)?;
+            let pools = PoolConfig::new()
+                .max_connections(20)
+                .max_connections_per_tenant(5);
+            let default = Ident::new("default")?;
+            match backend {
+                Backend::Postgres => {
+                    let databases =
+                        PgDatabases::new(default, template.server_url(backend)?.parse()?)
+                            .naming(template.naming()?);
+                    let manager =
+                        DatabaseManager::new(registry.clone(), databases, migrations, pools);
+                    let items = PgDatabaseItems::new(manager.pools().clone());
+                    (Arc::new(manager), Arc::new(items))
+                }
+                Backend::MySql => {
+                    let databases =
+                        MySqlDatabases::new(default, template.server_url(backend)?.parse()?)
+                            .naming(template.naming()?);
+                    let manager =
+                        DatabaseManager::new(registry.clone(), databases, migrations, pools);
+                    let items = MySqlDatabaseItems::new(manager.pools().clone());
+                    (Arc::new(manager), Arc::new(items))
+                }
+                Backend::Sqlite => {
+                    let databases =
+                        SqliteDatabases::new(template.directory()?)?.naming(template.naming()?);
+                    let manager =
+                        DatabaseManager::new(registry.clone(), databases, migrations, pools);
+                    let items = SqliteDatabaseItems::new(manager.pools().clone());
+                    (Arc::new(manager), Arc::new(items))
+                }
+            }
+        }
+        (_, Isolation::Schema) => {
+            return Err(ConfigError::new("schema isolation needs a PostgreSQL registry").into());
+        }
+        _ => {
+            return Err(
+                ConfigError::new("this build does not support the configured backend").into(),
+            );
+        }
+    };
+    Ok(mode)
+}
+
+/// `TENANCY_TENANT_DATABASE_URL`: where tenant databases live. `{tenant}`
+/// stands in the database name (or SQLite file name) and is replaced by a
+/// name derived one-to-one from the tenant id: the text before it is the
+/// naming prefix.
+#[derive(Debug)]
+struct TenantTemplate {
+    /// The URL before the database name (`postgres://host:5432`), or the
+    /// SQLite directory.
+    base: String,
+    /// The text before `{tenant}` in the database or file name.
+    prefix: String,
+    /// Anything after the database name (`?sslmode=…`).
+    query: String,
+}
+
+impl TenantTemplate {
+    fn parse(config: &Config, backend: Backend) -> Result<Self, ConfigError> {
+        let template = match config
+            .tenant_database_url
+            .as_deref()
+            .filter(|url| !url.is_empty())
+        {
+            Some(template) => template.to_owned(),
+            None => default_template(&config.database_url, backend)?,
+        };
+        let bad = |why: &str| {
+            ConfigError::new(format!("TENANCY_TENANT_DATABASE_URL {template:?}: {why}"))
+        };
+        let (before, query) = template
+            .split_once('?')
+            .map_or((template.as_str(), ""), |(b, q)| (b, q));
+        let (base, name) = before
+            .rsplit_once('/')
+            .ok_or_else(|| bad("no database name"))?;
+        let (prefix, suffix) = name
+            .split_once("{tenant}")
+            .ok_or_else(|| bad("the database name has no {tenant}"))?;
+        let expected_suffix = if backend == Backend::Sqlite {
+            ".db"
+        } else {
+            ""
+        };
+        if suffix != expected_suffix {
+            return Err(bad(&format!(
+                "the name must end with {{tenant}}{expected_suffix}"
+            )));
+        }
+        Ok(Self {
+            base: base.to_owned(),
+            prefix: prefix.to_owned(),
+            query: query.to_owned(),
+        })
+    }
+
+    fn naming(&self) -> Result<DatabaseNaming, ConfigError> {
+        DatabaseNaming::with_prefix(&self.prefix).map_err(|error| {
+            ConfigError::new(format!(
+                "TENANCY_TENANT_DATABASE_URL: bad name prefix: {error}"
+            ))
+        })
+    }
+
+    /// The URL of the server's maintenance database, for creating databases.
+    fn server_url(&self, backend: Backend) -> Result<String, ConfigError> {
+        let maintenance = match backend {
+            Backend::Postgres => "/postgres",
+            Backend::MySql => "",
+            Backend::Sqlite => return Err(ConfigError::new("SQLite has no server")),
+        };
+        let query = if self.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", self.query)
+        };
+        Ok(format!("{}{maintenance}{query}", self.base))
+    }
+
+    /// The SQLite directory of tenant files.
+    fn directory(&self) -> Result<PathBuf, ConfigError> {
+        let path = self
+            .base
+            .strip_prefix("sqlite://")
+            .or_else(|| self.base.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                ConfigError::new("TENANCY_TENANT_DATABASE_URL must be a sqlite:// URL on SQLite")
+            })?;
+        Ok(PathBuf::from(if path.is_empty() { "." } else { path }))
+    }
+}
+
+/// The default template, next to the registry: `{registry database}_{tenant}`
+/// on a server, `tenants/{tenant}.db` beside the registry file on SQLite.
+fn default_template(registry: &str, backend: Backend) -> Result<String, ConfigError> {
+    let (before, query) = registry
+        .split_once('?')
+        .map_or((registry, None), |(b, q)| (b, Some(q)));
+    let (base, name) = before.rsplit_once('/').ok_or_else(|| {
+        ConfigError::new("TENANCY_DATABASE_URL names no database; set TENANCY_TENANT_DATABASE_URL")
+    })?;
+    let template = match backend {
+        Backend::Sqlite => format!("{base}/tenants/{{tenant}}.db"),
+        Backend::Postgres | Backend::MySql => {
+            if name.is_empty() {
+                return Err(ConfigError::new(
+                    "TENANCY_DATABASE_URL names no database; set TENANCY_TENANT_DATABASE_URL",
+                ));
+            }
+            let prefix: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("{base}/{prefix}_{{tenant}}")
+        }
+    };
+    Ok(match query {
+        Some(query) => format!("{template}?{query}"),
+        None => template,
+    })
+}

@@ -1,0 +1,159 @@
+//! [`DatabaseBackend`]: what database-per-tenant needs from a backend
+//! ([`PgDatabases`](crate::PgDatabases), [`MySqlDatabases`](crate::MySqlDatabases),
+//! [`SqliteDatabases`](crate::SqliteDatabases)).
+
+use futures_util::future::BoxFuture;
+use sqlx::{Connection, Database};
+use tenancy_core::{TenancyError, TenantId};
+
+use super::name::DatabaseLocation;
+use crate::error::MigrationError;
+use crate::ident::Ident;
+use crate::migrate::TenantMigrations;
+
+/// The connection type of a backend (e.g. `PgConnection` for
+/// [`PgDatabases`](crate::PgDatabases)); what a
+/// [`TenantConnection`](crate::TenantConnection) dereferences to.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use tenancy_sqlx::{BackendConnection, SqliteDatabases};
+///
+/// fn takes(_: &mut BackendConnection<SqliteDatabases>) {}
+/// let _: fn(&mut sqlx::SqliteConnection) = takes;
+/// # }
+/// ```
+pub type BackendConnection<B> = <<B as DatabaseBackend>::Database as Database>::Connection;
+
+/// The connect options of a backend's connections (e.g. `PgConnectOptions`).
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use tenancy_sqlx::{BackendConnectOptions, SqliteDatabases};
+///
+/// let _: fn() -> BackendConnectOptions<SqliteDatabases> = sqlx::sqlite::SqliteConnectOptions::new;
+/// # }
+/// ```
+pub type BackendConnectOptions<B> = <BackendConnection<B> as Connection>::Options;
+
+/// A backend for database-per-tenant storage: it knows the configured
+/// servers, derives each tenant database's connect options, and (through
+/// sealed methods) provisions, renames, drops and migrates tenant databases.
+///
+/// Implemented by [`PgDatabases`](crate::PgDatabases),
+/// [`MySqlDatabases`](crate::MySqlDatabases) and
+/// [`SqliteDatabases`](crate::SqliteDatabases); it cannot be implemented
+/// outside this crate.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use tenancy_sqlx::{DatabaseBackend, DatabaseLocation, Ident, SqliteDatabases};
+///
+/// let dir = std::env::temp_dir().join("tenancy-doc-backend");
+/// let sqlite = SqliteDatabases::new(&dir)?;
+/// assert_eq!(sqlite.name(), "sqlite");
+/// assert_eq!(sqlite.default_server().as_str(), "local");
+/// let location: DatabaseLocation = "local/tenant_acme".parse()?;
+/// let options = sqlite.connect_options(&location)?;
+/// assert_eq!(options.get_filename(), dir.join("tenant_acme.db"));
+/// assert!(!sqlite.has_server(&Ident::new("elsewhere")?));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait DatabaseBackend:
+    sealed::Provision + Clone + std::fmt::Debug + Send + Sync + 'static
+{
+    /// The sqlx database type.
+    type Database: Database;
+
+    /// The backend's name: `"postgres"`, `"mysql"` or `"sqlite"`.
+    fn name(&self) -> &'static str;
+
+    /// The server new tenants are placed on unless told otherwise.
+    fn default_server(&self) -> &Ident;
+
+    /// Whether `server` is configured.
+    fn has_server(&self, server: &Ident) -> bool;
+
+    /// The connect options of the tenant database at `location`
+    /// (`Configuration` error for an unknown server).
+    fn connect_options(
+        &self,
+        location: &DatabaseLocation,
+    ) -> Result<BackendConnectOptions<Self>, TenancyError>;
+}
+
+pub(crate) mod sealed {
+    #![allow(unreachable_pub)]
+
+    use super::*;
+
+    /// Provisioning steps, private to this crate. Errors are typed
+    /// [`TenancyError`] lifecycle variants.
+    pub trait Provision {
+        /// The location a new tenant `id` gets on `server` (MySQL avoids
+        /// names still held by renamed tenants).
+        fn location_for<'a>(
+            &'a self,
+            server: &'a Ident,
+            id: &'a TenantId,
+        ) -> BoxFuture<'a, Result<DatabaseLocation, TenancyError>>;
+
+        /// Gets `server` ready to provision (Postgres: its template database
+        /// exists and is migrated).
+        fn prepare<'a>(
+            &'a self,
+            server: &'a Ident,
+            migrations: &'a TenantMigrations,
+        ) -> BoxFuture<'a, Result<(), MigrationError>>;
+
+        /// Whether connections are server sessions that outlive their close
+        /// for a moment (false for SQLite files).
+        fn has_server_sessions(&self) -> bool {
+            true
+        }
+
+        /// Forgets that servers were prepared (migrations may have changed
+        /// elsewhere); the next [`prepare`](Self::prepare) checks again.
+        fn forget_prepared(&self) {}
+
+        /// Creates and migrates the database of a new tenant
+        /// (`SchemaCreation` / `TableCreation`); on failure nothing is left.
+        fn create<'a>(
+            &'a self,
+            tenant: &'a TenantId,
+            location: &'a DatabaseLocation,
+            migrations: &'a TenantMigrations,
+        ) -> BoxFuture<'a, Result<(), TenancyError>>;
+
+        /// Drops a tenant database if it exists (`SchemaDrop`).
+        fn drop_database<'a>(
+            &'a self,
+            tenant: &'a TenantId,
+            location: &'a DatabaseLocation,
+        ) -> BoxFuture<'a, Result<(), TenancyError>>;
+
+        /// Where tenant `to`'s database should live after a rename of the
+        /// tenant at `from`; `None` when the backend keeps the name.
+        fn rename_target(
+            &self,
+            from: &DatabaseLocation,
+            to: &TenantId,
+        ) -> Result<Option<DatabaseLocation>, TenancyError>;
+
+        /// Renames a database (`from` and `to` are on the same server).
+        fn rename_database<'a>(
+            &'a self,
+            from: &'a DatabaseLocation,
+            to: &'a DatabaseLocation,
+        ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
+        /// Applies pending migrations; returns the applied versions.
+        fn migrate<'a>(
+            &'a self,
+            location: &'a DatabaseLocation,
+            migrations: &'a TenantMigrations,
+        ) -> BoxFuture<'a, Result<Vec<i64>, MigrationError>>;
+    }
+}

@@ -1,0 +1,4 @@
+//! SQLite: registry and file-per-tenant provisioning.
+
+pub(crate) mod database;
+pub(crate) mod registry;
