@@ -256,20 +256,25 @@ impl Default for SchemaNaming {
     }
 }
 
+/// Checks a prefix of schema or database names: empty, or a valid identifier
+/// that does not start with the reserved `pg_`.
+pub(crate) fn name_prefix(prefix: &str) -> Result<Arc<str>, InvalidIdentifier> {
+    if !prefix.is_empty() {
+        Ident::new(prefix)?;
+        if prefix.starts_with("pg_") {
+            return Err(InvalidIdentifier::Reserved {
+                name: prefix.to_owned(),
+            });
+        }
+    }
+    Ok(Arc::from(prefix))
+}
+
 impl SchemaNaming {
     /// A naming with the given prefix (may be empty).
     pub fn with_prefix(prefix: impl AsRef<str>) -> Result<Self, InvalidIdentifier> {
-        let prefix = prefix.as_ref();
-        if !prefix.is_empty() {
-            Ident::new(prefix)?;
-            if prefix.starts_with("pg_") {
-                return Err(InvalidIdentifier::Reserved {
-                    name: prefix.to_owned(),
-                });
-            }
-        }
         Ok(Self {
-            prefix: Arc::from(prefix),
+            prefix: name_prefix(prefix.as_ref())?,
         })
     }
 

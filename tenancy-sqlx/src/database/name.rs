@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tenancy_core::TenantId;
 
-use crate::ident::{Ident, InvalidIdentifier, MAX_IDENT_LEN};
+use crate::ident::{Ident, InvalidIdentifier, MAX_IDENT_LEN, name_prefix};
 
 /// Names no tenant database may take: the servers' own databases.
 const RESERVED: &[&str] = &[
@@ -214,17 +214,8 @@ impl Default for DatabaseNaming {
 impl DatabaseNaming {
     /// A naming with `prefix` (may be empty).
     pub fn with_prefix(prefix: impl AsRef<str>) -> Result<Self, InvalidIdentifier> {
-        let prefix = prefix.as_ref();
-        if !prefix.is_empty() {
-            Ident::new(prefix)?;
-            if prefix.starts_with("pg_") {
-                return Err(InvalidIdentifier::Reserved {
-                    name: prefix.to_owned(),
-                });
-            }
-        }
         Ok(Self {
-            prefix: Arc::from(prefix),
+            prefix: name_prefix(prefix.as_ref())?,
         })
     }
 

@@ -7,8 +7,10 @@ mod filter;
 mod migrations;
 mod options;
 mod report;
+mod run;
 
 pub use filter::TenantFilter;
 pub use migrations::TenantMigrations;
 pub use options::{MigrateOptions, MigrationProgress};
 pub use report::{MigrationReport, MigrationStatus, TenantMigration};
+pub(crate) use run::migrate_each;

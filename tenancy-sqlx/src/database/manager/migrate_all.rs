@@ -1,17 +1,11 @@
 //! [`DatabaseManager::migrate_all`]: every tenant database, bounded
 //! concurrency, a report at the end.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
-
-use futures_util::stream::{self, StreamExt};
 use tenancy_core::{TenancyError, TenantId};
 
 use super::DatabaseManager;
 use crate::database::backend::DatabaseBackend;
-use crate::migrate::{
-    MigrateOptions, MigrationProgress, MigrationReport, MigrationStatus, TenantMigration,
-};
+use crate::migrate::{MigrateOptions, MigrationReport, migrate_each};
 use crate::tenant::RegistryTenant;
 
 impl<B: DatabaseBackend> DatabaseManager<B> {
@@ -35,66 +29,24 @@ impl<B: DatabaseBackend> DatabaseManager<B> {
         &self,
         options: MigrateOptions,
     ) -> Result<MigrationReport, TenancyError> {
-        let started = Instant::now();
         let backend = self.backend();
         backend.forget_prepared();
         let tenants = self.inner.registry.list().await?;
-        let listed = tenants.len();
-        let selected: Vec<RegistryTenant> = tenants
-            .into_iter()
-            .filter(|tenant| {
-                tenant
-                    .storage()
-                    .database()
-                    .is_some_and(|location| backend.has_server(location.server()))
-                    && options.filter.matches(tenant)
-            })
-            .collect();
-        let total = selected.len();
-        let concurrency = options
-            .concurrency
-            .unwrap_or_else(|| self.pools().config().get_max_connections_per_tenant() as usize)
-            .max(1);
-        let done = AtomicUsize::new(0);
-        let done = &done;
-        let progress = options.progress.as_ref();
-        let mut results: Vec<TenantMigration> = stream::iter(selected)
-            .map(|tenant| async move {
-                let began = Instant::now();
-                let status = match self.migrate_tenant(&tenant).await {
-                    Ok(versions) if versions.is_empty() => MigrationStatus::UpToDate,
-                    Ok(versions) => MigrationStatus::Migrated { versions },
-                    Err(error) => {
-                        tracing::warn!(tenant = %tenant.id(), %error, "tenant migration failed");
-                        MigrationStatus::Failed(error)
-                    }
-                };
-                let result = TenantMigration {
-                    id: tenant.id().clone(),
-                    status,
-                    elapsed: began.elapsed(),
-                };
-                let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
-                if let Some(progress) = progress {
-                    progress(&MigrationProgress {
-                        done: finished,
-                        total,
-                        tenant: &result,
-                    });
-                }
-                result
-            })
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-        results.sort_by(|a, b| a.id.cmp(&b.id));
-        let report = MigrationReport {
-            tenants: results,
-            skipped: listed - total,
-            elapsed: started.elapsed(),
+        let default_concurrency = self.pools().config().get_max_connections_per_tenant() as usize;
+        let on_this_backend = |tenant: &RegistryTenant| {
+            tenant
+                .storage()
+                .database()
+                .is_some_and(|location| backend.has_server(location.server()))
         };
-        tracing::info!(%report, "tenant migrations finished");
-        Ok(report)
+        Ok(migrate_each(
+            tenants,
+            on_this_backend,
+            &options,
+            default_concurrency,
+            |tenant| async move { self.migrate_tenant(&tenant).await },
+        )
+        .await)
     }
 
     /// Applies pending migrations to one tenant; returns the applied versions.

@@ -1,19 +1,13 @@
 //! [`PgTenantManager::migrate_all`]: every tenant, bounded concurrency, one
 //! transaction and one advisory lock per schema, a report at the end.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
-
-use futures_util::stream::{self, StreamExt};
 use sqlx::AssertSqlSafe;
 use tenancy_core::{TenancyError, TenantId};
 
 use super::PgTenantManager;
 use crate::error::{MigrationError, step_error, store_error};
 use crate::ident::SchemaName;
-use crate::migrate::{
-    MigrateOptions, MigrationProgress, MigrationReport, MigrationStatus, TenantMigration,
-};
+use crate::migrate::{MigrateOptions, MigrationReport, migrate_each};
 use crate::postgres::lock;
 use crate::postgres::migrate::apply_pending;
 use crate::postgres::schema::begin_statement;
@@ -36,58 +30,16 @@ impl PgTenantManager {
         &self,
         options: MigrateOptions,
     ) -> Result<MigrationReport, TenancyError> {
-        let started = Instant::now();
         let tenants = self.inner.registry.list().await?;
-        let listed = tenants.len();
-        let selected: Vec<RegistryTenant> = tenants
-            .into_iter()
-            .filter(|tenant| options.filter.matches(tenant))
-            .collect();
-        let total = selected.len();
-        let concurrency = options
-            .concurrency
-            .unwrap_or_else(|| self.pool().options().get_max_connections() as usize)
-            .max(1);
-        let done = AtomicUsize::new(0);
-        let progress = options.progress.as_ref();
-        let done = &done;
-        let mut results: Vec<TenantMigration> = stream::iter(selected)
-            .map(|tenant| async move {
-                let began = Instant::now();
-                let status = match self.migrate_tenant(&tenant).await {
-                    Ok(versions) if versions.is_empty() => MigrationStatus::UpToDate,
-                    Ok(versions) => MigrationStatus::Migrated { versions },
-                    Err(error) => {
-                        tracing::warn!(tenant = %tenant.id(), %error, "tenant migration failed");
-                        MigrationStatus::Failed(error)
-                    }
-                };
-                let result = TenantMigration {
-                    id: tenant.id().clone(),
-                    status,
-                    elapsed: began.elapsed(),
-                };
-                let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
-                if let Some(progress) = progress {
-                    progress(&MigrationProgress {
-                        done: finished,
-                        total,
-                        tenant: &result,
-                    });
-                }
-                result
-            })
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-        results.sort_by(|a, b| a.id.cmp(&b.id));
-        let report = MigrationReport {
-            tenants: results,
-            skipped: listed - total,
-            elapsed: started.elapsed(),
-        };
-        tracing::info!(%report, "tenant migrations finished");
-        Ok(report)
+        let default_concurrency = self.pool().options().get_max_connections() as usize;
+        Ok(migrate_each(
+            tenants,
+            |_| true,
+            &options,
+            default_concurrency,
+            |tenant| async move { self.migrate_tenant(&tenant).await },
+        )
+        .await)
     }
 
     /// Applies pending migrations to one tenant; returns the applied versions.
