@@ -285,6 +285,8 @@ async fn run(addr: &str) {
         b"{\"name\": null, \"capacity\": 1}",
         b"{\"name\": \"x\", \"capacity\": 1e999}",
         b"{\"name\": \"\", \"capacity\": 1}",
+        b"{\"name\": \"nul \\u0000 byte\", \"capacity\": 1}",
+        b"{\"name\": \"bell \\u0007\", \"capacity\": 1}",
         b"\xff\xfe",
     ] {
         expect(
@@ -331,6 +333,20 @@ async fn run(addr: &str) {
         Some("PayloadTooLarge"),
     )
     .await;
+    // The same domain twice (in any case) in one tenant: refused up front.
+    expect(
+        &mut c,
+        admin(Request::post("/admin/tenants")).json(&json!({
+            "id": "twice",
+            "name": "Twice",
+            "domains": ["twice.test", "TWICE.test"]
+        })),
+        &[422],
+        Some("InvalidBody"),
+    )
+    .await;
+    let twice = c.send(&get("twice.localhost", "/items")).await;
+    assert_eq!(twice.status, 404, "the refused tenant was not created");
     let items = item_names(&c.send(&get("acme.localhost", "/items")).await);
     assert_eq!(items.len(), 3, "no invalid item was stored: {items:?}");
 }

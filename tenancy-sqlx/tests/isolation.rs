@@ -9,15 +9,15 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{TestDb, id, items_migrations};
 use futures_util::TryStreamExt;
 use sqlx::Executor;
+use support::{PgDb, id, items_migrations};
 use tenancy_core::{TenancyError, TenantId};
 use tenancy_sqlx::{
     NewTenant, PgRegistry, PgTenantManager, RegistryConfig, SchemaNaming, SchemaPool,
@@ -55,8 +55,8 @@ async fn search_path(executor: impl Executor<'_, Database = sqlx::Postgres>) -> 
 /// read checks the tenant marker of every row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thousand_concurrent_tasks_across_fifty_tenants_see_only_their_rows() {
-    let db = TestDb::new().await;
-    let manager = common::manager(&db, 10, items_migrations()).await;
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 10, items_migrations()).await;
     let tenants: Vec<TenantId> = (0..50).map(|n| id(&format!("t{n:02}"))).collect();
     for tenant in &tenants {
         manager
@@ -135,8 +135,8 @@ async fn thousand_concurrent_tasks_across_fifty_tenants_see_only_their_rows() {
 /// same connection then serves another tenant and unscoped code correctly.
 #[tokio::test]
 async fn cancelled_task_leaves_no_scope_behind() {
-    let db = TestDb::new().await;
-    let manager = common::manager(&db, 1, items_migrations()).await;
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 1, items_migrations()).await;
     for tenant in ["acme", "globex"] {
         manager
             .create(NewTenant::new(id(tenant), tenant))
@@ -234,8 +234,8 @@ fn sqlstate(error: &sqlx::Error) -> Option<String> {
 /// its connection is used again.
 #[tokio::test]
 async fn connection_returned_inside_an_aborted_transaction_is_clean() {
-    let db = TestDb::new().await;
-    let manager = common::manager(&db, 1, items_migrations()).await;
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 1, items_migrations()).await;
     for tenant in ["acme", "globex"] {
         manager
             .create(NewTenant::new(id(tenant), tenant))
@@ -293,8 +293,8 @@ async fn connection_returned_inside_an_aborted_transaction_is_clean() {
 /// Rolling back to a savepoint keeps the tenant scope (django-tenants #1262).
 #[tokio::test]
 async fn savepoint_rollback_keeps_the_tenant_scope() {
-    let db = TestDb::new().await;
-    let manager = common::manager(&db, 2, items_migrations()).await;
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 2, items_migrations()).await;
     for tenant in ["acme", "globex"] {
         manager
             .create(NewTenant::new(id(tenant), tenant))
@@ -362,8 +362,8 @@ async fn savepoint_rollback_keeps_the_tenant_scope() {
 /// does not survive the transaction.
 #[tokio::test]
 async fn server_side_cursor_stays_in_the_tenant() {
-    let db = TestDb::new().await;
-    let manager = common::manager(&db, 2, items_migrations()).await;
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 2, items_migrations()).await;
     for (tenant, rows) in [("acme", 25), ("globex", 40)] {
         manager
             .create(NewTenant::new(id(tenant), tenant))
@@ -425,7 +425,7 @@ async fn server_side_cursor_stays_in_the_tenant() {
 /// Tenant ids that are SQL keywords, start with a digit or contain `-`.
 #[tokio::test]
 async fn awkward_names_are_quoted_everywhere() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let pool = db.pool(2).await;
     for naming in [
         SchemaNaming::default(),
@@ -446,7 +446,7 @@ async fn awkward_names_are_quoted_everywhere() {
                 .unwrap();
             let schema = format!("{}{name}", naming.prefix());
             assert_eq!(tenant.schema().unwrap().as_str(), schema);
-            assert!(common::schema_exists(&pool, &schema).await);
+            assert!(support::schema_exists(&pool, &schema).await);
             let mut tx = manager.schemas().begin(&tenant).await.unwrap();
             sqlx::query("INSERT INTO items (tenant, name) VALUES ($1, 'x')")
                 .bind(name)
@@ -487,11 +487,11 @@ async fn awkward_names_are_quoted_everywhere() {
                     .iter()
                     .all(|t| t.id().as_str() != "postgres")
             );
-            assert!(!common::schema_exists(&pool, "postgres").await);
+            assert!(!support::schema_exists(&pool, "postgres").await);
         }
         for name in ["select", "user", "123", "a-b"] {
             assert!(manager.drop_tenant(&id(name)).await.unwrap());
-            assert!(!common::schema_exists(&pool, &format!("{}{name}", naming.prefix())).await);
+            assert!(!support::schema_exists(&pool, &format!("{}{name}", naming.prefix())).await);
         }
     }
 }

@@ -9,12 +9,12 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{TestDb, id, items_migrations, schema_exists};
+use support::{PgDb, id, items_migrations, schema_exists};
 use tenancy_core::{CacheBuilder, DomainName, HeaderResolver, Tenancy, TenancyError, TenantStore};
 use tenancy_sqlx::{MigrationError, NewTenant, PgTenantManager, TenantMigrations};
 
@@ -29,13 +29,13 @@ async fn registry_has(manager: &PgTenantManager, tenant: &str) -> bool {
 
 #[tokio::test]
 async fn create_is_atomic_when_a_migration_fails() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let migrations = TenantMigrations::from_sql([
         (1, "items", "CREATE TABLE items (id int PRIMARY KEY)"),
         (2, "broken", "ALTER TABLE no_such_table ADD COLUMN x int"),
     ])
     .unwrap();
-    let manager = common::manager(&db, 2, migrations).await;
+    let manager = support::manager(&db, 2, migrations).await;
     let pool = manager.registry().pool().clone();
     let error = manager
         .create(NewTenant::new(id("acme"), "Acme"))
@@ -56,8 +56,8 @@ async fn create_is_atomic_when_a_migration_fails() {
 
 #[tokio::test]
 async fn create_is_atomic_when_the_seed_or_the_schema_fails() {
-    let db = TestDb::new().await;
-    let manager = common::manager(&db, 2, items_migrations())
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 2, items_migrations())
         .await
         .with_seed(|tx, tenant| {
             let fail = tenant.id().as_str() == "bad";
@@ -133,8 +133,8 @@ async fn create_is_atomic_when_the_seed_or_the_schema_fails() {
 /// `TenantExists` (the seed makes the first hold its row lock for a while).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_creates_of_one_id() {
-    let db = TestDb::new().await;
-    let manager = common::manager(&db, 4, items_migrations())
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 4, items_migrations())
         .await
         .with_seed(|_, _| {
             Box::pin(async {
@@ -161,8 +161,8 @@ async fn concurrent_creates_of_one_id() {
 
 #[tokio::test]
 async fn rename_moves_schema_registry_and_caches() {
-    let db = TestDb::new().await;
-    let manager = common::manager(&db, 2, items_migrations()).await;
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 2, items_migrations()).await;
     let pool = manager.registry().pool().clone();
     let cache = Arc::new(
         CacheBuilder::new()
@@ -258,8 +258,8 @@ async fn rename_moves_schema_registry_and_caches() {
 
 #[tokio::test]
 async fn deactivate_reactivate_and_idempotent_drop() {
-    let db = TestDb::new().await;
-    let manager = common::manager(&db, 2, items_migrations()).await;
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 2, items_migrations()).await;
     let pool = manager.registry().pool().clone();
     let cache = Arc::new(
         CacheBuilder::new()
@@ -317,8 +317,8 @@ async fn deactivate_reactivate_and_idempotent_drop() {
 
 #[tokio::test]
 async fn spare_schemas_are_claimed_and_caught_up() {
-    let db = TestDb::new().await;
-    let v1 = common::manager(&db, 2, items_migrations()).await;
+    let db = PgDb::new().await;
+    let v1 = support::manager(&db, 2, items_migrations()).await;
     let pool = v1.registry().pool().clone();
     assert_eq!(v1.replenish_spares(2).await.unwrap(), 2);
     assert_eq!(v1.replenish_spares(2).await.unwrap(), 0);

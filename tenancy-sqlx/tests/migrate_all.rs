@@ -9,13 +9,13 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{TestDb, eventually, id, items_migrations};
 use sqlx::{Connection, Executor};
+use support::{PgDb, eventually, id, items_migrations};
 
 use tenancy_core::{TenancyError, TenantId};
 use tenancy_sqlx::{
@@ -30,8 +30,8 @@ fn with_v2(sql: &str) -> TenantMigrations {
     TenantMigrations::from_sql([(1, "items", ITEMS.to_owned()), (2, "v2", sql.to_owned())]).unwrap()
 }
 
-async fn setup(db: &TestDb, count: usize) -> (PgTenantManager, Vec<TenantId>) {
-    let v1 = common::manager(db, 4, items_migrations()).await;
+async fn setup(db: &PgDb, count: usize) -> (PgTenantManager, Vec<TenantId>) {
+    let v1 = support::manager(db, 4, items_migrations()).await;
     let ids: Vec<TenantId> = (0..count).map(|n| id(&format!("t{n}"))).collect();
     for tenant in &ids {
         v1.create(NewTenant::new(tenant.clone(), tenant.as_str()))
@@ -53,7 +53,7 @@ async fn versions(manager: &PgTenantManager, tenant: &TenantId) -> Vec<i64> {
 
 #[tokio::test]
 async fn report_then_everything_up_to_date() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let (v1, ids) = setup(&db, 6).await;
     let v2 = PgTenantManager::new(
         v1.registry().clone(),
@@ -93,7 +93,7 @@ async fn report_then_everything_up_to_date() {
 
 #[tokio::test]
 async fn a_failing_tenant_does_not_stop_the_run_and_is_retried_later() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let (v1, ids) = setup(&db, 5).await;
     // Break one tenant: its table is gone, so v2 fails there.
     let broken = ids[2].clone();
@@ -156,7 +156,7 @@ async fn a_failing_tenant_does_not_stop_the_run_and_is_retried_later() {
 
 #[tokio::test]
 async fn changed_or_unknown_history_is_reported() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let (v1, ids) = setup(&db, 2).await;
     sqlx::raw_sql("UPDATE tenant_t0._sqlx_migrations SET checksum = '\\x00'")
         .execute(v1.registry().pool())
@@ -196,7 +196,7 @@ async fn changed_or_unknown_history_is_reported() {
 
 #[tokio::test]
 async fn filters_select_a_subset() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let (v1, ids) = setup(&db, 6).await;
     v1.deactivate(&ids[5]).await.unwrap();
     let v2 = PgTenantManager::new(
@@ -245,7 +245,7 @@ async fn filters_select_a_subset() {
 
 #[tokio::test]
 async fn progress_is_reported_for_every_tenant() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let (v1, _) = setup(&db, 7).await;
     let v2 = PgTenantManager::new(
         v1.registry().clone(),
@@ -281,7 +281,7 @@ async fn progress_is_reported_for_every_tenant() {
 /// database-wide migration lock. Two concurrent runs apply each migration once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemas_migrate_in_parallel_under_per_schema_locks() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let (v1, ids) = setup(&db, 4).await;
     let slow = ids[0].clone();
     let v2 = PgTenantManager::new(

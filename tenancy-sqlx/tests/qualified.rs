@@ -10,19 +10,19 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{TestDb, id, items_migrations};
+use support::{PgDb, id, items_migrations};
 use tenancy_core::TenantId;
 use tenancy_sqlx::NewTenant;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn qualified_statements_reach_their_own_tenant_only() {
-    let db = TestDb::new().await;
-    let manager = common::manager(&db, 8, items_migrations()).await;
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 8, items_migrations()).await;
     let tenants: Vec<TenantId> = (0..20).map(|n| id(&format!("q{n:02}"))).collect();
     for tenant in &tenants {
         manager
@@ -103,8 +103,8 @@ async fn qualified_statements_reach_their_own_tenant_only() {
 
 #[tokio::test]
 async fn unqualified_templates_are_refused_and_forgotten_qualifiers_fail() {
-    let db = TestDb::new().await;
-    let manager = common::manager(&db, 2, items_migrations()).await;
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 2, items_migrations()).await;
     let acme = id("acme");
     manager
         .create(NewTenant::new(acme.clone(), "Acme"))

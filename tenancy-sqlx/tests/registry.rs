@@ -8,12 +8,12 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{TestDb, eventually, id};
+use support::{PgDb, eventually, id};
 use tenancy_core::{CacheBuilder, DomainName, HeaderResolver, Tenancy, TenancyError, TenantStore};
 use tenancy_sqlx::{Ident, NewTenant, PgRegistry, RegistryConfig, Storage};
 
@@ -23,7 +23,7 @@ fn domain(text: &str) -> DomainName {
 
 #[tokio::test]
 async fn crud_and_lookups() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let registry = PgRegistry::connect(db.pool(2).await, RegistryConfig::default())
         .await
         .unwrap();
@@ -183,7 +183,7 @@ async fn crud_and_lookups() {
 
 #[tokio::test]
 async fn custom_names_are_validated_and_quoted() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let config = RegistryConfig::new()
         .schema(Ident::new("select").unwrap())
         .tenants_table(Ident::new("user").unwrap())
@@ -211,7 +211,7 @@ async fn custom_names_are_validated_and_quoted() {
 
 #[tokio::test]
 async fn mutations_invalidate_subscribed_caches_at_once() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let registry = PgRegistry::connect(db.pool(2).await, RegistryConfig::default())
         .await
         .unwrap();
@@ -273,7 +273,7 @@ async fn mutations_invalidate_subscribed_caches_at_once() {
 /// sooner than its one-hour cache TTL.
 #[tokio::test]
 async fn other_instances_see_changes_through_notify() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let a = PgRegistry::connect(db.pool(2).await, RegistryConfig::default())
         .await
         .unwrap();
@@ -324,7 +324,7 @@ async fn other_instances_see_changes_through_notify() {
 /// invalidates everything (changes made while it was deaf are unknown).
 #[tokio::test]
 async fn listener_reconnects_and_invalidates_everything() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let pool = db.pool(2).await;
     let registry = PgRegistry::connect(pool.clone(), RegistryConfig::default())
         .await
@@ -421,7 +421,7 @@ async fn listener_reconnects_and_invalidates_everything() {
 
 #[tokio::test]
 async fn unreachable_database_is_store_unavailable() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let pool = db.pool(1).await;
     let registry = PgRegistry::connect(pool.clone(), RegistryConfig::default())
         .await

@@ -11,7 +11,6 @@
     clippy::indexing_slicing
 )]
 
-mod common;
 mod support;
 
 use std::any::Any;
@@ -24,7 +23,7 @@ use tenancy_sqlx::{
 type Fixture = (AnyRegistry, Box<dyn Any + Send>);
 
 async fn postgres() -> Fixture {
-    let db = common::TestDb::new().await;
+    let db = support::PgDb::new().await;
     let registry = PgRegistry::connect(db.pool(3).await, RegistryConfig::default())
         .await
         .unwrap();
@@ -145,7 +144,7 @@ async fn any_registry_connects_from_a_url() {
     assert_eq!(mysql.backend(), "mysql");
     assert!(mysql.list().await.unwrap().is_empty());
 
-    let pg = common::TestDb::new().await;
+    let pg = support::PgDb::new().await;
     let url = format!(
         "{}/{}",
         support::pg_url().rsplit_once('/').unwrap().0,
@@ -704,4 +703,63 @@ mod suite {
             "{missing:?}"
         );
     }
+}
+
+/// Tables named so long that a naive MySQL lock name would pass 64 characters.
+fn long_tables(tag: &str) -> RegistryTables {
+    let pad = "x".repeat(40);
+    RegistryTables::new()
+        .tenants(tenancy_sqlx::Ident::new(format!("{tag}_{pad}_tenants")).unwrap())
+        .domains(tenancy_sqlx::Ident::new(format!("{tag}_{pad}_domains")).unwrap())
+}
+
+/// Two registries with their own tables share one database: each gets its
+/// tables and sees only its own tenants.
+async fn two_registries_share_a_database(first: AnyRegistry, second: AnyRegistry) {
+    use tenancy_core::{TenantId, TenantStore};
+    use tenancy_sqlx::{NewTenant, Storage};
+    let acme = TenantId::new("acme").unwrap();
+    let storage = || Storage::Database("main/tenant_acme".parse().unwrap());
+    first
+        .create_with_storage(NewTenant::new(acme.clone(), "Acme in the first"), storage())
+        .await
+        .unwrap();
+    assert!(second.find_by_id(&acme).await.unwrap().is_none());
+    second
+        .create_with_storage(
+            NewTenant::new(acme.clone(), "Acme in the second"),
+            storage(),
+        )
+        .await
+        .unwrap();
+    let first_name = first.find_by_id(&acme).await.unwrap().unwrap();
+    let second_name = second.find_by_id(&acme).await.unwrap().unwrap();
+    assert_eq!(first_name.name(), "Acme in the first");
+    assert_eq!(second_name.name(), "Acme in the second");
+}
+
+#[tokio::test]
+async fn mysql_registries_with_their_own_tables_share_a_database() {
+    let db = support::MySqlDb::new().await;
+    let pool = db.pool(3).await;
+    let first = MySqlRegistry::connect(pool.clone(), long_tables("a"))
+        .await
+        .unwrap();
+    let second = MySqlRegistry::connect(pool, long_tables("b"))
+        .await
+        .unwrap();
+    two_registries_share_a_database(first.into(), second.into()).await;
+}
+
+#[tokio::test]
+async fn sqlite_registries_with_their_own_tables_share_a_database() {
+    let dir = support::TempDir::new();
+    let pool = dir.sqlite_pool("registry.db", 3).await;
+    let first = SqliteRegistry::connect(pool.clone(), long_tables("a"))
+        .await
+        .unwrap();
+    let second = SqliteRegistry::connect(pool, long_tables("b"))
+        .await
+        .unwrap();
+    two_registries_share_a_database(first.into(), second.into()).await;
 }

@@ -8,14 +8,14 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::proxy::RoundTrips;
-use common::{TestDb, eventually, id, items_migrations};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, Row};
+use support::proxy::RoundTrips;
+use support::{PgDb, eventually, id, items_migrations};
 use tenancy_core::{TenancyError, TenantId};
 use tenancy_sqlx::{NewTenant, SchemaPool};
 
@@ -50,8 +50,8 @@ async fn search_path(executor: impl Executor<'_, Database = sqlx::Postgres>) -> 
 /// the connection; a dropped session is reset in the background.
 #[tokio::test]
 async fn session_mode_resets_or_closes() {
-    let db = TestDb::new().await;
-    let manager = common::manager(&db, 1, items_migrations()).await;
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 1, items_migrations()).await;
     manager
         .create(NewTenant::new(id("acme"), "acme"))
         .await
@@ -110,8 +110,8 @@ async fn session_mode_resets_or_closes() {
 /// `BEGIN` and `set_config` travel together in one simple query.
 #[tokio::test]
 async fn scoped_transaction_adds_no_round_trip() {
-    let db = TestDb::new().await;
-    let manager = common::manager(&db, 1, items_migrations()).await;
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 1, items_migrations()).await;
     manager
         .create(NewTenant::new(id("acme"), "acme"))
         .await
@@ -170,8 +170,8 @@ async fn scoped_transaction_adds_no_round_trip() {
 /// connections): the first, freshly opened connection of a pool is scoped.
 #[tokio::test]
 async fn fresh_connections_are_scoped_without_pool_hooks() {
-    let db = TestDb::new().await;
-    let manager = common::manager(&db, 1, items_migrations()).await;
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 1, items_migrations()).await;
     manager
         .create(NewTenant::new(id("acme"), "acme"))
         .await

@@ -10,9 +10,9 @@
     clippy::indexing_slicing
 )]
 
-mod shared_support;
+mod support;
 #[macro_use]
-#[path = "shared_support/keyed_backends.rs"]
+#[path = "support/keyed_backends.rs"]
 mod keyed_backends;
 
 /// The suite. `$setup` is an async expression giving `(guard, registry)`;
@@ -32,8 +32,8 @@ macro_rules! suite {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicU64, Ordering};
 
-        use shared_support::id;
         use sqlx::Row;
+        use support::id;
         use tenancy_sqlx::{
             Ident, NewTenant, RegistryTenant, SharedManager, SharedPool, SharedQueryError,
             SharedTransaction, TenantAccess, TenantMigrations,

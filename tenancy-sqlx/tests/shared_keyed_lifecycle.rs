@@ -10,9 +10,9 @@
     clippy::indexing_slicing
 )]
 
-mod shared_support;
+mod support;
 #[macro_use]
-#[path = "shared_support/keyed_backends.rs"]
+#[path = "support/keyed_backends.rs"]
 mod keyed_backends;
 
 /// The suite. `$setup` is an async expression giving `(guard, registry)`;
@@ -31,7 +31,7 @@ macro_rules! suite {
     ) => {
         use std::collections::HashMap;
 
-        use shared_support::id;
+        use support::id;
         use sqlx::Row;
         use tenancy_core::{TenancyError, TenantStore};
         use tenancy_sqlx::{

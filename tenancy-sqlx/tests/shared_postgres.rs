@@ -10,18 +10,16 @@
     clippy::indexing_slicing
 )]
 
-#[path = "common/proxy.rs"]
-mod proxy;
-mod shared_support;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use shared_support::id;
-use shared_support::pg::PgTest;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgPool, Row};
+use support::id;
+use support::pg::PgDb;
 use tenancy_sqlx::{
     Ident, NewTenant, PgRegistry, PgSharedManager, RegistryConfig, RegistryTenant, RlsPool,
     RlsTransaction, TenantAccess, TenantMigrations,
@@ -42,7 +40,7 @@ fn items_migrations() -> TenantMigrations {
 }
 
 /// A registry, an RLS pool (a per-test tenant role) and a manager, set up and audited.
-async fn manager_on(db: &PgTest, pool: PgPool) -> PgSharedManager {
+async fn manager_on(db: &PgDb, pool: PgPool) -> PgSharedManager {
     let role = db.role("tenancy_t");
     let registry = PgRegistry::connect(pool.clone(), RegistryConfig::default())
         .await
@@ -55,7 +53,7 @@ async fn manager_on(db: &PgTest, pool: PgPool) -> PgSharedManager {
     manager
 }
 
-async fn manager(db: &PgTest, pool_size: u32) -> PgSharedManager {
+async fn manager(db: &PgDb, pool_size: u32) -> PgSharedManager {
     let pool = db.pool(pool_size).await;
     manager_on(db, pool).await
 }
@@ -85,7 +83,7 @@ async fn markers(tx: &mut RlsTransaction<'_>) -> Vec<String> {
 /// read checks the marker of every row, and no query has a tenant filter.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thousand_concurrent_tasks_across_fifty_tenants_see_only_their_rows() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = manager(&db, 10).await;
     let mut tenants = Vec::new();
     for n in 0..50 {
@@ -165,7 +163,7 @@ async fn thousand_concurrent_tasks_across_fifty_tenants_see_only_their_rows() {
 /// current tenant's rows.
 #[tokio::test]
 async fn forgotten_where_only_reaches_the_current_tenant() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = manager(&db, 2).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
@@ -210,7 +208,7 @@ async fn forgotten_where_only_reaches_the_current_tenant() {
 /// cannot be written even by naming its key.
 #[tokio::test]
 async fn without_a_tenant_nothing_is_visible_and_inserts_fail() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = manager(&db, 2).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
@@ -304,7 +302,7 @@ async fn without_a_tenant_nothing_is_visible_and_inserts_fail() {
 /// query outside a tenant transaction (as the superuser) sees everything.
 #[tokio::test]
 async fn superuser_url_still_gets_row_level_security() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = manager(&db, 2).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
@@ -354,7 +352,7 @@ async fn superuser_url_still_gets_row_level_security() {
 /// works, the audit passes, and FORCE keeps even the owner under the policy.
 #[tokio::test]
 async fn non_superuser_owner_login_works_and_is_forced() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let owner = db.role("tenancy_owner");
     db.exec(&format!(
         "CREATE ROLE \"{owner}\" LOGIN CREATEROLE; \
@@ -402,14 +400,14 @@ async fn non_superuser_owner_login_works_and_is_forced() {
 /// `SET LOCAL ROLE` and `set_config` travel together in one simple query.
 #[tokio::test]
 async fn tenant_transaction_adds_no_round_trip() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = manager(&db, 1).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
         .await
         .unwrap();
     seed(manager.shared(), &acme, 2).await;
-    let proxy = proxy::RoundTrips::start(&db.options).await;
+    let proxy = support::proxy::RoundTrips::start(&db.options).await;
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(proxy.options.clone())
@@ -451,7 +449,7 @@ async fn tenant_transaction_adds_no_round_trip() {
 /// A cancelled tenant transaction leaves neither role nor key on its connection.
 #[tokio::test]
 async fn cancelled_transaction_leaves_no_scope_behind() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = manager(&db, 1).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
@@ -496,7 +494,7 @@ async fn cancelled_transaction_leaves_no_scope_behind() {
 /// Savepoints keep the scope: rolling back to one cannot undo the role or key.
 #[tokio::test]
 async fn savepoint_rollback_keeps_the_scope() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = manager(&db, 1).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))

@@ -5,11 +5,11 @@
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod shared_support;
+mod support;
 
-use shared_support::id;
-use shared_support::pg::PgTest;
 use sqlx::PgPool;
+use support::id;
+use support::pg::PgDb;
 use tenancy_core::TenancyError;
 use tenancy_sqlx::{
     Ident, NewTenant, PgRegistry, PgSharedManager, RegistryConfig, RlsPool, TenantMigrations,
@@ -40,7 +40,7 @@ async fn manager_with_role(pool: PgPool, role: &str) -> PgSharedManager {
 }
 
 /// A manager that passed set-up and audit.
-async fn ready(db: &PgTest) -> PgSharedManager {
+async fn ready(db: &PgDb) -> PgSharedManager {
     let role = db.role("tenancy_t");
     let manager = manager_with_role(db.pool(2).await, &role).await;
     manager.setup().await.unwrap();
@@ -57,7 +57,7 @@ fn refusal(result: Result<impl std::fmt::Debug, TenancyError>) -> String {
 
 #[tokio::test]
 async fn a_correct_setup_passes_and_protect_is_idempotent() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = ready(&db).await;
     let shared = manager.shared();
     shared.protect_all().await.unwrap();
@@ -79,7 +79,7 @@ async fn a_correct_setup_passes_and_protect_is_idempotent() {
 
 #[tokio::test]
 async fn refuses_a_superuser_tenant_role() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let role = db.role("tenancy_t");
     db.exec(&format!("CREATE ROLE \"{role}\" NOLOGIN SUPERUSER"))
         .await;
@@ -118,7 +118,7 @@ async fn refuses_a_superuser_tenant_role() {
 
 #[tokio::test]
 async fn refuses_a_bypassrls_tenant_role() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let role = db.role("tenancy_t");
     db.exec(&format!("CREATE ROLE \"{role}\" NOLOGIN BYPASSRLS"))
         .await;
@@ -132,7 +132,7 @@ async fn refuses_a_bypassrls_tenant_role() {
 
 #[tokio::test]
 async fn refuses_a_tenant_role_that_can_switch_to_a_bypassrls_role() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = ready(&db).await;
     let role = manager.shared().role_name().to_string();
     let admin = db.role("tenancy_admin");
@@ -149,7 +149,7 @@ async fn refuses_a_tenant_role_that_can_switch_to_a_bypassrls_role() {
 
 #[tokio::test]
 async fn refuses_a_table_without_force() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = ready(&db).await;
     db.exec("ALTER TABLE items NO FORCE ROW LEVEL SECURITY")
         .await;
@@ -165,7 +165,7 @@ async fn refuses_a_table_without_force() {
 
 #[tokio::test]
 async fn refuses_a_table_without_row_level_security() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = ready(&db).await;
     db.exec("ALTER TABLE items DISABLE ROW LEVEL SECURITY")
         .await;
@@ -178,7 +178,7 @@ async fn refuses_a_table_without_row_level_security() {
 
 #[tokio::test]
 async fn refuses_a_table_without_the_policy() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = ready(&db).await;
     db.exec("DROP POLICY tenancy_isolation ON items").await;
     let message = refusal(manager.shared().audit().await);
@@ -192,7 +192,7 @@ async fn refuses_a_table_without_the_policy() {
 
 #[tokio::test]
 async fn refuses_a_weakened_policy_and_extra_permissive_policies() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = ready(&db).await;
     db.exec("ALTER POLICY tenancy_isolation ON items USING (true)")
         .await;
@@ -220,7 +220,7 @@ async fn refuses_a_weakened_policy_and_extra_permissive_policies() {
 
 #[tokio::test]
 async fn refuses_a_nullable_tenant_column() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = ready(&db).await;
     db.exec("ALTER TABLE items ALTER COLUMN tenant_id DROP NOT NULL")
         .await;
@@ -233,7 +233,7 @@ async fn refuses_a_nullable_tenant_column() {
 
 #[tokio::test]
 async fn refuses_undeclared_tables_and_views_the_tenant_role_can_reach() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let manager = ready(&db).await;
     let role = manager.shared().role_name().to_string();
     db.exec(&format!(
@@ -263,7 +263,7 @@ async fn refuses_undeclared_tables_and_views_the_tenant_role_can_reach() {
 
 #[tokio::test]
 async fn refuses_a_missing_table_role_or_membership() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let pool = db.pool(2).await;
     let missing = db.role("tenancy_t");
     let message = refusal(

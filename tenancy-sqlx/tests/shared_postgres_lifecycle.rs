@@ -10,15 +10,15 @@
     clippy::indexing_slicing
 )]
 
-mod shared_support;
+mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use shared_support::id;
-use shared_support::pg::PgTest;
 use sqlx::{PgPool, Row};
+use support::id;
+use support::pg::PgDb;
 use tenancy_core::{TenancyError, TenantStore};
 use tenancy_sqlx::{
     Ident, MigrateOptions, MigrationStatus, NewTenant, PgRegistry, PgSharedManager, RegistryConfig,
@@ -47,7 +47,7 @@ struct Setup {
     shared: RlsPool,
 }
 
-async fn setup(db: &PgTest) -> Setup {
+async fn setup(db: &PgDb) -> Setup {
     let pool = db.pool(3).await;
     let role = db.role("tenancy_t");
     let registry = PgRegistry::connect(pool.clone(), RegistryConfig::default())
@@ -107,7 +107,7 @@ fn key(tenant: &RegistryTenant) -> String {
 
 #[tokio::test]
 async fn drop_removes_exactly_that_tenants_rows_with_its_registry_row() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let Setup {
         manager, shared, ..
     } = setup(&db).await;
@@ -160,7 +160,7 @@ async fn drop_removes_exactly_that_tenants_rows_with_its_registry_row() {
 
 #[tokio::test]
 async fn drop_is_atomic_with_the_registry_row() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let Setup {
         manager, shared, ..
     } = setup(&db).await;
@@ -198,7 +198,7 @@ async fn drop_is_atomic_with_the_registry_row() {
 
 #[tokio::test]
 async fn rename_keeps_the_data_and_frees_the_old_id() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let Setup {
         manager, shared, ..
     } = setup(&db).await;
@@ -262,7 +262,7 @@ async fn rename_keeps_the_data_and_frees_the_old_id() {
 
 #[tokio::test]
 async fn create_is_atomic_and_seeds_as_the_tenant() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let Setup {
         manager, shared, ..
     } = setup(&db).await;
@@ -335,7 +335,7 @@ async fn create_is_atomic_and_seeds_as_the_tenant() {
 
 #[tokio::test]
 async fn migrate_all_applies_once_and_reports_every_tenant() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let Setup {
         manager,
         registry,
@@ -465,7 +465,7 @@ async fn migrate_all_applies_once_and_reports_every_tenant() {
 
 #[tokio::test]
 async fn the_lifecycle_seam_drives_shared_mode() {
-    let db = PgTest::new().await;
+    let db = PgDb::new().await;
     let Setup {
         manager, shared, ..
     } = setup(&db).await;

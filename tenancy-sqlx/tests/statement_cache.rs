@@ -9,10 +9,10 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+mod support;
 
-use common::{TestDb, id};
 use sqlx::Row;
+use support::{PgDb, id};
 use tenancy_core::TenantId;
 use tenancy_sqlx::{
     MigrateOptions, NewTenant, PgTenantManager, SchemaPool, StatementCache, TenantFilter,
@@ -32,8 +32,8 @@ const V2: (i64, &str, &str) = (
 );
 
 /// `old` stays on v1, `new` is migrated to v2; one pool of one connection.
-async fn two_versions(db: &TestDb) -> (PgTenantManager, TenantId, TenantId) {
-    let v1 = common::manager(db, 1, TenantMigrations::from_sql([V1]).unwrap()).await;
+async fn two_versions(db: &PgDb) -> (PgTenantManager, TenantId, TenantId) {
+    let v1 = support::manager(db, 1, TenantMigrations::from_sql([V1]).unwrap()).await;
     let (old, new) = (id("old"), id("new"));
     v1.create(NewTenant::new(old.clone(), "old")).await.unwrap();
     v1.create(NewTenant::new(new.clone(), "new")).await.unwrap();
@@ -76,7 +76,7 @@ async fn alternate(
 
 #[tokio::test]
 async fn per_schema_statements_survive_different_versions() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let (manager, old, new) = two_versions(&db).await;
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(manager.schemas().pool())
@@ -96,7 +96,7 @@ async fn per_schema_statements_survive_different_versions() {
 /// fails, proving the test above exercises the trap.
 #[tokio::test]
 async fn shared_statements_hit_the_trap() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let (manager, old, new) = two_versions(&db).await;
     let shared = manager
         .schemas()
@@ -117,7 +117,7 @@ async fn shared_statements_hit_the_trap() {
 /// per schema too.
 #[tokio::test]
 async fn explicit_prepare_is_per_schema() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let (manager, old, new) = two_versions(&db).await;
     for (tenant, expected) in [(&old, "int4"), (&new, "text"), (&old, "int4")] {
         let mut tx = manager.schemas().begin(tenant).await.unwrap();
@@ -149,13 +149,13 @@ enum Mood {
 /// connection then bind it correctly in turn.
 #[tokio::test]
 async fn custom_types_live_in_a_shared_schema() {
-    let db = TestDb::new().await;
+    let db = PgDb::new().await;
     let pool = db.pool(1).await;
     sqlx::raw_sql("CREATE SCHEMA shared; CREATE TYPE shared.mood AS ENUM ('happy', 'sad')")
         .execute(&pool)
         .await
         .unwrap();
-    let manager = common::manager(
+    let manager = support::manager(
         &db,
         1,
         TenantMigrations::from_sql([(

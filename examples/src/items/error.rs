@@ -103,7 +103,13 @@ impl From<TenancyError> for AppError {
             TenancyError::StoreUnavailable { .. } => {
                 "the tenant store or a tenant database is unavailable".to_owned()
             }
-            other if other.is_server_error() => format!("{other}; see the server log"),
+            // (their text may name files or servers): the kind is enough.
+            other if other.is_server_error() => {
+                format!(
+                    "the operation failed ({}); see the server log",
+                    other.kind()
+                )
+            }
             other => other.to_string(),
         };
         Self {

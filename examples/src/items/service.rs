@@ -52,13 +52,7 @@ impl<S: TenantStore<Tenant = RegistryTenant> + 'static> AppState<S> {
         tenant: &RegistryTenant,
         item: NewItem,
     ) -> Result<Item, AppError> {
-        let name_len = item.name.chars().count();
-        if item.name.trim().is_empty() || name_len > 200 {
-            return Err(AppError::invalid_body(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "name must have 1 to 200 characters",
-            ));
-        }
+        check_name(&item.name)?;
         if !item.capacity.is_finite() {
             return Err(AppError::invalid_body(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -112,15 +106,18 @@ impl<S: TenantStore<Tenant = RegistryTenant> + 'static> AppState<S> {
     pub async fn create_tenant(&self, body: CreateTenant) -> Result<TenantView, AppError> {
         let id = TenantId::new(&body.id).map_err(TenancyError::from)?;
         let name = body.name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(AppError::invalid_body(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "name must have 1 to 200 characters",
-            ));
-        }
+        check_name(name)?;
         let mut tenant = NewTenant::new(id, name);
+        let mut seen = Vec::with_capacity(body.domains.len());
         for (index, domain) in body.domains.iter().enumerate() {
             let domain = DomainName::new(domain).map_err(TenancyError::from)?;
+            if seen.contains(&domain) {
+                return Err(AppError::invalid_body(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("domain {domain} is listed twice"),
+                ));
+            }
+            seen.push(domain.clone());
             tenant = if index == 0 {
                 tenant.primary_domain(domain)
             } else {
@@ -211,4 +208,23 @@ fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
         difference |= usize::from(given.get(index).copied().unwrap_or(0) ^ byte);
     }
     difference == 0
+}
+
+/// A display name: 1 to 200 characters, not blank, no control characters
+/// (databases refuse some of them, e.g. NUL on Postgres).
+fn check_name(name: &str) -> Result<(), AppError> {
+    let length = name.chars().count();
+    if name.trim().is_empty() || length > 200 {
+        return Err(AppError::invalid_body(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name must have 1 to 200 characters",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::invalid_body(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name must not contain control characters",
+        ));
+    }
+    Ok(())
 }

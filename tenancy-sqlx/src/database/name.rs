@@ -242,7 +242,7 @@ impl DatabaseNaming {
 
     /// A name for tenant `id` that differs from [`database_for`](Self::database_for)
     /// (used where the natural name is still held by a renamed tenant).
-    #[cfg(feature = "mysql")]
+    #[cfg(any(feature = "mysql", feature = "sqlite"))]
     pub(crate) fn unique_for(
         &self,
         id: &TenantId,
@@ -263,7 +263,7 @@ impl fmt::Debug for DatabaseNaming {
 }
 
 /// A short random token (8 hex digits) for de-duplicated names.
-#[cfg(feature = "mysql")]
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
 pub(crate) fn token() -> String {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};

@@ -75,7 +75,8 @@ const MIGRATIONS: &[(i32, &str, &[&str])] = &[(
     ],
 )];
 
-/// The history table of the registry tables.
+/// The history of the registry tables, one row per registry (named by its
+/// tenants table) and migration, so several registries can share a database.
 const HISTORY: &str = "_tenancy_registry_migrations";
 
 /// Back-quotes a validated identifier (`[a-z0-9_]`: nothing to escape).
@@ -100,7 +101,10 @@ impl MySqlRegistry {
                 .replace("{d}", tables.domains.as_str())
         };
         let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
-        let lock = format!("tenancy_registry:{}", tables.tenants);
+        // MySQL lock names have at most 64 characters; a shared prefix of two
+        // long table names only makes their migrations wait for each other.
+        let mut lock = format!("tenancy_registry:{}", tables.tenants);
+        lock.truncate(64);
         let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
             .bind(&lock)
             .bind(Duration::from_secs(60).as_secs())
@@ -114,14 +118,17 @@ impl MySqlRegistry {
         }
         let result = async {
             sqlx::raw_sql(AssertSqlSafe(format!(
-                "CREATE TABLE IF NOT EXISTS `{HISTORY}` (version INT PRIMARY KEY, \
-                 description TEXT NOT NULL, installed_us BIGINT NOT NULL) ENGINE=InnoDB"
+                "CREATE TABLE IF NOT EXISTS `{HISTORY}` (\
+                 registry VARCHAR(64) CHARACTER SET ascii NOT NULL, version INT NOT NULL, \
+                 description TEXT NOT NULL, installed_us BIGINT NOT NULL, \
+                 PRIMARY KEY (registry, version)) ENGINE=InnoDB"
             )))
             .execute(&mut *conn)
             .await?;
             let applied: Vec<i32> = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT version FROM `{HISTORY}` ORDER BY version"
+                "SELECT version FROM `{HISTORY}` WHERE registry = ? ORDER BY version"
             )))
+            .bind(tables.tenants.as_str())
             .fetch_all(&mut *conn)
             .await?;
             for (version, description, statements) in MIGRATIONS {
@@ -134,8 +141,10 @@ impl MySqlRegistry {
                         .await?;
                 }
                 sqlx::query(AssertSqlSafe(format!(
-                    "INSERT INTO `{HISTORY}` (version, description, installed_us) VALUES (?, ?, ?)"
+                    "INSERT INTO `{HISTORY}` (registry, version, description, installed_us) \
+                     VALUES (?, ?, ?, ?)"
                 )))
+                .bind(tables.tenants.as_str())
                 .bind(version)
                 .bind(description)
                 .bind(crate::sql_registry::now_micros())

@@ -25,7 +25,11 @@ use crate::migrate::TenantMigrations;
 ///
 /// File names come one-to-one from tenant ids through a [`DatabaseNaming`]
 /// (default `tenant_<id>.db`); the name grammar (`a-z 0-9 _ -`) has no `.`,
-/// `/` or `\`, so no id can reach outside the directory. A "server" is a
+/// `/` or `\`, so no id can reach outside the directory. A rename changes the
+/// registry only: the file keeps its name (moving a live database and its
+/// `-wal`/`-shm` files under other processes' connections is unsafe), and the
+/// registry records it; a later tenant whose natural file name is taken gets
+/// `tenant_<id>_<token>.db`. A "server" is a
 /// directory: the default one is named `local`, more can be added with
 /// [`directory`](Self::directory). New files are created exclusively (an
 /// existing file is never adopted) and migrated in one transaction; a failed
@@ -184,13 +188,24 @@ impl Provision for SqliteDatabases {
         server: &'a Ident,
         id: &'a TenantId,
     ) -> BoxFuture<'a, Result<DatabaseLocation, TenancyError>> {
-        let location = self
-            .inner
-            .naming
+        let naming = &self.inner.naming;
+        let natural = || format!("{}{id}", naming.prefix());
+        let location = naming
             .database_for(id)
-            .map(|name| DatabaseLocation::new(server.clone(), name))
-            .map_err(|error| {
-                naming_error(id, &format!("{}{id}", self.inner.naming.prefix()), error)
+            .map_err(|error| naming_error(id, &natural(), error))
+            .and_then(|name| {
+                let location = DatabaseLocation::new(server.clone(), name);
+                let path = self.path_of(&location)?;
+                if !files(&path).iter().any(|file| file.exists()) {
+                    return Ok(location);
+                }
+                // Still held by a renamed tenant (renames keep the file) or
+                // left behind: never adopt it, and never give a new tenant a
+                // name whose old connections may live on in other processes.
+                let name = naming
+                    .unique_for(id, &crate::database::name::token())
+                    .map_err(|error| naming_error(id, &natural(), error))?;
+                Ok(DatabaseLocation::new(server.clone(), name))
             });
         futures_util::future::ready(location).boxed()
     }
@@ -256,39 +271,23 @@ impl Provision for SqliteDatabases {
 
     fn rename_target(
         &self,
-        from: &DatabaseLocation,
-        to: &TenantId,
+        _from: &DatabaseLocation,
+        _to: &TenantId,
     ) -> Result<Option<DatabaseLocation>, TenancyError> {
-        let name =
-            self.inner
-                .naming
-                .database_for(to)
-                .map_err(|error| TenancyError::Configuration {
-                    message: error.to_string(),
-                })?;
-        Ok(Some(DatabaseLocation::new(from.server().clone(), name)))
+        // The file keeps its name: moving a live SQLite database (and its
+        // `-wal`/`-shm` files) under connections of other processes is unsafe,
+        // and their pools would keep serving the old name's connections.
+        Ok(None)
     }
 
     fn rename_database<'a>(
         &'a self,
-        from: &'a DatabaseLocation,
-        to: &'a DatabaseLocation,
+        _from: &'a DatabaseLocation,
+        _to: &'a DatabaseLocation,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        async move {
-            let configuration = |error: TenancyError| sqlx::Error::Configuration(Box::new(error));
-            let from = self.path_of(from).map_err(configuration)?;
-            let to = self.path_of(to).map_err(configuration)?;
-            // A hard link fails if the target exists: never overwrite a file.
-            std::fs::hard_link(&from, &to)?;
-            for (old, new) in files(&from).iter().zip(files(&to).iter()).skip(1) {
-                match std::fs::rename(old, new) {
-                    Err(error) if error.kind() != ErrorKind::NotFound => return Err(error.into()),
-                    _ => {}
-                }
-            }
-            std::fs::remove_file(&from)?;
-            Ok(())
-        }
+        futures_util::future::ready(Err(sqlx::Error::Configuration(
+            "SQLite tenant databases keep their file name on rename".into(),
+        )))
         .boxed()
     }
 

@@ -83,7 +83,8 @@ CREATE INDEX "{d}_tenant_idx" ON {D} (tenant_id);
 "#,
 )];
 
-/// The history table of the registry tables.
+/// The history of the registry tables, one row per registry (named by its
+/// tenants table) and migration, so several registries can share a database.
 const HISTORY: &str = "_tenancy_registry_migrations";
 
 impl SqliteRegistry {
@@ -109,15 +110,17 @@ impl SqliteRegistry {
             .await
             .map_err(store_error)?;
         sqlx::raw_sql(AssertSqlSafe(format!(
-            "CREATE TABLE IF NOT EXISTS \"{HISTORY}\" (version INTEGER PRIMARY KEY, \
-             description TEXT NOT NULL, installed_us INTEGER NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS \"{HISTORY}\" (registry TEXT NOT NULL, \
+             version INTEGER NOT NULL, description TEXT NOT NULL, \
+             installed_us INTEGER NOT NULL, PRIMARY KEY (registry, version))"
         )))
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
         let applied: Vec<i32> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT version FROM \"{HISTORY}\" ORDER BY version"
+            "SELECT version FROM \"{HISTORY}\" WHERE registry = ? ORDER BY version"
         )))
+        .bind(tables.tenants.as_str())
         .fetch_all(&mut *tx)
         .await
         .map_err(store_error)?;
@@ -130,8 +133,10 @@ impl SqliteRegistry {
                 .await
                 .map_err(store_error)?;
             sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO \"{HISTORY}\" (version, description, installed_us) VALUES (?, ?, ?)"
+                "INSERT INTO \"{HISTORY}\" (registry, version, description, installed_us) \
+                 VALUES (?, ?, ?, ?)"
             )))
+            .bind(tables.tenants.as_str())
             .bind(version)
             .bind(description)
             .bind(crate::sql_registry::now_micros())

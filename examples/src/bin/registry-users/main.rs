@@ -89,7 +89,7 @@ async fn list_users(TenantDb(mut conn): TenantDb<Pools>) -> HttpResponse {
         .await
     {
         Ok(users) => HttpResponse::Ok().json(users),
-        Err(_) => HttpResponse::ServiceUnavailable().finish(),
+        Err(error) => unavailable(&error),
     }
 }
 
@@ -105,6 +105,12 @@ async fn create_user(
             .await;
     match created {
         Ok(user) => HttpResponse::Created().json(user),
-        Err(_) => HttpResponse::ServiceUnavailable().finish(),
+        Err(error) => unavailable(&error),
     }
+}
+
+/// A database failure: logged with its cause, answered with a bare 503.
+fn unavailable(error: &sqlx::Error) -> HttpResponse {
+    tracing::error!(%error, "database query failed");
+    HttpResponse::ServiceUnavailable().finish()
 }

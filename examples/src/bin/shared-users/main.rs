@@ -108,7 +108,7 @@ async fn list_users(
         .query_as::<User>("SELECT id, name FROM users WHERE tenant_id = {tenant} ORDER BY id")
         .fetch_all()
         .await
-        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+        .map_err(unavailable)?;
     Ok(Json(users))
 }
 
@@ -124,9 +124,13 @@ async fn create_user(
         .bind(user.name)
         .fetch_one()
         .await
-        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
-    tx.commit()
-        .await
-        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+        .map_err(unavailable)?;
+    tx.commit().await.map_err(unavailable)?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// A database failure: logged with its cause, answered with a bare 503.
+fn unavailable(error: impl std::fmt::Display) -> StatusCode {
+    tracing::error!(%error, "database query failed");
+    StatusCode::SERVICE_UNAVAILABLE
 }

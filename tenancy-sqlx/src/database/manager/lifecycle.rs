@@ -49,6 +49,9 @@ impl<B: DatabaseBackend> DatabaseManager<B> {
         let registry = &self.inner.registry;
         let migrations = &self.inner.migrations;
         let location = backend.location_for(server, &new.id).await?;
+        // Connections this process may still hold to an earlier database of
+        // that name (a dropped tenant's) must never serve the new one.
+        self.pools().close(&location).await;
         backend.prepare(server, migrations).await.map_err(|error| {
             crate::error::step_error(error, |source| TenancyError::TableCreation {
                 tenant: new.id.clone(),
@@ -94,14 +97,14 @@ impl<B: DatabaseBackend> DatabaseManager<B> {
 
     /// Renames a tenant, keeping its data and domains.
     ///
-    /// Postgres and SQLite rename the database (`ALTER DATABASE … RENAME`, a
-    /// file rename) so its name keeps following the id; the tenant's pool is
-    /// closed first, and the rename is undone if the registry update fails.
-    /// Postgres refuses while other sessions (e.g. other processes) are
-    /// connected to the database: that is a `SchemaRename` error, retry later.
-    /// MySQL cannot rename a database, so there only the registry changes and
-    /// the database keeps its name (the registry records it; a later tenant
-    /// with the old id gets a different name).
+    /// Postgres renames the database (`ALTER DATABASE … RENAME`) so its name
+    /// keeps following the id; the tenant's pool is closed first, and the
+    /// rename is undone if the registry update fails. Postgres refuses while
+    /// other sessions (e.g. other processes) are connected to the database:
+    /// that is a `SchemaRename` error, retry later. MySQL cannot rename a
+    /// database, and SQLite cannot move a live file safely, so there only the
+    /// registry changes and the database keeps its name (the registry records
+    /// it; a later tenant with the old id gets a different name).
     ///
     /// Errors: `TenantNotFound`, `TenantExists`, `SchemaRename`.
     pub async fn rename(

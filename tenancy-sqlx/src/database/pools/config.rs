@@ -2,6 +2,13 @@
 
 use std::time::Duration;
 
+/// The longest acquire time-out [`PoolConfig::acquire_timeout`] accepts.
+const MAX_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The longest idle time-out [`PoolConfig::pool_idle_timeout`] accepts (the
+/// cache underneath refuses durations of centuries).
+const MAX_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// Limits of the per-tenant pools.
 ///
 /// Defaults: a budget of 20 connections across all tenant pools, at most 5
@@ -73,15 +80,19 @@ impl PoolConfig {
     }
 
     /// Closes a tenant pool (and its connections) unused for this long.
+    /// At most one year (longer values are clamped).
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
-        self.pool_idle_timeout = timeout;
+        self.pool_idle_timeout = timeout.min(MAX_POOL_IDLE_TIMEOUT);
         self
     }
 
     /// How long [`acquire`](crate::TenantPools::acquire) may wait for a
     /// connection before failing with `StoreUnavailable`.
+    ///
+    /// At most one day: longer values are clamped (an unbounded wait is a
+    /// hung request, and the deadline must stay representable).
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
-        self.acquire_timeout = timeout;
+        self.acquire_timeout = timeout.min(MAX_ACQUIRE_TIMEOUT);
         self
     }
 
@@ -99,6 +110,8 @@ impl PoolConfig {
     /// Postgres until the backend process has exited. Reusing the permit at
     /// once would let the server briefly see one connection more than the
     /// budget, and fail a connection attempt if its own limit is that tight.
+    /// On a saturated machine the server's lag can exceed 20 ms; raise the
+    /// grace where the server's own connection limit equals the budget.
     pub fn close_grace(mut self, grace: Duration) -> Self {
         self.close_grace = grace;
         self

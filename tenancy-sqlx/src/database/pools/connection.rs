@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
+use sqlx::Connection;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Live, Shared, TenantPool};
@@ -34,7 +35,7 @@ pub struct TenantConnection<B: DatabaseBackend> {
     pool: Arc<TenantPool<B>>,
     shared: Arc<Shared<B>>,
     /// The per-tenant slot, released after the connection is back.
-    _slot: OwnedSemaphorePermit,
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 impl<B: DatabaseBackend> TenantConnection<B> {
@@ -48,7 +49,7 @@ impl<B: DatabaseBackend> TenantConnection<B> {
             live: Some(live),
             pool,
             shared,
-            _slot: slot,
+            slot: Some(slot),
         }
     }
 
@@ -95,9 +96,30 @@ impl<B: DatabaseBackend> DerefMut for TenantConnection<B> {
 
 impl<B: DatabaseBackend> Drop for TenantConnection<B> {
     fn drop(&mut self) {
-        if let Some(live) = self.live.take() {
+        let Some(mut live) = self.live.take() else {
+            return;
+        };
+        let slot = self.slot.take();
+        if !live.conn.should_flush() {
             self.shared.release(&self.pool, live);
+            return;
         }
+        // Work is still queued on the connection, e.g. the `ROLLBACK` of a
+        // dropped transaction: flush it (as sqlx's pool does) before the
+        // connection idles, so it never sits idle in a transaction holding
+        // locks; a connection that fails the ping is closed.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.shared.close_later(live);
+            return;
+        };
+        let (pool, shared) = (self.pool.clone(), self.shared.clone());
+        runtime.spawn(async move {
+            match live.conn.ping().await {
+                Ok(()) => shared.release(&pool, live),
+                Err(_) => shared.close_later(live),
+            }
+            drop(slot);
+        });
     }
 }
 

@@ -62,9 +62,12 @@ impl QualifiedSchema {
 
     /// `template` with every `{schema}` replaced by the quoted schema name.
     ///
-    /// Fails with [`TenancyError::Configuration`] when the template has no
-    /// `{schema}`: such a statement would not be scoped to the tenant.
-    pub fn sql(&self, template: &str) -> Result<AssertSqlSafe<String>, TenancyError> {
+    /// The template is `&'static str`, like sqlx's own checked queries, so
+    /// request data cannot be formatted into it; pass values as bind
+    /// parameters. Fails with [`TenancyError::Configuration`] when the
+    /// template has no `{schema}`: such a statement would not be scoped to
+    /// the tenant.
+    pub fn sql(&self, template: &'static str) -> Result<AssertSqlSafe<String>, TenancyError> {
         if !template.contains(SCHEMA_PLACEHOLDER) {
             return Err(TenancyError::Configuration {
                 message: "a qualified tenant statement must name its tables as {schema}.table"

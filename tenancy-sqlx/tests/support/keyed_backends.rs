@@ -6,8 +6,8 @@ macro_rules! keyed_backends {
     ($suite:ident) => {
         #[cfg(feature = "mysql")]
         mod mysql {
-            use super::shared_support;
-            use shared_support::mysql::MySqlTest;
+            use super::support;
+            use support::mysql::MySqlDb;
             use tenancy_sqlx::{MySqlRegistry, RegistryTables};
 
             trait Pooled: Sized {
@@ -22,7 +22,7 @@ macro_rules! keyed_backends {
                 registry: MySqlRegistry,
                 pool: concurrent,
                 setup: |size| {
-                    let db = MySqlTest::new().await;
+                    let db = MySqlDb::new().await;
                     let pool = db.pool(size).await;
                     let registry = MySqlRegistry::connect(pool, RegistryTables::default()).await.unwrap();
                     (db, registry)
@@ -47,8 +47,8 @@ macro_rules! keyed_backends {
 
         #[cfg(feature = "sqlite")]
         mod sqlite {
-            use super::shared_support;
-            use shared_support::sqlite::SqliteTest;
+            use super::support;
+            use support::sqlite::SqliteDb;
             use tenancy_sqlx::{RegistryTables, SqliteRegistry};
 
             trait Pooled: Sized {
@@ -66,7 +66,7 @@ macro_rules! keyed_backends {
                 registry: SqliteRegistry,
                 pool: concurrent,
                 setup: |size| {
-                    let db = SqliteTest::new();
+                    let db = SqliteDb::new();
                     let pool = db.pool(size).await;
                     let registry = SqliteRegistry::connect(pool, RegistryTables::default()).await.unwrap();
                     (db, registry)
