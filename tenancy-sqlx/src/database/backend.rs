@@ -135,19 +135,27 @@ pub(crate) mod sealed {
         ) -> BoxFuture<'a, Result<(), TenancyError>>;
 
         /// Where tenant `to`'s database should live after a rename of the
-        /// tenant at `from`; `None` when the backend keeps the name.
+        /// tenant at `from`; `None` (the default) when the backend keeps the
+        /// name and only the registry changes.
         fn rename_target(
             &self,
-            from: &DatabaseLocation,
-            to: &TenantId,
-        ) -> Result<Option<DatabaseLocation>, TenancyError>;
+            _from: &DatabaseLocation,
+            _to: &TenantId,
+        ) -> Result<Option<DatabaseLocation>, TenancyError> {
+            Ok(None)
+        }
 
-        /// Renames a database (`from` and `to` are on the same server).
+        /// Renames a database (`from` and `to` are on the same server); only
+        /// called for a target from [`rename_target`](Self::rename_target).
         fn rename_database<'a>(
             &'a self,
-            from: &'a DatabaseLocation,
-            to: &'a DatabaseLocation,
-        ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+            _from: &'a DatabaseLocation,
+            _to: &'a DatabaseLocation,
+        ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+            Box::pin(std::future::ready(Err(sqlx::Error::Configuration(
+                "this backend keeps database names on rename".into(),
+            ))))
+        }
 
         /// Applies pending migrations; returns the applied versions.
         fn migrate<'a>(

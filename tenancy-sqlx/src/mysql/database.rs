@@ -253,26 +253,6 @@ impl Provision for MySqlDatabases {
         .boxed()
     }
 
-    fn rename_target(
-        &self,
-        _from: &DatabaseLocation,
-        _to: &TenantId,
-    ) -> Result<Option<DatabaseLocation>, TenancyError> {
-        // MySQL has no RENAME DATABASE: the database keeps its name.
-        Ok(None)
-    }
-
-    fn rename_database<'a>(
-        &'a self,
-        _from: &'a DatabaseLocation,
-        _to: &'a DatabaseLocation,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        futures_util::future::ready(Err(sqlx::Error::Configuration(
-            "MySQL cannot rename a database".into(),
-        )))
-        .boxed()
-    }
-
     fn migrate<'a>(
         &'a self,
         location: &'a DatabaseLocation,

@@ -269,28 +269,6 @@ impl Provision for SqliteDatabases {
         .boxed()
     }
 
-    fn rename_target(
-        &self,
-        _from: &DatabaseLocation,
-        _to: &TenantId,
-    ) -> Result<Option<DatabaseLocation>, TenancyError> {
-        // The file keeps its name: moving a live SQLite database (and its
-        // `-wal`/`-shm` files) under connections of other processes is unsafe,
-        // and their pools would keep serving the old name's connections.
-        Ok(None)
-    }
-
-    fn rename_database<'a>(
-        &'a self,
-        _from: &'a DatabaseLocation,
-        _to: &'a DatabaseLocation,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        futures_util::future::ready(Err(sqlx::Error::Configuration(
-            "SQLite tenant databases keep their file name on rename".into(),
-        )))
-        .boxed()
-    }
-
     fn migrate<'a>(
         &'a self,
         location: &'a DatabaseLocation,
