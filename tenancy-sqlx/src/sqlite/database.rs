@@ -29,7 +29,12 @@ use crate::migrate::TenantMigrations;
 /// registry only: the file keeps its name (moving a live database and its
 /// `-wal`/`-shm` files under other processes' connections is unsafe), and the
 /// registry records it; a later tenant whose natural file name is taken gets
-/// `tenant_<id>_<token>.db`. A "server" is a
+/// `tenant_<id>_<token>.db`. Dropping a tenant deletes its files and closes
+/// this process's pool; another process serving the same directory keeps its
+/// pooled connections to the deleted file until they idle out, so re-create a
+/// dropped id only after
+/// [`pool_idle_timeout`](crate::PoolConfig::pool_idle_timeout) has passed (or
+/// restart the other processes). A "server" is a
 /// directory: the default one is named `local`, more can be added with
 /// [`directory`](Self::directory). New files are created exclusively (an
 /// existing file is never adopted) and migrated in one transaction; a failed
