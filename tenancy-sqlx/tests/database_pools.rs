@@ -720,3 +720,59 @@ async fn sqlite_rename_then_recreate_never_mixes_tenants() {
         .unwrap();
     assert_eq!(rows, 0);
 }
+
+/// Two processes (two managers) serve one SQLite directory. One drops a
+/// tenant and creates it again under the same id (the same file name); the
+/// other's pooled connection to the deleted file is never reused for it.
+#[tokio::test]
+async fn sqlite_recreated_file_is_not_served_from_another_process_pool() {
+    let dir = support::TempDir::new();
+    let manager = || async {
+        let registry = tenancy_sqlx::SqliteRegistry::connect(
+            dir.sqlite_pool("registry.db", 2).await,
+            RegistryTables::default(),
+        )
+        .await
+        .unwrap();
+        let backend = tenancy_sqlx::SqliteDatabases::new(dir.path().join("tenants")).unwrap();
+        DatabaseManager::new(
+            registry,
+            backend,
+            items(),
+            PoolConfig::new().max_connections(4),
+        )
+    };
+    let (first, second) = (manager().await, manager().await);
+    let old = first
+        .create(NewTenant::new(id("acme"), "Acme"))
+        .await
+        .unwrap();
+    {
+        let mut conn = second.connect(&old).await.unwrap();
+        sqlx::query("INSERT INTO items (id, tenant) VALUES (1, 'old acme')")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    } // idles in the second manager's pool
+    assert!(first.drop_tenant(&id("acme")).await.unwrap());
+    let again = first
+        .create(NewTenant::new(id("acme"), "Acme again"))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.storage().database(),
+        old.storage().database(),
+        "the freed file name is used again"
+    );
+    let mut conn = second.connect(&again).await.unwrap();
+    let rows: Vec<String> = sqlx::query_scalar("SELECT tenant FROM items")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    assert!(rows.is_empty(), "served the deleted file's rows: {rows:?}");
+    assert_eq!(
+        second.pools().stats().connections_opened,
+        2,
+        "the stale connection was closed and a new one opened"
+    );
+}

@@ -114,6 +114,15 @@ pub(crate) mod sealed {
             true
         }
 
+        /// The identity of the storage at `location` as it is now, recorded
+        /// when a connection opens and compared before an idle connection is
+        /// reused, so a connection to a database that was since replaced is
+        /// closed instead. `None` (the default): no check (servers refuse to
+        /// drop a database under live sessions, or end them).
+        fn identity(&self, _location: &DatabaseLocation) -> Option<u64> {
+            None
+        }
+
         /// Forgets that servers were prepared (migrations may have changed
         /// elsewhere); the next [`prepare`](Self::prepare) checks again.
         fn forget_prepared(&self) {}

@@ -29,12 +29,10 @@ use crate::migrate::TenantMigrations;
 /// registry only: the file keeps its name (moving a live database and its
 /// `-wal`/`-shm` files under other processes' connections is unsafe), and the
 /// registry records it; a later tenant whose natural file name is taken gets
-/// `tenant_<id>_<token>.db`. Dropping a tenant deletes its files and closes
-/// this process's pool; another process serving the same directory keeps its
-/// pooled connections to the deleted file until they idle out, so re-create a
-/// dropped id only after
-/// [`pool_idle_timeout`](crate::PoolConfig::pool_idle_timeout) has passed (or
-/// restart the other processes). A "server" is a
+/// `tenant_<id>_<token>.db`. Dropping a tenant deletes its files; a pooled
+/// connection (of this or another process) is checked against the file's
+/// inode before reuse, so a tenant created again under a dropped id is never
+/// served from the old, deleted file. A "server" is a
 /// directory: the default one is named `local`, more can be added with
 /// [`directory`](Self::directory). New files are created exclusively (an
 /// existing file is never adopted) and migrated in one transaction; a failed
@@ -186,6 +184,16 @@ impl DatabaseBackend for SqliteDatabases {
 impl Provision for SqliteDatabases {
     fn has_server_sessions(&self) -> bool {
         false
+    }
+
+    /// The file's inode: a file dropped and created again (by this or
+    /// another process) is a different file, and pooled connections to the
+    /// old one are closed instead of reused. One `stat` per reuse.
+    #[cfg(unix)]
+    fn identity(&self, location: &DatabaseLocation) -> Option<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.path_of(location).ok()?;
+        std::fs::metadata(path).ok().map(|metadata| metadata.ino())
     }
 
     fn location_for<'a>(

@@ -126,6 +126,9 @@ pub(crate) struct TenantPool<B: DatabaseBackend> {
 pub(crate) struct Live<B: DatabaseBackend> {
     pub(crate) conn: BackendConnection<B>,
     pub(crate) permit: OwnedSemaphorePermit,
+    /// The storage's identity when the connection was opened (SQLite: the
+    /// file's inode), see `Provision::identity`.
+    pub(crate) identity: Option<u64>,
 }
 
 struct Idle<B: DatabaseBackend> {
@@ -224,6 +227,14 @@ impl<B: DatabaseBackend> TenantPools<B> {
         loop {
             if let Some(idle) = pool.pop_idle() {
                 let mut live = idle.live;
+                // The database was replaced since (e.g. a SQLite file dropped
+                // and re-created by another process): never reuse.
+                if live.identity.is_some()
+                    && shared.backend.identity(&pool.location) != live.identity
+                {
+                    shared.close_later(live);
+                    continue;
+                }
                 if idle.since.elapsed() >= shared.config.test_after_idle
                     && live.conn.ping().await.is_err()
                 {
@@ -250,7 +261,12 @@ impl<B: DatabaseBackend> TenantPools<B> {
                 .stats
                 .connections_opened
                 .fetch_add(1, Ordering::SeqCst);
-            let live = Live { conn, permit };
+            let identity = shared.backend.identity(&pool.location);
+            let live = Live {
+                conn,
+                permit,
+                identity,
+            };
             return Ok(TenantConnection::new(
                 live,
                 pool.clone(),
@@ -377,7 +393,7 @@ impl<B: DatabaseBackend> Shared<B> {
     /// its permit.
     async fn reassign_idle(&self) -> Option<OwnedSemaphorePermit> {
         let live = self.take_any_idle()?;
-        let Live { conn, permit } = live;
+        let Live { conn, permit, .. } = live;
         // Closed (and the server given its grace to end the session) before
         // the permit is reused, so the budget is never exceeded.
         let _closed = conn.close().await;
@@ -478,7 +494,7 @@ impl<B: DatabaseBackend> Shared<B> {
             Ok(runtime) => {
                 let grace = self.grace_period();
                 runtime.spawn(async move {
-                    let Live { conn, permit } = live;
+                    let Live { conn, permit, .. } = live;
                     let _closed = conn.close().await;
                     if !grace.is_zero() {
                         tokio::time::sleep(grace).await;
@@ -492,7 +508,7 @@ impl<B: DatabaseBackend> Shared<B> {
 
     async fn close_now(&self, live: Live<B>) {
         self.stats.connections_closed.fetch_add(1, Ordering::SeqCst);
-        let Live { conn, permit } = live;
+        let Live { conn, permit, .. } = live;
         let _closed = conn.close().await;
         self.grace().await;
         drop(permit);
