@@ -69,6 +69,23 @@ async fn pg_on(url: String, pools: PoolConfig, extra: Option<(Ident, PgConnectOp
     }
 }
 
+/// A database-per-tenant manager on SQLite in `dir`: the registry in
+/// `registry.db`, tenant files in `tenants/`. Called twice on one directory, it
+/// stands for two processes.
+async fn sqlite_manager(
+    dir: &support::TempDir,
+    pools: PoolConfig,
+) -> DatabaseManager<tenancy_sqlx::SqliteDatabases> {
+    let registry = tenancy_sqlx::SqliteRegistry::connect(
+        dir.sqlite_pool("registry.db", 2).await,
+        RegistryTables::default(),
+    )
+    .await
+    .unwrap();
+    let backend = tenancy_sqlx::SqliteDatabases::new(dir.path().join("tenants")).unwrap();
+    DatabaseManager::new(registry, backend, items(), pools)
+}
+
 /// Creates `count` tenants `t0..` (a few at a time).
 async fn create_many<B: DatabaseBackend>(
     manager: &DatabaseManager<B>,
@@ -502,19 +519,7 @@ async fn pools_are_lru_evicted_and_closed_when_idle() {
 #[tokio::test]
 async fn the_access_handle_is_a_connection_of_the_tenant_database() {
     let dir = support::TempDir::new();
-    let registry = tenancy_sqlx::SqliteRegistry::connect(
-        dir.sqlite_pool("registry.db", 2).await,
-        RegistryTables::default(),
-    )
-    .await
-    .unwrap();
-    let backend = tenancy_sqlx::SqliteDatabases::new(dir.path().join("tenants")).unwrap();
-    let manager = DatabaseManager::new(
-        registry,
-        backend,
-        items(),
-        PoolConfig::new().max_connections(2),
-    );
+    let manager = sqlite_manager(&dir, PoolConfig::new().max_connections(2)).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
         .await
@@ -647,21 +652,10 @@ async fn a_dropped_transaction_is_flushed_before_the_connection_idles() {
 #[tokio::test]
 async fn sqlite_rename_then_recreate_never_mixes_tenants() {
     let dir = support::TempDir::new();
-    let registry = tenancy_sqlx::SqliteRegistry::connect(
-        dir.sqlite_pool("registry.db", 2).await,
-        RegistryTables::default(),
-    )
-    .await
-    .unwrap();
-    let backend = tenancy_sqlx::SqliteDatabases::new(dir.path().join("tenants")).unwrap();
-    let manager = DatabaseManager::new(
-        registry,
-        backend,
-        items(),
-        PoolConfig::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::MAX),
-    );
+    let pools = PoolConfig::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::MAX);
+    let manager = sqlite_manager(&dir, pools).await;
     let old = manager
         .create(NewTenant::new(id("old"), "Old"))
         .await
@@ -727,22 +721,9 @@ async fn sqlite_rename_then_recreate_never_mixes_tenants() {
 #[tokio::test]
 async fn sqlite_recreated_file_is_not_served_from_another_process_pool() {
     let dir = support::TempDir::new();
-    let manager = || async {
-        let registry = tenancy_sqlx::SqliteRegistry::connect(
-            dir.sqlite_pool("registry.db", 2).await,
-            RegistryTables::default(),
-        )
-        .await
-        .unwrap();
-        let backend = tenancy_sqlx::SqliteDatabases::new(dir.path().join("tenants")).unwrap();
-        DatabaseManager::new(
-            registry,
-            backend,
-            items(),
-            PoolConfig::new().max_connections(4),
-        )
-    };
-    let (first, second) = (manager().await, manager().await);
+    let pools = || PoolConfig::new().max_connections(4);
+    let first = sqlite_manager(&dir, pools()).await;
+    let second = sqlite_manager(&dir, pools()).await;
     let old = first
         .create(NewTenant::new(id("acme"), "Acme"))
         .await
