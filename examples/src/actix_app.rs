@@ -170,6 +170,31 @@ fn admin<S: TenantStore<Tenant = RegistryTenant> + 'static>(
     state.authorize(authorization, tenant)
 }
 
+/// The admin guard first, then the body (at most `BODY_LIMIT` bytes), so an
+/// unauthorised request is refused before its body is read. The refusal
+/// closes the connection: the unread body cannot be skipped safely.
+async fn admin_body<S: TenantStore<Tenant = RegistryTenant> + 'static>(
+    state: &AppState<S>,
+    request: &HttpRequest,
+    tenant: Option<&RegistryTenant>,
+    payload: web::Payload,
+) -> AppResult<Result<web::Bytes, HttpResponse>> {
+    if let Err(error) = admin(state, request, tenant) {
+        let refused = HttpResponse::build(error.status_code())
+            .force_close()
+            .json(error.body());
+        return Ok(Err(refused));
+    }
+    match payload.to_bytes_limited(BODY_LIMIT).await {
+        Ok(Ok(body)) => Ok(Ok(body)),
+        Ok(Err(_)) => Err(AppError::invalid_body(
+            http::StatusCode::BAD_REQUEST,
+            "the request body could not be read",
+        )),
+        Err(_) => Err(AppError::payload_too_large()),
+    }
+}
+
 /// Turns any error answer without a JSON body (a framework-level rejection)
 /// into the app's JSON error for its status.
 async fn json_errors(
@@ -229,9 +254,12 @@ async fn create_tenant<S: TenantStore<Tenant = RegistryTenant> + 'static>(
     state: Data<AppState<S>>,
     OptionalTenant(tenant): OptionalTenant<RegistryTenant>,
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> AppResult<HttpResponse> {
-    admin(&state, &request, tenant.as_ref())?;
+    let body = match admin_body(&state, &request, tenant.as_ref(), payload).await? {
+        Ok(body) => body,
+        Err(refused) => return Ok(refused),
+    };
     let body: CreateTenant = parse(&request, &body)?;
     Ok(HttpResponse::Created().json(state.create_tenant(body).await?))
 }
@@ -261,9 +289,12 @@ async fn rename_tenant<S: TenantStore<Tenant = RegistryTenant> + 'static>(
     OptionalTenant(tenant): OptionalTenant<RegistryTenant>,
     request: HttpRequest,
     id: Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> AppResult<HttpResponse> {
-    admin(&state, &request, tenant.as_ref())?;
+    let body = match admin_body(&state, &request, tenant.as_ref(), payload).await? {
+        Ok(body) => body,
+        Err(refused) => return Ok(refused),
+    };
     let body: RenameTenant = parse(&request, &body)?;
     Ok(HttpResponse::Ok().json(state.rename_tenant(&id, body).await?))
 }

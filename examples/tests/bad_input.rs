@@ -11,8 +11,11 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn bad_input(framework: Framework, pair: Pair) {
     let env = Environment::new(pair).await;
@@ -349,6 +352,28 @@ async fn run(addr: &str) {
     assert_eq!(twice.status, 404, "the refused tenant was not created");
     let items = item_names(&c.send(&get("acme.localhost", "/items")).await);
     assert_eq!(items.len(), 3, "no invalid item was stored: {items:?}");
+
+    // An admin request without the token is refused before its body is read:
+    // the answer comes although the announced body never arrives.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /admin/tenants HTTP/1.1\r\nHost: localhost\r\n\
+              Content-Type: application/json\r\nContent-Length: 900000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let mut head = [0_u8; 12];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut head))
+        .await
+        .expect("refused without waiting for the body")
+        .unwrap();
+    assert_eq!(
+        &head,
+        b"HTTP/1.1 401",
+        "{:?}",
+        String::from_utf8_lossy(&head)
+    );
 }
 
 matrix!(bad_input_matrix, bad_input);

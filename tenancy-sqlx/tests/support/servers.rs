@@ -88,10 +88,7 @@ impl Drop for ServerDatabases {
                     Server::MySql => {
                         let mut conn = mysql_server().connect().await?;
                         for name in names {
-                            conn.execute(AssertSqlSafe(format!(
-                                "DROP DATABASE IF EXISTS `{name}`"
-                            )))
-                            .await?;
+                            super::mysql::drop_database_forcefully(&mut conn, &name).await?;
                         }
                         conn.close().await
                     }
