@@ -700,8 +700,9 @@ async fn sqlite_rename_then_recreate_never_mixes_tenants() {
     assert_eq!(owners, ["old"], "the renamed tenant keeps its rows");
     drop(conn);
 
-    // Dropped and created again under the same id: a fresh, empty database,
-    // even though this process had pooled connections to the old one.
+    // Dropped (its file, still named after `old`, goes) and created again
+    // under the same id: a database of its own, empty. (Re-creating the very
+    // same file name is covered by the two-manager test below.)
     manager.drop_tenant(&id("new")).await.unwrap();
     let fresh = manager
         .create(NewTenant::new(id("new"), "New again"))

@@ -232,20 +232,7 @@ async fn without_a_tenant_nothing_is_visible_and_inserts_fail() {
         .await
         .unwrap();
     assert_eq!(count, 0, "no key, no rows");
-    let error = sqlx::query("INSERT INTO items (marker, name) VALUES ('x', 'no tenant')")
-        .execute(&mut *tx)
-        .await
-        .unwrap_err();
-    let code = error
-        .as_database_error()
-        .unwrap()
-        .code()
-        .unwrap()
-        .into_owned();
-    assert!(
-        matches!(code.as_str(), "23502" | "42501"),
-        "insert without a tenant failed with {code}"
-    );
+    insert_without_tenant_is_refused(&mut tx).await;
     tx.rollback().await.unwrap();
 
     // After a tenant transaction on the same connection the key is gone again.
@@ -273,20 +260,7 @@ async fn without_a_tenant_nothing_is_visible_and_inserts_fail() {
     .unwrap();
     assert_eq!(count, 0, "the key did not outlive its transaction");
     assert_eq!(setting.as_deref(), Some(""));
-    let error = sqlx::query("INSERT INTO items (marker, name) VALUES ('x', 'no tenant')")
-        .execute(&mut *tx)
-        .await
-        .unwrap_err();
-    let code = error
-        .as_database_error()
-        .unwrap()
-        .code()
-        .unwrap()
-        .into_owned();
-    assert!(
-        matches!(code.as_str(), "23502" | "42501"),
-        "insert without a tenant failed with {code}"
-    );
+    insert_without_tenant_is_refused(&mut tx).await;
     tx.rollback().await.unwrap();
 
     // Outside any tenant transaction the connection is the login role again.
@@ -522,4 +496,23 @@ async fn savepoint_rollback_keeps_the_scope() {
         .unwrap();
     assert_eq!(key, tx.key().as_str());
     tx.commit().await.unwrap();
+}
+
+/// An insert with no tenant key set fails: the key column stays NULL
+/// (`23502`) or the policy refuses the row (`42501`).
+async fn insert_without_tenant_is_refused(tx: &mut sqlx::PgConnection) {
+    let error = sqlx::query("INSERT INTO items (marker, name) VALUES ('x', 'no tenant')")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    let code = error
+        .as_database_error()
+        .unwrap()
+        .code()
+        .unwrap()
+        .into_owned();
+    assert!(
+        matches!(code.as_str(), "23502" | "42501"),
+        "insert without a tenant failed with {code}"
+    );
 }
