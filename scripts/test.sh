@@ -7,7 +7,9 @@
 # It needs PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres) and
 # MariaDB/MySQL on 127.0.0.1:3306 (user root, empty password). It starts local
 # servers when they are installed but stopped, and fails with a plain message
-# when one cannot be reached. Database tests are never skipped.
+# when one cannot be reached. It also starts its own second PostgreSQL (port
+# 5433) and its own PgBouncer (transaction pooling, installed from Debian's
+# package when missing). Database tests are never skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,6 +93,25 @@ if ! pg2_up; then
 fi
 psql "$TENANCY_TEST_PG2_URL" -Atc 'select version()'
 # ---- end of the second PostgreSQL server ----
+
+# ---- PgBouncer in transaction pooling mode, in front of 127.0.0.1:5432 ----
+# Debian's `pgbouncer` package, installed when missing (as root), never skipped.
+step "PgBouncer (transaction pooling) in front of 127.0.0.1:5432"
+if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing Debian's pgbouncer package"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer >/tmp/tenancy-apt-pgbouncer.log 2>&1 \
+            || { apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer >>/tmp/tenancy-apt-pgbouncer.log 2>&1; } \
+            || fail "installing pgbouncer failed (see /tmp/tenancy-apt-pgbouncer.log); install Debian's 'pgbouncer' package."
+    else
+        fail "pgbouncer is not installed; install Debian's 'pgbouncer' package (apt-get install pgbouncer)."
+    fi
+fi
+PGBOUNCER_PORT="$(scripts/pgbouncer.sh)" || fail "PgBouncer did not start (see /tmp/tenancy-pgbouncer/pgbouncer.log)."
+export TENANCY_TEST_PGBOUNCER_URL="${TENANCY_TEST_PGBOUNCER_URL:-postgres://postgres@127.0.0.1:${PGBOUNCER_PORT}/postgres}"
+pgbouncer --version | head -n1
+echo "listening on 127.0.0.1:${PGBOUNCER_PORT}"
+# ---- end of PgBouncer ----
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

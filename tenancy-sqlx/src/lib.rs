@@ -136,6 +136,8 @@ pub use postgres::database::PgDatabases;
 #[cfg(feature = "postgres")]
 pub use postgres::manager::PgTenantManager;
 #[cfg(feature = "postgres")]
+pub use postgres::pooler::{PgConnections, Pooler};
+#[cfg(feature = "postgres")]
 pub use postgres::registry::{NotifyListener, PgRegistry, RegistryConfig};
 #[cfg(feature = "postgres")]
 pub use postgres::schema::{

@@ -30,6 +30,15 @@ async fn postgres() -> Fixture {
     (registry.into(), Box::new(db))
 }
 
+/// Postgres through PgBouncer in transaction pooling mode.
+async fn pgbouncer() -> Fixture {
+    let db = support::PgDb::new().await;
+    let registry = PgRegistry::connect(db.pooled(3).await, RegistryConfig::default())
+        .await
+        .unwrap();
+    (registry.into(), Box::new(db))
+}
+
 async fn mysql() -> Fixture {
     let db = support::MySqlDb::new().await;
     let registry = MySqlRegistry::connect(db.pool(3).await, RegistryTables::default())
@@ -56,7 +65,7 @@ async fn sqlite() -> Fixture {
 /// have): its own subscribers, no shared memory with the first.
 fn second_instance(registry: &AnyRegistry) -> AnyRegistry {
     match registry {
-        AnyRegistry::Postgres(r) => PgRegistry::new(r.pool().clone(), r.config().clone())
+        AnyRegistry::Postgres(r) => PgRegistry::new(r.connections().clone(), r.config().clone())
             .unwrap()
             .into(),
         AnyRegistry::MySql(r) => MySqlRegistry::new(r.pool().clone(), r.tables().clone())
@@ -121,7 +130,7 @@ macro_rules! conformance {
     )*};
 }
 
-conformance!(postgres, mysql, sqlite);
+conformance!(postgres, pgbouncer, mysql, sqlite);
 
 /// `AnyRegistry::connect` picks the backend from the URL scheme.
 #[tokio::test]
@@ -669,7 +678,9 @@ mod suite {
     }
 
     pub(super) async fn dyn_registry(registry: &AnyRegistry, backend: &str) {
-        assert_eq!(registry.backend(), backend);
+        // PgBouncer fronts a Postgres registry.
+        let expected = if backend == "pgbouncer" { "postgres" } else { backend };
+        assert_eq!(registry.backend(), expected);
         create(registry, NewTenant::new(id("acme"), "Acme"))
             .await
             .unwrap();

@@ -15,7 +15,8 @@ async fn main() -> ExitCode {
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("items-actix: {error}");
+            let error: &(dyn std::error::Error + 'static) = &*error;
+            tracing::error!(error, "items-actix could not start");
             ExitCode::FAILURE
         }
     }

@@ -16,7 +16,8 @@ async fn main() -> ExitCode {
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("items-axum: {error}");
+            let error: &(dyn std::error::Error + 'static) = &*error;
+            tracing::error!(error, "items-axum could not start");
             ExitCode::FAILURE
         }
     }

@@ -53,6 +53,12 @@ pub struct Config {
     #[arg(long, env = "TENANCY_TENANT_DATABASE_URL")]
     pub tenant_database_url: Option<String>,
 
+    /// Direct Postgres URL, when TENANCY_DATABASE_URL (and TENANCY_TENANT_DATABASE_URL)
+    /// go through a transaction pooler such as PgBouncer: it carries LISTEN/NOTIFY,
+    /// migrations and database administration [default: unset, no pooler].
+    #[arg(long, env = "TENANCY_DIRECT_DATABASE_URL", hide_env_values = true)]
+    pub direct_database_url: Option<String>,
+
     /// Comma-separated base domains: `{id}.{base}` is tenant `id`; a base and
     /// `www.{base}` are central hosts.
     #[arg(
@@ -142,6 +148,26 @@ impl Config {
         self.admin_token
             .as_deref()
             .filter(|token| !token.is_empty())
+    }
+
+    /// The direct Postgres URL, when the other URLs go through a transaction
+    /// pooler; refused on other backends.
+    pub fn direct_url(&self) -> Result<Option<&str>, ConfigError> {
+        let direct = self
+            .direct_database_url
+            .as_deref()
+            .filter(|url| !url.is_empty());
+        match direct {
+            Some(url)
+                if self.backend()? != Backend::Postgres
+                    || backend_of(url)? != Backend::Postgres =>
+            {
+                Err(ConfigError::new(
+                    "TENANCY_DIRECT_DATABASE_URL is for a Postgres registry behind a transaction pooler; both URLs must be postgres://",
+                ))
+            }
+            other => Ok(other),
+        }
     }
 }
 

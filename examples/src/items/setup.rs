@@ -5,14 +5,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::postgres::PgPoolOptions;
+
 use tenancy_core::{
     BoxError, CacheBuilder, CachedStore, ChainResolver, HeaderResolver, PathPrefixResolver,
     SubdomainResolver, Tenancy,
 };
 use tenancy_sqlx::{
     AnyRegistry, DatabaseManager, DatabaseNaming, Ident, MySqlDatabases, MySqlSharedManager,
-    MySqlSharedPool, NotifyListener, PgDatabases, PgSharedManager, PgTenantManager, PoolConfig,
-    RlsPool, SqliteDatabases, SqliteSharedManager, SqliteSharedPool, TenantLifecycle,
+    MySqlSharedPool, NotifyListener, PgConnections, PgDatabases, PgRegistry, PgSharedManager,
+    PgTenantManager, PoolConfig, Pooler, RegistryConfig, RlsPool, SqliteDatabases,
+    SqliteSharedManager, SqliteSharedPool, TenantLifecycle,
 };
 
 use super::admin::LifecycleAdmin;
@@ -55,8 +58,13 @@ impl std::fmt::Debug for App {
 pub async fn build(config: &Config) -> Result<App, BoxError> {
     let backend = config.backend()?;
     let isolation = config.isolation()?;
-    let registry =
-        AnyRegistry::connect_with(&registry_url(&config.database_url, backend), POOL_SIZE).await?;
+    let registry = match config.direct_url()? {
+        Some(direct) => AnyRegistry::Postgres(pooled_registry(&config.database_url, direct).await?),
+        None => {
+            AnyRegistry::connect_with(&registry_url(&config.database_url, backend), POOL_SIZE)
+                .await?
+        }
+    };
     // Other processes' changes arrive by NOTIFY on Postgres; elsewhere they
     // show up within the TTL (at most 5 s).
     let cache = Arc::new(
@@ -93,6 +101,21 @@ pub async fn build(config: &Config) -> Result<App, BoxError> {
         description,
         _listener: listener,
     })
+}
+
+/// A Postgres registry whose traffic goes through the transaction pooler at
+/// `pooled`, with `direct` for LISTEN/NOTIFY and migrations.
+async fn pooled_registry(pooled: &str, direct: &str) -> Result<PgRegistry, BoxError> {
+    let traffic = PgPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .connect_with(Pooler::Transaction.connect_options(pooled)?)
+        .await?;
+    let direct = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(direct)
+        .await?;
+    let connections = PgConnections::pooled(traffic).with_direct(direct);
+    Ok(PgRegistry::connect(connections, RegistryConfig::default()).await?)
 }
 
 /// The registry URL; on Postgres with room in each connection's statement
@@ -138,7 +161,7 @@ async fn isolation_mode(
             (Arc::new(manager), Arc::new(items))
         }
         (AnyRegistry::Postgres(pg), Isolation::Shared) => {
-            let rls = RlsPool::new(pg.pool().clone()).tables([items_table()?]);
+            let rls = RlsPool::new(pg.connections().clone()).tables([items_table()?]);
             let manager = PgSharedManager::new(pg.clone(), rls.clone(), migrations);
             // Role, migrations, protection, then the audit: refuses to start
             // if tenant queries could bypass row-level security.
@@ -165,12 +188,25 @@ async fn isolation_mode(
             let default = Ident::new("default")?;
             match backend {
                 Backend::Postgres => {
-                    let databases =
-                        PgDatabases::new(default, template.server_url(backend)?.parse()?)
-                            .naming(template.naming()?);
+                    let tenant_server = template.server_url(backend)?;
+                    let direct = config.direct_url()?;
+                    // Behind a pooler: traffic through it, administration direct.
+                    let server = match direct {
+                        Some(direct) => maintenance_url(direct)?,
+                        None => tenant_server.clone(),
+                    };
+                    let mut databases = PgDatabases::new(default.clone(), server.parse()?)
+                        .naming(template.naming()?);
+                    if direct.is_some() {
+                        databases = databases.through_pooler(default, tenant_server.parse()?);
+                    }
                     let manager =
                         DatabaseManager::new(registry.clone(), databases, migrations, pools);
-                    let items = PgDatabaseItems::new(manager.pools().clone());
+                    let items = if direct.is_some() {
+                        PgDatabaseItems::through_pooler(manager.pools().clone())
+                    } else {
+                        PgDatabaseItems::new(manager.pools().clone())
+                    };
                     (Arc::new(manager), Arc::new(items))
                 }
                 Backend::MySql => {
@@ -292,6 +328,21 @@ impl TenantTemplate {
             })?;
         Ok(PathBuf::from(if path.is_empty() { "." } else { path }))
     }
+}
+
+/// `url` with its database name replaced by `postgres` (the maintenance database).
+fn maintenance_url(url: &str) -> Result<String, ConfigError> {
+    let (before, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, _) = before
+        .rsplit_once('/')
+        .filter(|(base, _)| base.contains("//") && !base.ends_with('/'))
+        .ok_or_else(|| ConfigError::new("TENANCY_DIRECT_DATABASE_URL names no server"))?;
+    Ok(match query {
+        Some(query) => format!("{base}/postgres?{query}"),
+        None => format!("{base}/postgres"),
+    })
 }
 
 /// The default template, next to the registry: `{registry database}_{tenant}`

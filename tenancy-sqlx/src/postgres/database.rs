@@ -19,6 +19,7 @@ use crate::database::{DatabaseLocation, DatabaseName, DatabaseNaming, naming_err
 use crate::error::{MigrationError, sqlstate, step_error};
 use crate::ident::Ident;
 use crate::migrate::TenantMigrations;
+use crate::postgres::pooler::Pooler;
 
 /// How long a creation retries while the template is briefly in use.
 const TEMPLATE_BUSY_RETRIES: u32 = 100;
@@ -59,6 +60,9 @@ struct Inner {
     naming: DatabaseNaming,
     /// Small pools for DDL, one per server, created on first use.
     admin: Arc<Mutex<BTreeMap<Ident, PgPool>>>,
+    /// Servers whose tenant traffic goes through a transaction pooler: the
+    /// pooler's connect options (any database name; replaced per tenant).
+    pooled: BTreeMap<Ident, PgConnectOptions>,
     /// Servers whose template is known to be migrated.
     prepared: Arc<Mutex<BTreeSet<Ident>>>,
     /// Serialises template preparation within this process.
@@ -73,6 +77,7 @@ impl PgDatabases {
             inner: Arc::new(Inner {
                 servers: Servers::new(default, admin),
                 naming: DatabaseNaming::default(),
+                pooled: BTreeMap::new(),
                 admin: Arc::default(),
                 prepared: Arc::default(),
                 preparing: Arc::default(),
@@ -84,6 +89,25 @@ impl PgDatabases {
     #[must_use]
     pub fn server(mut self, name: Ident, admin: PgConnectOptions) -> Self {
         Arc::make_mut(&mut self.inner).servers.insert(name, admin);
+        self
+    }
+
+    /// Sends the tenant traffic of server `name` through a transaction pooler
+    /// (PgBouncer with `pool_mode = transaction`) reached with `pooler`; the
+    /// database name in `pooler` is replaced by each tenant's. The options
+    /// given to [`new`](Self::new) or [`server`](Self::server) stay the direct
+    /// connection for creating, migrating, renaming and dropping databases
+    /// (a pooler keeps server connections open, which would block copying the
+    /// template, renaming and dropping).
+    ///
+    /// Tenant connections then have sqlx's statement cache off; run tenant
+    /// queries inside a transaction (`conn.begin()`) with
+    /// `.persistent(false)`, as everywhere behind a transaction pooler.
+    #[must_use]
+    pub fn through_pooler(mut self, name: Ident, pooler: PgConnectOptions) -> Self {
+        Arc::make_mut(&mut self.inner)
+            .pooled
+            .insert(name, Pooler::Transaction.adjust(pooler));
         self
     }
 
@@ -161,10 +185,14 @@ impl PgDatabases {
         name: &DatabaseName,
         migrations: &TenantMigrations,
     ) -> Result<Vec<i64>, MigrationError> {
-        let location = DatabaseLocation::new(server.clone(), name.clone());
-        let options = self.connect_options(&location).map_err(|error| {
-            MigrationError::Database(sqlx::Error::Configuration(Box::new(error)))
-        })?;
+        // Always the direct connection: a pooler would keep the template open.
+        let options = self
+            .inner
+            .servers
+            .get(server)
+            .map_err(|error| MigrationError::Database(sqlx::Error::Configuration(Box::new(error))))?
+            .clone()
+            .database(name.as_str());
         let mut conn = options.connect().await?;
         let applied = apply_pending(&mut conn, migrations).await;
         let _closed = conn.close().await;
@@ -174,6 +202,7 @@ impl PgDatabases {
 
 async fn exists(admin: &PgPool, name: &DatabaseName) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1)")
+        .persistent(false)
         .bind(name.as_str())
         .fetch_one(admin)
         .await
@@ -198,7 +227,10 @@ impl DatabaseBackend for PgDatabases {
         &self,
         location: &DatabaseLocation,
     ) -> Result<PgConnectOptions, TenancyError> {
-        let server = self.inner.servers.get(location.server())?;
+        let server = match self.inner.pooled.get(location.server()) {
+            Some(pooler) => pooler,
+            None => self.inner.servers.get(location.server())?,
+        };
         Ok(server.clone().database(location.database().as_str()))
     }
 }
@@ -359,14 +391,39 @@ impl Provision for PgDatabases {
             let admin = self
                 .admin(from.server())
                 .map_err(|error| sqlx::Error::Configuration(Box::new(error)))?;
-            sqlx::raw_sql(AssertSqlSafe(format!(
+            let rename = format!(
                 "ALTER DATABASE {} RENAME TO {}",
                 from.database().quoted(),
                 to.database().quoted()
-            )))
-            .execute(&admin)
-            .await?;
-            Ok(())
+            );
+            let mut attempts = 0;
+            loop {
+                // Other sessions on the database block a rename; a pooler
+                // keeps idle server connections open, so end them first.
+                sqlx::query(
+                    "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity \
+                     WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
+                )
+                .persistent(false)
+                .bind(from.database().as_str())
+                .execute(&admin)
+                .await?;
+                match sqlx::raw_sql(AssertSqlSafe(rename.clone()))
+                    .execute(&admin)
+                    .await
+                {
+                    Ok(_) => return Ok(()),
+                    // 55006: a session reconnected meanwhile; try again.
+                    Err(error)
+                        if sqlstate(&error).as_deref() == Some("55006")
+                            && attempts < TEMPLATE_BUSY_RETRIES =>
+                    {
+                        attempts += 1;
+                        tokio::time::sleep(TEMPLATE_BUSY_PAUSE).await;
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
         }
         .boxed()
     }
@@ -388,6 +445,7 @@ impl fmt::Debug for PgDatabases {
             .field("servers", &servers)
             .field("default", self.inner.servers.default_name())
             .field("naming", &self.inner.naming)
+            .field("pooled", &self.inner.pooled.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }

@@ -60,6 +60,7 @@ pub(crate) async fn apply_pending(
     migrations: &TenantMigrations,
 ) -> Result<Vec<i64>, MigrationError> {
     let rows = sqlx::query(AssertSqlSafe(history_query(migrations)))
+        .persistent(false)
         .fetch_all(&mut *conn)
         .await?;
     apply_missing(conn, migrations, &rows).await

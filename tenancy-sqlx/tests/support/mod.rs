@@ -37,7 +37,10 @@ pub use ids::{id, token};
 #[cfg(feature = "mysql")]
 pub use mysql::{MySqlDb, mysql_server, mysql_url};
 #[cfg(feature = "postgres")]
-pub use pg::{PgDb, items_migrations, manager, pg_server, pg_url, pg2_url, schema_exists};
+pub use pg::{
+    PgDb, Via, items_migrations, manager, manager_via, pg_server, pg_url, pg2_url, pgbouncer_url,
+    schema_exists,
+};
 pub use runtime::eventually;
 #[cfg(all(feature = "postgres", feature = "mysql"))]
 pub use servers::{Server, ServerDatabases};

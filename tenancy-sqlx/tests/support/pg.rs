@@ -6,7 +6,9 @@ use std::sync::Mutex;
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgConnection, PgPool};
-use tenancy_sqlx::{PgRegistry, PgTenantManager, RegistryConfig, TenantMigrations};
+use tenancy_sqlx::{
+    PgConnections, PgRegistry, PgTenantManager, Pooler, RegistryConfig, TenantMigrations,
+};
 
 use super::ids::{test_name, token};
 use super::runtime::{clean_up, connect_loudly, small_pool};
@@ -23,6 +25,28 @@ pub fn pg_url() -> String {
 pub fn pg2_url() -> String {
     std::env::var("TENANCY_TEST_PG2_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433/postgres".into())
+}
+
+/// `TENANCY_TEST_PGBOUNCER_URL`: PgBouncer in transaction pooling mode in
+/// front of the main test server, which `scripts/test.sh` starts. Unset is an
+/// error, never a skip.
+pub fn pgbouncer_url() -> String {
+    std::env::var("TENANCY_TEST_PGBOUNCER_URL").unwrap_or_else(|_| {
+        panic!(
+            "TENANCY_TEST_PGBOUNCER_URL is not set: run the tests with scripts/test.sh \
+             (it starts PgBouncer with scripts/pgbouncer.sh) or set it to a PgBouncer \
+             in transaction mode in front of TENANCY_TEST_PG_URL"
+        )
+    })
+}
+
+/// How a test reaches Postgres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Straight to the server.
+    Direct,
+    /// Through PgBouncer in transaction pooling mode.
+    PgBouncer,
 }
 
 /// The admin options of the main test server.
@@ -81,6 +105,29 @@ impl PgDb {
         small_pool(options, max_connections).await
     }
 
+    /// The options of this database through PgBouncer.
+    pub fn pgbouncer_options(&self) -> PgConnectOptions {
+        let options = PgConnectOptions::from_str(&pgbouncer_url())
+            .expect("TENANCY_TEST_PGBOUNCER_URL is not a valid URL")
+            .database(&self.name);
+        Pooler::Transaction.adjust(options)
+    }
+
+    /// Connections to this database through PgBouncer, with a direct pool
+    /// (two connections) for LISTEN and migrations.
+    pub async fn pooled(&self, max_connections: u32) -> PgConnections {
+        let traffic = small_pool(self.pgbouncer_options(), max_connections).await;
+        PgConnections::pooled(traffic).with_direct(self.pool(2).await)
+    }
+
+    /// Connections to this database, reached `via`.
+    pub async fn connections(&self, via: Via, max_connections: u32) -> PgConnections {
+        match via {
+            Via::Direct => PgConnections::new(self.pool(max_connections).await),
+            Via::PgBouncer => self.pooled(max_connections).await,
+        }
+    }
+
     /// One connection to the test database as the admin (superuser).
     pub async fn connect(&self) -> PgConnection {
         self.options
@@ -135,8 +182,18 @@ pub fn items_migrations() -> TenantMigrations {
 
 /// A registry and a schema-per-tenant manager on a fresh pool.
 pub async fn manager(db: &PgDb, pool_size: u32, migrations: TenantMigrations) -> PgTenantManager {
-    let pool = db.pool(pool_size).await;
-    let registry = PgRegistry::connect(pool, RegistryConfig::default())
+    manager_via(db, Via::Direct, pool_size, migrations).await
+}
+
+/// [`manager`], reaching Postgres `via`.
+pub async fn manager_via(
+    db: &PgDb,
+    via: Via,
+    pool_size: u32,
+    migrations: TenantMigrations,
+) -> PgTenantManager {
+    let connections = db.connections(via, pool_size).await;
+    let registry = PgRegistry::connect(connections, RegistryConfig::default())
         .await
         .unwrap();
     PgTenantManager::new(registry, migrations)

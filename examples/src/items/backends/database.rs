@@ -33,33 +33,63 @@ const QUESTION: Statements = Statements {
     delete: "DELETE FROM items WHERE id = ?",
 };
 
+/// Runs `$body` with `$c` bound to a connection of `$tenant`'s database and
+/// `$persistent` to whether statements may be prepared for reuse: behind a
+/// transaction pooler inside a transaction with unnamed statements, else
+/// straight on the pooled connection.
+macro_rules! on_tenant {
+    ($self:ident, $tenant:ident, |$c:ident, $persistent:ident| $body:expr) => {{
+        let mut conn = $self.pools.open($tenant).await?;
+        let $persistent = !$self.pooled;
+        if $self.pooled {
+            let mut tx = sqlx::Connection::begin(&mut *conn)
+                .await
+                .map_err(query_error)?;
+            let $c = &mut *tx;
+            let out = $body;
+            tx.commit().await.map_err(query_error)?;
+            out
+        } else {
+            let $c = &mut *conn;
+            $body
+        }
+    }};
+}
+
 /// Defines `$name`, an [`ItemsStore`] over the tenant pools of `$backend`.
 macro_rules! database_items {
     ($(#[$doc:meta])* $name:ident, $backend:ty, $sql:expr) => {
         $(#[$doc])*
         pub struct $name {
             pools: TenantPools<$backend>,
+            pooled: bool,
         }
 
         impl $name {
             /// Items through the tenant pools `pools`.
             pub fn new(pools: TenantPools<$backend>) -> Self {
-                Self { pools }
+                Self { pools, pooled: false }
+            }
+
+            /// Items through `pools` whose connections go through a
+            /// transaction pooler: every statement unnamed, in a transaction.
+            pub fn through_pooler(pools: TenantPools<$backend>) -> Self {
+                Self { pools, pooled: true }
             }
         }
 
         impl std::fmt::Debug for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+                f.debug_struct(stringify!($name)).field("pooled", &self.pooled).finish_non_exhaustive()
             }
         }
 
         impl ItemsStore for $name {
             fn list<'a>(&'a self, tenant: &'a RegistryTenant) -> BoxFuture<'a, Result<Vec<Item>, TenancyError>> {
                 async move {
-                    let mut conn = self.pools.open(tenant).await?;
-                    let rows: Vec<ItemRow> =
-                        sqlx::query_as($sql.list).fetch_all(&mut *conn).await.map_err(query_error)?;
+                    let rows: Vec<ItemRow> = on_tenant!(self, tenant, |c, persistent| {
+                        sqlx::query_as($sql.list).persistent(persistent).fetch_all(&mut *c).await.map_err(query_error)?
+                    });
                     Ok(rows.into_iter().map(item).collect())
                 }
                 .boxed()
@@ -67,13 +97,15 @@ macro_rules! database_items {
 
             fn create<'a>(&'a self, tenant: &'a RegistryTenant, new: NewItem) -> BoxFuture<'a, Result<Item, TenancyError>> {
                 async move {
-                    let mut conn = self.pools.open(tenant).await?;
-                    let row: ItemRow = sqlx::query_as($sql.create)
-                        .bind(&new.name)
-                        .bind(new.capacity)
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(query_error)?;
+                    let row: ItemRow = on_tenant!(self, tenant, |c, persistent| {
+                        sqlx::query_as($sql.create)
+                            .persistent(persistent)
+                            .bind(&new.name)
+                            .bind(new.capacity)
+                            .fetch_one(&mut *c)
+                            .await
+                            .map_err(query_error)?
+                    });
                     Ok(item(row))
                 }
                 .boxed()
@@ -81,9 +113,9 @@ macro_rules! database_items {
 
             fn get<'a>(&'a self, tenant: &'a RegistryTenant, id: i64) -> BoxFuture<'a, Result<Option<Item>, TenancyError>> {
                 async move {
-                    let mut conn = self.pools.open(tenant).await?;
-                    let row: Option<ItemRow> =
-                        sqlx::query_as($sql.get).bind(id).fetch_optional(&mut *conn).await.map_err(query_error)?;
+                    let row: Option<ItemRow> = on_tenant!(self, tenant, |c, persistent| {
+                        sqlx::query_as($sql.get).persistent(persistent).bind(id).fetch_optional(&mut *c).await.map_err(query_error)?
+                    });
                     Ok(row.map(item))
                 }
                 .boxed()
@@ -91,8 +123,9 @@ macro_rules! database_items {
 
             fn delete<'a>(&'a self, tenant: &'a RegistryTenant, id: i64) -> BoxFuture<'a, Result<bool, TenancyError>> {
                 async move {
-                    let mut conn = self.pools.open(tenant).await?;
-                    let done = sqlx::query($sql.delete).bind(id).execute(&mut *conn).await.map_err(query_error)?;
+                    let done = on_tenant!(self, tenant, |c, persistent| {
+                        sqlx::query($sql.delete).persistent(persistent).bind(id).execute(&mut *c).await.map_err(query_error)?
+                    });
                     Ok(done.rows_affected() > 0)
                 }
                 .boxed()

@@ -1,10 +1,12 @@
-//! Postgres, one schema per tenant. Each operation is a single statement, so
-//! it runs as a statement qualified with the tenant's schema (`{schema}.items`)
-//! directly on the pool: no `search_path`, no transaction, one round trip.
-//! (`SchemaPool::begin` gives a `search_path`-scoped transaction for work that
-//! spans several statements.)
+//! Postgres, one schema per tenant. Each operation is a single statement.
+//! Reached directly, it runs as a statement qualified with the tenant's
+//! schema (`{schema}.items`) straight on the pool: no `search_path`, no
+//! transaction, one round trip. Behind a transaction pooler, where a
+//! statement outside a transaction is not safe, it runs in a
+//! `search_path`-scoped transaction ([`SchemaPool::begin`]) instead.
 
 use futures_util::FutureExt;
+use sqlx::AssertSqlSafe;
 use tenancy_core::{BoxFuture, TenancyError};
 use tenancy_sqlx::{RegistryTenant, SchemaPool};
 
@@ -23,6 +25,32 @@ impl SchemaItems {
     pub fn new(schemas: SchemaPool) -> Self {
         Self { schemas }
     }
+
+    fn pooled(&self) -> bool {
+        self.schemas.connections().pooler().is_transaction()
+    }
+}
+
+/// Runs `$query` (a statement template with `{schema}.items`) for `$tenant`
+/// and ends it with `$fetch`: qualified on the pool when direct, inside a
+/// scoped transaction (`{schema}.` dropped) behind a pooler.
+macro_rules! run {
+    ($self:ident, $tenant:ident, $template:expr, |$q:ident| $build:expr, $fetch:ident) => {{
+        if $self.pooled() {
+            let mut tx = $self.schemas.begin($tenant).await?;
+            let $q = sqlx::query_as(AssertSqlSafe($template.replace("{schema}.", "")));
+            let out = $build.$fetch(&mut tx).await.map_err(query_error)?;
+            tx.commit().await.map_err(query_error)?;
+            out
+        } else {
+            let sql = $self.schemas.qualified($tenant)?.sql($template)?;
+            let $q = sqlx::query_as(sql);
+            $build
+                .$fetch($self.schemas.pool())
+                .await
+                .map_err(query_error)?
+        }
+    }};
 }
 
 impl ItemsStore for SchemaItems {
@@ -31,14 +59,13 @@ impl ItemsStore for SchemaItems {
         tenant: &'a RegistryTenant,
     ) -> BoxFuture<'a, Result<Vec<Item>, TenancyError>> {
         async move {
-            let sql = self
-                .schemas
-                .qualified(tenant)?
-                .sql("SELECT id, name, capacity FROM {schema}.items ORDER BY id")?;
-            let rows: Vec<ItemRow> = sqlx::query_as(sql)
-                .fetch_all(self.schemas.pool())
-                .await
-                .map_err(query_error)?;
+            let rows: Vec<ItemRow> = run!(
+                self,
+                tenant,
+                "SELECT id, name, capacity FROM {schema}.items ORDER BY id",
+                |q| q,
+                fetch_all
+            );
             Ok(rows.into_iter().map(item).collect())
         }
         .boxed()
@@ -50,16 +77,13 @@ impl ItemsStore for SchemaItems {
         new: NewItem,
     ) -> BoxFuture<'a, Result<Item, TenancyError>> {
         async move {
-            let sql = self
-                .schemas
-                .qualified(tenant)?
-                .sql("INSERT INTO {schema}.items (name, capacity) VALUES ($1, $2) RETURNING id, name, capacity")?;
-            let row: ItemRow = sqlx::query_as(sql)
-                .bind(&new.name)
-                .bind(new.capacity)
-                .fetch_one(self.schemas.pool())
-                .await
-                .map_err(query_error)?;
+            let row: ItemRow = run!(
+                self,
+                tenant,
+                "INSERT INTO {schema}.items (name, capacity) VALUES ($1, $2) RETURNING id, name, capacity",
+                |q| q.bind(&new.name).bind(new.capacity),
+                fetch_one
+            );
             Ok(item(row))
         }
         .boxed()
@@ -71,15 +95,13 @@ impl ItemsStore for SchemaItems {
         id: i64,
     ) -> BoxFuture<'a, Result<Option<Item>, TenancyError>> {
         async move {
-            let sql = self
-                .schemas
-                .qualified(tenant)?
-                .sql("SELECT id, name, capacity FROM {schema}.items WHERE id = $1")?;
-            let row: Option<ItemRow> = sqlx::query_as(sql)
-                .bind(id)
-                .fetch_optional(self.schemas.pool())
-                .await
-                .map_err(query_error)?;
+            let row: Option<ItemRow> = run!(
+                self,
+                tenant,
+                "SELECT id, name, capacity FROM {schema}.items WHERE id = $1",
+                |q| q.bind(id),
+                fetch_optional
+            );
             Ok(row.map(item))
         }
         .boxed()
@@ -91,16 +113,15 @@ impl ItemsStore for SchemaItems {
         id: i64,
     ) -> BoxFuture<'a, Result<bool, TenancyError>> {
         async move {
-            let sql = self
-                .schemas
-                .qualified(tenant)?
-                .sql("DELETE FROM {schema}.items WHERE id = $1")?;
-            let done = sqlx::query(sql)
-                .bind(id)
-                .execute(self.schemas.pool())
-                .await
-                .map_err(query_error)?;
-            Ok(done.rows_affected() > 0)
+            // `DELETE … RETURNING id`: a row back means one was deleted.
+            let deleted: Option<(i64,)> = run!(
+                self,
+                tenant,
+                "DELETE FROM {schema}.items WHERE id = $1 RETURNING id",
+                |q| q.bind(id),
+                fetch_optional
+            );
+            Ok(deleted.is_some())
         }
         .boxed()
     }

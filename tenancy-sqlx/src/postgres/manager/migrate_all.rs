@@ -1,7 +1,7 @@
 //! [`PgTenantManager::migrate_all`]: every tenant, bounded concurrency, one
 //! transaction and one advisory lock per schema, a report at the end.
 
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, SqlSafeStr};
 use tenancy_core::{TenancyError, TenantId};
 
 use super::PgTenantManager;
@@ -11,6 +11,7 @@ use crate::migrate::{MigrateOptions, MigrationReport, migrate_each};
 use crate::postgres::lock;
 use crate::postgres::migrate::apply_pending;
 use crate::postgres::schema::begin_statement;
+use crate::postgres::tx::PgTx;
 use crate::tenant::RegistryTenant;
 
 impl PgTenantManager {
@@ -68,9 +69,7 @@ impl PgTenantManager {
             begin_statement(schema, &[]),
             lock::schema_lock(schema)
         );
-        let mut tx = self
-            .pool()
-            .begin_with(AssertSqlSafe(begin))
+        let mut tx = PgTx::begin(self.pool(), Some(AssertSqlSafe(begin).into_sql_str()))
             .await
             .map_err(store_error)?;
         let versions = apply_pending(&mut tx, &self.inner.migrations)

@@ -72,8 +72,8 @@ struct Inner {
 impl PgTenantManager {
     /// A manager applying `migrations` to the tenants of `registry`.
     pub fn new(registry: PgRegistry, migrations: TenantMigrations) -> Self {
-        let schemas =
-            SchemaPool::new(registry.pool().clone()).naming(registry.config().naming.clone());
+        let schemas = SchemaPool::new(registry.connections().clone())
+            .naming(registry.config().naming.clone());
         Self {
             inner: Arc::new(Inner {
                 registry,

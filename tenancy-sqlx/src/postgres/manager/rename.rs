@@ -1,12 +1,13 @@
 //! [`PgTenantManager::rename`] and [`PgTenantManager::drop_tenant`].
 
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 use tenancy_core::{Invalidation, TenancyError, TenantId, TenantKey};
 
 use super::PgTenantManager;
 use crate::error::{step_error, store_error};
 use crate::ident::SchemaName;
 use crate::postgres::lock;
+use crate::postgres::tx::PgTx;
 use crate::tenant::{RegistryTenant, Storage};
 
 impl PgTenantManager {
@@ -32,19 +33,18 @@ impl PgTenantManager {
             .naming
             .schema_for(to)
             .map_err(|error| rename_error(from, to, error))?;
-        let mut conn = self.pool().acquire().await.map_err(store_error)?;
         // Both schema locks, in a fixed order so two crossing renames cannot deadlock.
         let (first, second) = if old_schema <= new_schema {
             (&old_schema, &new_schema)
         } else {
             (&new_schema, &old_schema)
         };
-        let mut tx = conn
-            .begin_with(AssertSqlSafe(format!(
-                "BEGIN; {}; {}",
-                lock::schema_lock(first),
-                lock::schema_lock(second)
-            )))
+        let begin = format!(
+            "BEGIN; {}; {}",
+            lock::schema_lock(first),
+            lock::schema_lock(second)
+        );
+        let mut tx = PgTx::begin(self.pool(), Some(AssertSqlSafe(begin).into_sql_str()))
             .await
             .map_err(store_error)?;
         let rows = registry
@@ -62,6 +62,7 @@ impl PgTenantManager {
         }
         let role_exists: bool =
             sqlx::query("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)")
+                .persistent(false)
                 .bind(new_schema.as_str())
                 .fetch_one(&mut *tx)
                 .await
@@ -89,7 +90,6 @@ impl PgTenantManager {
         tx.commit()
             .await
             .map_err(|error| step_error(error, |source| rename_error(from, to, source)))?;
-        drop(conn);
         registry
             .publish(&[
                 Invalidation::Tenant(from.clone()),
@@ -112,13 +112,11 @@ impl PgTenantManager {
             return Ok(false);
         };
         let schema: Option<SchemaName> = tenant.schema().cloned();
-        let mut conn = self.pool().acquire().await.map_err(store_error)?;
         let begin = match &schema {
             Some(schema) => format!("BEGIN; {}", lock::schema_lock(schema)),
             None => "BEGIN".to_owned(),
         };
-        let mut tx = conn
-            .begin_with(AssertSqlSafe(begin))
+        let mut tx = PgTx::begin(self.pool(), Some(AssertSqlSafe(begin).into_sql_str()))
             .await
             .map_err(store_error)?;
         let drop_error = |error: sqlx::Error| {
@@ -139,7 +137,6 @@ impl PgTenantManager {
             .map_err(drop_error)?;
         }
         tx.commit().await.map_err(drop_error)?;
-        drop(conn);
         registry.publish(&[Invalidation::Tenant(id.clone())]).await;
         tracing::info!(tenant = %id, "tenant dropped");
         Ok(existed)

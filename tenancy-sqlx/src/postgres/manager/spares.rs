@@ -14,6 +14,7 @@ use super::create::{Step, step};
 use crate::error::{step_error, store_error};
 use crate::ident::SchemaName;
 use crate::postgres::migrate::apply_fresh;
+use crate::postgres::tx::PgTx;
 
 impl PgTenantManager {
     /// Creates spare schemas until `target` are available; returns how many it created.
@@ -55,8 +56,9 @@ impl PgTenantManager {
     pub async fn drop_spares(&self) -> Result<usize, TenancyError> {
         let mut dropped = 0;
         for spare in self.list_spares().await? {
-            let mut tx = self.pool().begin().await.map_err(store_error)?;
+            let mut tx = PgTx::begin(self.pool(), None).await.map_err(store_error)?;
             let removed = sqlx::query(self.inner.registry.sql().remove_spare.clone())
+                .persistent(false)
                 .bind(spare.as_str())
                 .execute(&mut *tx)
                 .await
@@ -79,10 +81,13 @@ impl PgTenantManager {
     }
 
     async fn list_spares(&self) -> Result<Vec<SchemaName>, TenancyError> {
+        let mut unit = self.inner.registry.unit().await?;
         let rows = sqlx::query(self.inner.registry.sql().list_spares.clone())
-            .fetch_all(self.pool())
+            .persistent(false)
+            .fetch_all(&mut *unit)
             .await
             .map_err(store_error)?;
+        unit.finish().await.map_err(store_error)?;
         rows.iter()
             .map(|row| {
                 let name: String = row.try_get(0).map_err(TenancyError::storage)?;
@@ -104,6 +109,7 @@ impl PgTenantManager {
             .await
             .map_err(|error| step(&placeholder, &spare, error, Step::Tables))?;
         sqlx::query(self.inner.registry.sql().add_spare.clone())
+            .persistent(false)
             .bind(spare.as_str())
             .execute(&mut *conn)
             .await

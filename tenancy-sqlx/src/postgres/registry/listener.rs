@@ -28,6 +28,11 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// while it was deaf cannot be known). The task stops when this handle is
 /// dropped or [`stop`](Self::stop)ped, or when the registry's pool is closed.
 ///
+/// It listens on the registry's direct connection
+/// ([`PgConnections::direct`](crate::PgConnections::direct)). Behind a
+/// transaction pooler without one, it logs a warning at start-up and ends at
+/// once: other processes' changes then arrive only when cache entries expire.
+///
 /// ```no_run
 /// # async fn example(registry: tenancy_sqlx::PgRegistry) {
 /// let listener = registry.listen();
@@ -35,6 +40,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// assert!(listener.connections() >= 1);
 /// # }
 /// ```
+#[must_use = "the listener stops when dropped"]
 pub struct NotifyListener {
     task: Option<JoinHandle<()>>,
     connections: watch::Receiver<u64>,
@@ -96,6 +102,15 @@ impl fmt::Debug for NotifyListener {
 }
 
 async fn run(registry: PgRegistry, connections: watch::Sender<u64>) {
+    let Some(direct) = registry.connections().direct() else {
+        tracing::warn!(
+            "tenancy registry: connections go through a transaction pooler and no direct \
+             connection was given (PgConnections::with_direct), so LISTEN is impossible: \
+             changes made by other processes reach this process's cache only when its \
+             entries expire (the CachedStore TTL)"
+        );
+        return;
+    };
     // A dedicated one-connection pool, so listening never takes a slot of the
     // application's pool and a lost connection is simply replaced.
     let pool = PgPoolOptions::new()
@@ -103,7 +118,7 @@ async fn run(registry: PgRegistry, connections: watch::Sender<u64>) {
         .max_lifetime(None)
         .idle_timeout(None)
         .acquire_timeout(Duration::from_secs(10))
-        .connect_lazy_with((*registry.pool().connect_options()).clone());
+        .connect_lazy_with((*direct.connect_options()).clone());
     let channel = registry.config().channel.as_str().to_owned();
     let mut backoff = BACKOFF_MIN;
     let mut established = 0_u64;

@@ -97,6 +97,7 @@ pub(crate) async fn migrate(pool: &PgPool, config: &RegistryConfig) -> Result<()
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO {schema}.\"{HISTORY}\" (version, description) VALUES ($1, $2)"
         )))
+        .persistent(false)
         .bind(version)
         .bind(description)
         .persistent(false)

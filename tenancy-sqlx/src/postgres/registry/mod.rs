@@ -14,13 +14,15 @@ pub use listener::NotifyListener;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use sqlx::{Connection, PgPool, Row};
+use sqlx::{PgPool, Row};
 use tenancy_core::{
     DomainName, Invalidate, Invalidation, TenancyError, TenantId, TenantKey, TenantStore,
 };
 
 use self::sql::{RegistrySql, decode_tenant};
 use self::steps::Conflict;
+use super::pooler::PgConnections;
+use super::tx::{PgTx, Unit};
 use crate::error::store_error;
 use crate::tenant::{NewTenant, RegistryTenant, Storage};
 
@@ -59,7 +61,7 @@ pub struct PgRegistry {
 }
 
 struct Inner {
-    pool: PgPool,
+    connections: PgConnections,
     config: RegistryConfig,
     sql: RegistrySql,
     subscribers: RwLock<Vec<Arc<dyn Invalidate>>>,
@@ -68,20 +70,27 @@ struct Inner {
 }
 
 impl PgRegistry {
-    /// A registry on `pool`, creating or upgrading its tables.
-    pub async fn connect(pool: PgPool, config: RegistryConfig) -> Result<Self, TenancyError> {
-        let registry = Self::new(pool, config)?;
+    /// A registry on `connections` (a [`PgPool`], or [`PgConnections`]
+    /// through a transaction pooler), creating or upgrading its tables.
+    pub async fn connect(
+        connections: impl Into<PgConnections>,
+        config: RegistryConfig,
+    ) -> Result<Self, TenancyError> {
+        let registry = Self::new(connections, config)?;
         registry.migrate().await?;
         Ok(registry)
     }
 
-    /// A registry on `pool`, without touching the database.
-    pub fn new(pool: PgPool, config: RegistryConfig) -> Result<Self, TenancyError> {
+    /// A registry on `connections`, without touching the database.
+    pub fn new(
+        connections: impl Into<PgConnections>,
+        config: RegistryConfig,
+    ) -> Result<Self, TenancyError> {
         config.validate()?;
         let sql = RegistrySql::new(&config);
         Ok(Self {
             inner: Arc::new(Inner {
-                pool,
+                connections: connections.into(),
                 config,
                 sql,
                 subscribers: RwLock::new(Vec::new()),
@@ -92,12 +101,25 @@ impl PgRegistry {
 
     /// Creates or upgrades the registry tables (idempotent, safe to run concurrently).
     pub async fn migrate(&self) -> Result<(), TenancyError> {
-        migrations::migrate(&self.inner.pool, &self.inner.config).await
+        let (pool, _) = self.inner.connections.admin();
+        migrations::migrate(pool, &self.inner.config).await
     }
 
-    /// The pool.
+    /// The pool that carries the traffic.
     pub fn pool(&self) -> &PgPool {
-        &self.inner.pool
+        self.inner.connections.pool()
+    }
+
+    /// The connections, with their [`Pooler`](crate::Pooler) mode.
+    pub fn connections(&self) -> &PgConnections {
+        &self.inner.connections
+    }
+
+    /// A connection for one unit of work (a transaction behind a pooler).
+    pub(crate) async fn unit(&self) -> Result<Unit, TenancyError> {
+        Unit::start(self.pool(), self.inner.connections.pooler())
+            .await
+            .map_err(store_error)
     }
 
     /// The configuration.
@@ -124,10 +146,13 @@ impl PgRegistry {
 
     /// Every tenant, by id.
     pub async fn list(&self) -> Result<Vec<RegistryTenant>, TenancyError> {
+        let mut unit = self.unit().await?;
         let rows = sqlx::query(self.inner.sql.list.clone())
-            .fetch_all(&self.inner.pool)
+            .persistent(false)
+            .fetch_all(&mut *unit)
             .await
             .map_err(store_error)?;
+        unit.finish().await.map_err(store_error)?;
         rows.iter().map(decode_tenant).collect()
     }
 
@@ -138,12 +163,12 @@ impl PgRegistry {
     /// [`TenancyError::TenantExists`] or [`TenancyError::DomainTaken`].
     pub async fn create(&self, new: NewTenant) -> Result<RegistryTenant, TenancyError> {
         let storage = Storage::Schema(self.inner.config.naming.schema_for(&new.id)?);
-        let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
+        let mut conn = self.unit().await?;
         let tenant = self
             .insert_on(&mut conn, &new, storage, false)
             .await?
             .tenant;
-        drop(conn);
+        conn.finish().await.map_err(store_error)?;
         self.publish(&created_events(&new)).await;
         Ok(tenant)
     }
@@ -156,12 +181,12 @@ impl PgRegistry {
         new: NewTenant,
         storage: Storage,
     ) -> Result<RegistryTenant, TenancyError> {
-        let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
+        let mut conn = self.unit().await?;
         let tenant = self
             .insert_on(&mut conn, &new, storage, false)
             .await?
             .tenant;
-        drop(conn);
+        conn.finish().await.map_err(store_error)?;
         self.publish(&created_events(&new)).await;
         Ok(tenant)
     }
@@ -169,14 +194,17 @@ impl PgRegistry {
     /// Changes a tenant's display name.
     pub async fn set_name(&self, id: &TenantId, name: &str) -> Result<(), TenancyError> {
         let events = [Invalidation::Tenant(id.clone())];
+        let mut unit = self.unit().await?;
         let rows = sqlx::query(self.inner.sql.set_name.clone())
+            .persistent(false)
             .bind(id.as_str())
             .bind(name)
             .bind(self.inner.config.channel.as_str())
             .bind(self.payload(&events))
-            .fetch_all(&self.inner.pool)
+            .fetch_all(&mut *unit)
             .await
             .map_err(store_error)?;
+        unit.finish().await.map_err(store_error)?;
         self.finish(id, rows.len(), &events).await
     }
 
@@ -193,14 +221,17 @@ impl PgRegistry {
 
     async fn set_active(&self, id: &TenantId, active: bool) -> Result<(), TenancyError> {
         let events = [Invalidation::Tenant(id.clone())];
+        let mut unit = self.unit().await?;
         let rows = sqlx::query(self.inner.sql.set_active.clone())
+            .persistent(false)
             .bind(id.as_str())
             .bind(active)
             .bind(self.inner.config.channel.as_str())
             .bind(self.payload(&events))
-            .fetch_all(&self.inner.pool)
+            .fetch_all(&mut *unit)
             .await
             .map_err(store_error)?;
+        unit.finish().await.map_err(store_error)?;
         self.finish(id, rows.len(), &events).await
     }
 
@@ -215,16 +246,17 @@ impl PgRegistry {
             Invalidation::Tenant(id.clone()),
             Invalidation::Domain(domain.clone()),
         ];
-        let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
-        let mut tx = conn.begin().await.map_err(store_error)?;
+        let mut tx = PgTx::begin(self.pool(), None).await.map_err(store_error)?;
         if primary {
             sqlx::query(self.inner.sql.demote_primary.clone())
+                .persistent(false)
                 .bind(id.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
         }
         let inserted = sqlx::query(self.inner.sql.add_domain.clone())
+            .persistent(false)
             .bind(id.as_str())
             .bind(domain.as_str())
             .bind(primary)
@@ -250,7 +282,6 @@ impl PgRegistry {
             return Err(not_found(id));
         }
         tx.commit().await.map_err(store_error)?;
-        drop(conn);
         self.publish(&events).await;
         Ok(())
     }
@@ -258,13 +289,16 @@ impl PgRegistry {
     /// Removes a domain; returns whether it existed.
     pub async fn remove_domain(&self, domain: &DomainName) -> Result<bool, TenancyError> {
         let prefix = format!("{} d:{domain} t:", self.inner.origin);
+        let mut unit = self.unit().await?;
         let rows = sqlx::query(self.inner.sql.remove_domain.clone())
+            .persistent(false)
             .bind(domain.as_str())
             .bind(self.inner.config.channel.as_str())
             .bind(prefix)
-            .fetch_all(&self.inner.pool)
+            .fetch_all(&mut *unit)
             .await
             .map_err(store_error)?;
+        unit.finish().await.map_err(store_error)?;
         let Some(row) = rows.first() else {
             return Ok(false);
         };
@@ -286,9 +320,9 @@ impl PgRegistry {
             Invalidation::Tenant(from.clone()),
             Invalidation::Tenant(to.clone()),
         ];
-        let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
+        let mut conn = self.unit().await?;
         let rows = self.rename_on(&mut conn, from, to, None).await?;
-        drop(conn);
+        conn.finish().await.map_err(store_error)?;
         self.finish(from, rows, &events).await
     }
 
@@ -297,9 +331,9 @@ impl PgRegistry {
     /// Its storage is left alone; [`PgTenantManager::drop_tenant`](crate::PgTenantManager::drop_tenant)
     /// drops the schema too.
     pub async fn delete(&self, id: &TenantId) -> Result<bool, TenancyError> {
-        let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
+        let mut conn = self.unit().await?;
         let deleted = self.delete_on(&mut conn, id).await?;
-        drop(conn);
+        conn.finish().await.map_err(store_error)?;
         if deleted {
             self.publish(&[Invalidation::Tenant(id.clone())]).await;
         }
@@ -355,11 +389,14 @@ impl TenantStore for PgRegistry {
     type Tenant = RegistryTenant;
 
     async fn find_by_id(&self, id: &TenantId) -> Result<Option<RegistryTenant>, TenancyError> {
+        let mut unit = self.unit().await?;
         let row = sqlx::query(self.inner.sql.find_by_id.clone())
+            .persistent(false)
             .bind(id.as_str())
-            .fetch_optional(&self.inner.pool)
+            .fetch_optional(&mut *unit)
             .await
             .map_err(store_error)?;
+        unit.finish().await.map_err(store_error)?;
         row.as_ref().map(decode_tenant).transpose()
     }
 
@@ -367,11 +404,14 @@ impl TenantStore for PgRegistry {
         &self,
         domain: &DomainName,
     ) -> Result<Option<RegistryTenant>, TenancyError> {
+        let mut unit = self.unit().await?;
         let row = sqlx::query(self.inner.sql.find_by_domain.clone())
+            .persistent(false)
             .bind(domain.as_str())
-            .fetch_optional(&self.inner.pool)
+            .fetch_optional(&mut *unit)
             .await
             .map_err(store_error)?;
+        unit.finish().await.map_err(store_error)?;
         row.as_ref().map(decode_tenant).transpose()
     }
 }

@@ -70,6 +70,7 @@ impl PgRegistry {
             });
         }
         let inserted = sqlx::query(self.inner.sql.insert.clone())
+            .persistent(false)
             .bind(new.id.as_str())
             .bind(&*new.name)
             .bind(new.active)
@@ -132,12 +133,14 @@ impl PgRegistry {
         let channel = self.inner.config.channel.as_str();
         let query = match storage {
             Some(storage) => sqlx::query(self.inner.sql.rename_with_storage.clone())
+                .persistent(false)
                 .bind(from.as_str())
                 .bind(to.as_str())
                 .bind(storage.location().to_owned())
                 .bind(channel)
                 .bind(self.payload(&events)),
             None => sqlx::query(self.inner.sql.rename.clone())
+                .persistent(false)
                 .bind(from.as_str())
                 .bind(to.as_str())
                 .bind(channel)
@@ -168,6 +171,7 @@ impl PgRegistry {
     ) -> Result<bool, TenancyError> {
         let events = [Invalidation::Tenant(id.clone())];
         let rows = sqlx::query(self.inner.sql.delete.clone())
+            .persistent(false)
             .bind(id.as_str())
             .bind(self.inner.config.channel.as_str())
             .bind(self.payload(&events))
@@ -189,6 +193,7 @@ impl PgRegistry {
         id: &TenantId,
     ) -> Result<Option<RegistryTenant>, TenancyError> {
         let row = sqlx::query(self.inner.sql.find_by_id.clone())
+            .persistent(false)
             .bind(id.as_str())
             .fetch_optional(&mut *conn)
             .await
@@ -217,12 +222,15 @@ impl PgRegistry {
     /// Which of `new`'s domains is taken (the first requested one if unclear).
     async fn taken_domain(&self, new: &NewTenant) -> Option<DomainName> {
         let requested: Vec<&str> = new.domains.iter().map(|d| d.name.as_str()).collect();
+        let mut unit = self.unit().await.ok()?;
         let found: Option<String> = sqlx::query_scalar(self.inner.sql.domains_taken.clone())
+            .persistent(false)
             .bind(&requested)
-            .fetch_optional(&self.inner.pool)
+            .fetch_optional(&mut *unit)
             .await
             .ok()
             .flatten();
+        let _committed = unit.finish().await;
         found
             .and_then(|domain| DomainName::new(domain).ok())
             .or_else(|| new.domains.first().map(|domain| domain.name.clone()))

@@ -24,7 +24,7 @@ macro_rules! tenant_executor {
                 E: 'q + sqlx::Execute<'q, sqlx::Postgres>,
             {
                 let $this = self;
-                let tagged = $crate::postgres::schema::tagged::Tagged::new(query, $this.tag.as_ref());
+                let tagged = $crate::postgres::schema::tagged::Tagged::new(query, $this.tag.as_ref()).unnamed($this.unnamed);
                 match $conn {
                     Ok(conn) => conn.fetch_many(tagged),
                     Err(error) => Box::pin(futures_util::stream::once(std::future::ready(Err(error)))),
@@ -43,7 +43,7 @@ macro_rules! tenant_executor {
                 E: 'q + sqlx::Execute<'q, sqlx::Postgres>,
             {
                 let $this = self;
-                let tagged = $crate::postgres::schema::tagged::Tagged::new(query, $this.tag.as_ref());
+                let tagged = $crate::postgres::schema::tagged::Tagged::new(query, $this.tag.as_ref()).unnamed($this.unnamed);
                 match $conn {
                     Ok(conn) => conn.fetch_optional(tagged),
                     Err(error) => Box::pin(std::future::ready(Err(error))),

@@ -14,9 +14,11 @@ pub use transaction::TenantTransaction;
 use std::fmt;
 use std::sync::Arc;
 
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, Executor, PgConnection, PgPool, SqlSafeStr};
 use tenancy_core::TenancyError;
 
+use super::pooler::{PgConnections, Pooler};
+use super::tx::PgTx;
 use crate::error::store_error;
 use crate::ident::{Ident, SchemaName, SchemaNaming, TenantSchema};
 
@@ -24,9 +26,17 @@ use crate::ident::{Ident, SchemaName, SchemaNaming, TenantSchema};
 ///
 /// - [`begin`](Self::begin) (the default) opens a transaction with the tenant's
 ///   `search_path` set for that transaction only — the same single round trip
-///   as a plain `BEGIN`, and safe with PgBouncer in transaction mode.
+///   as a plain `BEGIN`. Behind a transaction pooler (built from
+///   [`PgConnections::pooled`]) its statements are unnamed, so it is safe with
+///   PgBouncer in transaction mode.
 /// - [`session`](Self::session) (opt-in) sets it for the session and resets it
-///   on release, closing the connection if the reset fails.
+///   on release, closing the connection if the reset fails. Not available
+///   behind a transaction pooler.
+///
+/// A `begin` whose future is dropped before the server answered (a client
+/// that disconnects at that moment) closes its connection rather than return
+/// it with a transaction open. As a backstop for transactions that stay open
+/// too long, see [`idle_in_transaction_timeout`](Self::idle_in_transaction_timeout).
 ///
 /// The search path is the tenant schema, then any [shared
 /// schemas](Self::shared_schemas), then `pg_temp` (so leftover temporary
@@ -53,7 +63,7 @@ use crate::ident::{Ident, SchemaName, SchemaNaming, TenantSchema};
 /// ```
 #[derive(Clone)]
 pub struct SchemaPool {
-    pool: PgPool,
+    connections: PgConnections,
     config: Arc<Config>,
 }
 
@@ -62,16 +72,28 @@ struct Config {
     naming: SchemaNaming,
     shared: Vec<Ident>,
     cache: StatementCache,
+    idle_in_transaction: Option<std::time::Duration>,
 }
 
 impl SchemaPool {
-    /// Scopes `pool` with the default naming (`tenant_` prefix), no shared
-    /// schemas and per-schema statement caching.
-    pub fn new(pool: PgPool) -> Self {
+    /// Scopes `connections` (a [`PgPool`], or [`PgConnections`] through a
+    /// pooler) with the default naming (`tenant_` prefix), no shared schemas
+    /// and per-schema statement caching.
+    pub fn new(connections: impl Into<PgConnections>) -> Self {
         Self {
-            pool,
+            connections: connections.into(),
             config: Arc::new(Config::default()),
         }
+    }
+
+    /// Ends (server-side) a tenant transaction that stays idle longer than
+    /// `timeout`, closing its connection: a backstop against transactions
+    /// left open by application bugs. Sets Postgres'
+    /// `idle_in_transaction_session_timeout` inside each transaction.
+    #[must_use]
+    pub fn idle_in_transaction_timeout(mut self, timeout: std::time::Duration) -> Self {
+        Arc::make_mut(&mut self.config).idle_in_transaction = Some(timeout);
+        self
     }
 
     /// Uses `naming` to map tenant ids to schemas.
@@ -99,7 +121,12 @@ impl SchemaPool {
 
     /// The underlying pool (unscoped).
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.connections.pool()
+    }
+
+    /// The connections, with their [`Pooler`] mode.
+    pub fn connections(&self) -> &PgConnections {
+        &self.connections
     }
 
     /// The schema naming.
@@ -122,13 +149,33 @@ impl SchemaPool {
         tenant: &impl TenantSchema,
     ) -> Result<TenantTransaction<'static>, TenancyError> {
         let schema = self.schema_of(tenant)?;
-        let tx = self
-            .pool
-            .begin_with(AssertSqlSafe(self.begin_statement(&schema)))
+        let begin = AssertSqlSafe(self.begin_statement(&schema)).into_sql_str();
+        let tx = PgTx::begin(self.pool(), Some(begin))
             .await
             .map_err(store_error)?;
-        let tag = self.config.cache.tag(&schema);
-        Ok(TenantTransaction::new(tx, schema, tag))
+        Ok(self.transaction(tx, schema))
+    }
+
+    fn transaction<'c>(&self, tx: PgTx<'c>, schema: SchemaName) -> TenantTransaction<'c> {
+        let pooled = self.connections.pooler().is_transaction();
+        let tag = if pooled {
+            None
+        } else {
+            self.config.cache.tag(&schema)
+        };
+        TenantTransaction::new(tx, schema, tag, pooled)
+    }
+
+    /// Refuses what needs session state behind a transaction pooler.
+    fn needs_session(&self, what: &str) -> Result<(), TenancyError> {
+        match self.connections.pooler() {
+            Pooler::Direct => Ok(()),
+            Pooler::Transaction => Err(TenancyError::Configuration {
+                message: format!(
+                    "{what} is not available behind a transaction pooler: use SchemaPool::begin"
+                ),
+            }),
+        }
     }
 
     /// Begins a transaction in `tenant`'s schema on a connection you hold.
@@ -138,24 +185,28 @@ impl SchemaPool {
         tenant: &impl TenantSchema,
     ) -> Result<TenantTransaction<'c>, TenancyError> {
         let schema = self.schema_of(tenant)?;
-        let tx = conn
-            .begin_with(AssertSqlSafe(self.begin_statement(&schema)))
+        let begin = AssertSqlSafe(self.begin_statement(&schema)).into_sql_str();
+        let tx = PgTx::begin_on(conn, Some(begin))
             .await
             .map_err(store_error)?;
-        let tag = self.config.cache.tag(&schema);
-        Ok(TenantTransaction::new(tx, schema, tag))
+        Ok(self.transaction(tx, schema))
     }
 
     /// Statements qualified with `tenant`'s schema, for single statements on
     /// a hot path: no `search_path`, no transaction (see [`QualifiedSchema`]).
+    ///
+    /// Refused behind a transaction pooler, where a statement outside a
+    /// transaction is not safe: use [`begin`](Self::begin) there.
     pub fn qualified(&self, tenant: &impl TenantSchema) -> Result<QualifiedSchema, TenancyError> {
+        self.needs_session("SchemaPool::qualified")?;
         Ok(QualifiedSchema::new(self.schema_of(tenant)?))
     }
 
     /// Acquires a connection in session mode (see [`TenantSession`]).
     pub async fn session(&self, tenant: &impl TenantSchema) -> Result<TenantSession, TenancyError> {
+        self.needs_session("SchemaPool::session")?;
         let schema = self.schema_of(tenant)?;
-        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let mut conn = self.pool().acquire().await.map_err(store_error)?;
         let set = format!(
             "SELECT pg_catalog.set_config('search_path', {}, false)",
             schema.search_path_literal(&self.config.shared)
@@ -171,7 +222,14 @@ impl SchemaPool {
 
     /// The statement that begins a scoped transaction.
     pub(crate) fn begin_statement(&self, schema: &SchemaName) -> String {
-        begin_statement(schema, &self.config.shared)
+        let mut statement = begin_statement(schema, &self.config.shared);
+        if let Some(timeout) = self.config.idle_in_transaction {
+            statement.push_str(&format!(
+                ", pg_catalog.set_config('idle_in_transaction_session_timeout', '{}', true)",
+                timeout.as_millis().max(1)
+            ));
+        }
+        statement
     }
 }
 
@@ -189,6 +247,7 @@ impl fmt::Debug for SchemaPool {
             .field("naming", &self.config.naming)
             .field("shared", &self.config.shared)
             .field("cache", &self.config.cache)
+            .field("pooler", &self.connections.pooler())
             .finish_non_exhaustive()
     }
 }

@@ -11,6 +11,7 @@ use super::executor::tenant_executor;
 use super::transaction::TenantTransaction;
 use crate::error::store_error;
 use crate::ident::SchemaName;
+use crate::postgres::tx::PgTx;
 
 /// The statement that undoes a session's scoping on release.
 const RESET: &str = "RESET search_path";
@@ -24,9 +25,9 @@ const RESET: &str = "RESET search_path";
 /// without `release` (e.g. a cancelled request) resets it in a background task,
 /// and closes the connection when that fails or no runtime is available.
 ///
-/// Session mode is not safe behind PgBouncer in transaction pooling mode (a
-/// session setting can land on a server connection another client then uses):
-/// prefer [`SchemaPool::begin`](crate::SchemaPool::begin) there.
+/// Session mode is refused behind a transaction pooler (a session setting
+/// can land on a server connection another client then uses): use
+/// [`SchemaPool::begin`](crate::SchemaPool::begin) there.
 ///
 /// ```no_run
 /// # async fn example(schemas: tenancy_sqlx::SchemaPool, tenant: tenancy_sqlx::RegistryTenant) -> Result<(), Box<dyn std::error::Error>> {
@@ -42,6 +43,8 @@ pub struct TenantSession {
     conn: Option<PoolConnection<Postgres>>,
     schema: SchemaName,
     tag: Option<Arc<str>>,
+    /// Always `false` (sessions are direct); read by the executor macro.
+    unnamed: bool,
 }
 
 impl TenantSession {
@@ -54,6 +57,7 @@ impl TenantSession {
             conn: Some(conn),
             schema,
             tag,
+            unnamed: false,
         }
     }
 
@@ -67,8 +71,8 @@ impl TenantSession {
         let schema = self.schema.clone();
         let tag = self.tag.clone();
         let conn = self.connection()?;
-        let tx = Connection::begin(conn).await?;
-        Ok(TenantTransaction::new(tx, schema, tag))
+        let tx = PgTx::begin_on(conn, None).await?;
+        Ok(TenantTransaction::new(tx, schema, tag, false))
     }
 
     /// Undoes the scoping and returns the connection to the pool.

@@ -59,6 +59,7 @@ impl StatementCache {
 pub(crate) struct Tagged<E> {
     inner: E,
     tag: Option<Arc<str>>,
+    unnamed: bool,
 }
 
 impl<E> Tagged<E> {
@@ -66,7 +67,14 @@ impl<E> Tagged<E> {
         Self {
             inner,
             tag: tag.cloned(),
+            unnamed: false,
         }
+    }
+
+    /// Makes the statement unnamed (not prepared for reuse) when `unnamed`.
+    pub(crate) fn unnamed(mut self, unnamed: bool) -> Self {
+        self.unnamed = unnamed;
+        self
     }
 }
 
@@ -80,6 +88,10 @@ impl<'q, E: Execute<'q, Postgres>> Execute<'q, Postgres> for Tagged<E> {
     }
 
     fn statement(&self) -> Option<&PgStatement> {
+        if self.unnamed {
+            // A prepared statement is named: it would outlive the transaction.
+            return None;
+        }
         match self.tag {
             // A statement prepared elsewhere carries column types described under
             // another search path: let sqlx prepare (and describe) afresh.
@@ -93,7 +105,7 @@ impl<'q, E: Execute<'q, Postgres>> Execute<'q, Postgres> for Tagged<E> {
     }
 
     fn persistent(&self) -> bool {
-        self.inner.persistent()
+        !self.unnamed && self.inner.persistent()
     }
 }
 

@@ -3,10 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use sqlx::{Connection, PgConnection, Postgres, Transaction};
+use sqlx::PgConnection;
 
 use super::executor::tenant_executor;
 use crate::ident::SchemaName;
+use crate::postgres::tx::PgTx;
 
 /// A transaction scoped to one tenant schema.
 ///
@@ -16,7 +17,8 @@ use crate::ident::SchemaName;
 /// request) all end it, and the connection goes back to the pool unscoped.
 ///
 /// Run queries with `&mut tx` (not `&mut *tx`): the executor tags every
-/// statement for the statement cache, see [`StatementCache`](crate::StatementCache).
+/// statement for the statement cache, see [`StatementCache`](crate::StatementCache),
+/// and behind a transaction pooler makes every statement unnamed.
 /// Dropping it without [`commit`](Self::commit) rolls back.
 ///
 /// ```no_run
@@ -28,18 +30,26 @@ use crate::ident::SchemaName;
 /// # let _ = count; Ok(()) }
 /// ```
 pub struct TenantTransaction<'c> {
-    tx: Transaction<'c, Postgres>,
+    tx: PgTx<'c>,
     schema: SchemaName,
     tag: Option<Arc<str>>,
+    /// Behind a transaction pooler: every statement is unnamed.
+    unnamed: bool,
 }
 
 impl<'c> TenantTransaction<'c> {
     pub(crate) fn new(
-        tx: Transaction<'c, Postgres>,
+        tx: PgTx<'c>,
         schema: SchemaName,
         tag: Option<Arc<str>>,
+        unnamed: bool,
     ) -> Self {
-        Self { tx, schema, tag }
+        Self {
+            tx,
+            schema,
+            tag,
+            unnamed,
+        }
     }
 
     /// The tenant schema.
@@ -61,11 +71,12 @@ impl<'c> TenantTransaction<'c> {
     /// (the search path was set before the savepoint, so rolling back to it
     /// cannot undo the scoping).
     pub async fn savepoint(&mut self) -> Result<TenantTransaction<'_>, sqlx::Error> {
-        let tx = Connection::begin(&mut *self.tx).await?;
+        let tx = PgTx::begin_on(&mut self.tx, None).await?;
         Ok(TenantTransaction {
             tx,
             schema: self.schema.clone(),
             tag: self.tag.clone(),
+            unnamed: self.unnamed,
         })
     }
 

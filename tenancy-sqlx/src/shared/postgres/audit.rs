@@ -3,11 +3,12 @@
 
 use std::fmt;
 
-use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
+use sqlx::{AssertSqlSafe, PgConnection, Row, SqlSafeStr};
 use tenancy_core::TenancyError;
 
 use super::{RlsPool, begin_error, sql};
 use crate::error::store_error;
+use crate::postgres::tx::PgTx;
 use crate::shared::key::SharedKey;
 
 /// The outcome of a passed [`RlsPool::audit`]: who tenant queries run as,
@@ -165,9 +166,8 @@ impl RlsPool {
     pub async fn audit(&self) -> Result<RlsAudit, TenancyError> {
         let config = &self.config;
         let probe = SharedKey::new("tenancy-audit-probe")?;
-        let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        let mut tx = conn
-            .begin_with(AssertSqlSafe(sql::begin_statement(&config.role, &probe)))
+        let begin = AssertSqlSafe(sql::begin_statement(&config.role, &probe)).into_sql_str();
+        let mut tx = PgTx::begin(self.pool(), Some(begin))
             .await
             .map_err(|error| begin_error(&config.role, error))?;
         let outcome = self.inspect(&mut tx).await;
@@ -196,6 +196,7 @@ impl RlsPool {
         let mut warnings = Vec::new();
 
         let facts = sqlx::query(ROLE_FACTS)
+            .persistent(false)
             .fetch_one(&mut *conn)
             .await
             .map_err(store_error)?;
@@ -228,6 +229,7 @@ impl RlsPool {
 
         let names: Vec<&str> = config.tables.iter().map(|t| t.as_str()).collect();
         let rows = sqlx::query(TABLE_FACTS)
+            .persistent(false)
             .bind(&names)
             .bind(config.schema.as_str())
             .bind(sql::POLICY)
@@ -298,6 +300,7 @@ impl RlsPool {
         }
 
         let exposed = sqlx::query(EXPOSED)
+            .persistent(false)
             .bind(config.column.as_str())
             .bind(config.schema.as_str())
             .bind(&names)

@@ -14,11 +14,13 @@ pub use transaction::RlsTransaction;
 use std::fmt;
 use std::sync::Arc;
 
-use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, SqlSafeStr};
 use tenancy_core::TenancyError;
 
 use crate::error::{sqlstate, store_error};
 use crate::ident::Ident;
+use crate::postgres::pooler::PgConnections;
+use crate::postgres::tx::PgTx;
 use crate::shared::key::SharedKey;
 use crate::tenant::RegistryTenant;
 
@@ -78,7 +80,7 @@ use crate::tenant::RegistryTenant;
 /// ```
 #[derive(Clone)]
 pub struct RlsPool {
-    pool: PgPool,
+    connections: PgConnections,
     config: Arc<Config>,
 }
 
@@ -104,9 +106,13 @@ impl Default for Config {
 impl RlsPool {
     /// Shared-schema access on `pool`: tenant role `tenancy_tenant`, tables
     /// in schema `public`, tenant column `tenant_id`, no tables declared yet.
-    pub fn new(pool: PgPool) -> Self {
+    ///
+    /// `connections` is a [`PgPool`], or [`PgConnections`] through a
+    /// transaction pooler (then every statement of a tenant transaction run
+    /// with `&mut tx` is unnamed).
+    pub fn new(connections: impl Into<PgConnections>) -> Self {
         Self {
-            pool,
+            connections: connections.into(),
             config: Arc::new(Config::default()),
         }
     }
@@ -153,7 +159,12 @@ impl RlsPool {
 
     /// The underlying pool (unscoped, as the login role).
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.connections.pool()
+    }
+
+    /// The connections, with their [`Pooler`](crate::Pooler) mode.
+    pub fn connections(&self) -> &PgConnections {
+        &self.connections
     }
 
     /// The tenant role.
@@ -196,12 +207,11 @@ impl RlsPool {
         &self,
         key: &SharedKey,
     ) -> Result<RlsTransaction<'static>, TenancyError> {
-        let tx = self
-            .pool
-            .begin_with(AssertSqlSafe(sql::begin_statement(&self.config.role, key)))
+        let begin = AssertSqlSafe(sql::begin_statement(&self.config.role, key)).into_sql_str();
+        let tx = PgTx::begin(self.pool(), Some(begin))
             .await
             .map_err(|error| begin_error(&self.config.role, error))?;
-        Ok(RlsTransaction::new(tx, key.clone()))
+        Ok(RlsTransaction::new(tx, key.clone(), self.unnamed()))
     }
 
     /// Begins a transaction as `tenant` on a connection you hold.
@@ -211,11 +221,11 @@ impl RlsPool {
         tenant: &RegistryTenant,
     ) -> Result<RlsTransaction<'c>, TenancyError> {
         let key = crate::shared::key_of(tenant)?;
-        let tx = conn
-            .begin_with(AssertSqlSafe(sql::begin_statement(&self.config.role, key)))
+        let begin = AssertSqlSafe(sql::begin_statement(&self.config.role, key)).into_sql_str();
+        let tx = PgTx::begin_on(conn, Some(begin))
             .await
             .map_err(|error| begin_error(&self.config.role, error))?;
-        Ok(RlsTransaction::new(tx, key.clone()))
+        Ok(RlsTransaction::new(tx, key.clone(), self.unnamed()))
     }
 
     /// Creates the tenant role if it is missing (`NOLOGIN NOSUPERUSER
@@ -228,7 +238,7 @@ impl RlsPool {
     /// first time; later runs need nothing when the login is already a member.
     pub async fn setup_role(&self) -> Result<(), TenancyError> {
         sqlx::raw_sql(AssertSqlSafe(sql::ensure_role(&self.config.role)))
-            .execute(&self.pool)
+            .execute(self.pool())
             .await
             .map(drop)
             .map_err(|error| setup_error("creating the tenant role failed", error))
@@ -249,14 +259,7 @@ impl RlsPool {
     /// are cleaned when a tenant is dropped. Needs the tenant role
     /// ([`setup_role`](Self::setup_role)).
     pub async fn protect(&self, table: &Ident) -> Result<(), TenancyError> {
-        let mut tx = self
-            .pool
-            .begin_with(AssertSqlSafe(format!(
-                "BEGIN; {}",
-                sql::shared_lock(&self.config.schema)
-            )))
-            .await
-            .map_err(store_error)?;
+        let mut tx = self.begin_locked().await?;
         self.protect_on(&mut tx, std::slice::from_ref(table))
             .await?;
         tx.commit().await.map_err(store_error)
@@ -264,16 +267,22 @@ impl RlsPool {
 
     /// Protects every declared table, in one transaction.
     pub async fn protect_all(&self) -> Result<(), TenancyError> {
-        let mut tx = self
-            .pool
-            .begin_with(AssertSqlSafe(format!(
-                "BEGIN; {}",
-                sql::shared_lock(&self.config.schema)
-            )))
-            .await
-            .map_err(store_error)?;
+        let mut tx = self.begin_locked().await?;
         self.protect_on(&mut tx, &self.config.tables).await?;
         tx.commit().await.map_err(store_error)
+    }
+
+    /// A transaction holding the shared schema's lock.
+    async fn begin_locked(&self) -> Result<PgTx<'static>, TenancyError> {
+        let begin = format!("BEGIN; {}", sql::shared_lock(&self.config.schema));
+        PgTx::begin(self.pool(), Some(AssertSqlSafe(begin).into_sql_str()))
+            .await
+            .map_err(store_error)
+    }
+
+    /// Whether tenant statements must be unnamed (behind a transaction pooler).
+    fn unnamed(&self) -> bool {
+        self.connections.pooler().is_transaction()
     }
 
     /// Protects `tables` on `conn` (inside the caller's transaction), one round trip.

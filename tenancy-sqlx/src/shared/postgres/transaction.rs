@@ -4,8 +4,10 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
-use sqlx::{Connection, PgConnection, Postgres, Transaction};
+use sqlx::{PgConnection, Postgres};
 
+use crate::postgres::schema::tagged::Tagged;
+use crate::postgres::tx::PgTx;
 use crate::shared::key::SharedKey;
 
 /// A transaction in which row-level security shows one tenant's rows only.
@@ -17,7 +19,9 @@ use crate::shared::key::SharedKey;
 /// cancelled request) all end them.
 ///
 /// Run queries with `&mut tx` (it is a sqlx `Executor`) or `&mut *tx` (it
-/// dereferences to the `PgConnection`). Queries need no tenant filter: a
+/// dereferences to the `PgConnection`). Behind a transaction pooler use
+/// `&mut tx`: it makes every statement unnamed, which `&mut *tx` does not.
+/// Queries need no tenant filter: a
 /// forgotten `WHERE` still returns this tenant's rows only, and inserts get
 /// the tenant column from its default. Dropping it without
 /// [`commit`](Self::commit) rolls back.
@@ -31,13 +35,15 @@ use crate::shared::key::SharedKey;
 /// # let _ = count; Ok(()) }
 /// ```
 pub struct RlsTransaction<'c> {
-    tx: Transaction<'c, Postgres>,
+    tx: PgTx<'c>,
     key: SharedKey,
+    /// Behind a transaction pooler: every statement is unnamed.
+    unnamed: bool,
 }
 
 impl<'c> RlsTransaction<'c> {
-    pub(crate) fn new(tx: Transaction<'c, Postgres>, key: SharedKey) -> Self {
-        Self { tx, key }
+    pub(crate) fn new(tx: PgTx<'c>, key: SharedKey, unnamed: bool) -> Self {
+        Self { tx, key, unnamed }
     }
 
     /// The tenant key the transaction is scoped to.
@@ -58,10 +64,11 @@ impl<'c> RlsTransaction<'c> {
     /// Opens a savepoint. The role and the key were set before it, so rolling
     /// back to it cannot undo the scoping.
     pub async fn savepoint(&mut self) -> Result<RlsTransaction<'_>, sqlx::Error> {
-        let tx = Connection::begin(&mut *self.tx).await?;
+        let tx = PgTx::begin_on(&mut self.tx, None).await?;
         Ok(RlsTransaction {
             tx,
             key: self.key.clone(),
+            unnamed: self.unnamed,
         })
     }
 }
@@ -102,6 +109,7 @@ impl<'t> sqlx::Executor<'t> for &'t mut RlsTransaction<'_> {
         't: 'e,
         E: 'q + sqlx::Execute<'q, Postgres>,
     {
+        let query = Tagged::new(query, None).unnamed(self.unnamed);
         (&mut *self.tx).fetch_many(query)
     }
 
@@ -113,6 +121,7 @@ impl<'t> sqlx::Executor<'t> for &'t mut RlsTransaction<'_> {
         't: 'e,
         E: 'q + sqlx::Execute<'q, Postgres>,
     {
+        let query = Tagged::new(query, None).unnamed(self.unnamed);
         (&mut *self.tx).fetch_optional(query)
     }
 

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 use tenancy_core::TenancyError;
 
 use super::PgSharedManager;
@@ -13,6 +13,7 @@ use crate::error::{MigrationError, store_error};
 use crate::ident::quote_literal;
 use crate::migrate::{MigrateOptions, MigrationReport};
 use crate::postgres::migrate::{apply_fresh, apply_missing, history_query};
+use crate::postgres::tx::PgTx;
 use crate::shared::postgres::sql;
 use crate::shared::report::{fan_out, migration_failed as failed, partial_run_refused as refused};
 use crate::tenant::RegistryTenant;
@@ -103,19 +104,19 @@ impl PgSharedManager {
             "BEGIN; {}; SELECT pg_catalog.set_config('search_path', {search_path}, true)",
             sql::shared_lock(schema)
         );
-        let mut tx = shared
-            .pool()
-            .begin_with(AssertSqlSafe(begin))
+        let mut tx = PgTx::begin(shared.pool(), Some(AssertSqlSafe(begin).into_sql_str()))
             .await
             .map_err(store_error)?;
         let history = sql::qualified(schema, migrations.history());
         let exists: bool = sqlx::query_scalar("SELECT pg_catalog.to_regclass($1) IS NOT NULL")
+            .persistent(false)
             .bind(&history)
             .fetch_one(&mut *tx)
             .await
             .map_err(store_error)?;
         let versions = if exists {
             let rows = sqlx::query(AssertSqlSafe(history_query(migrations)))
+                .persistent(false)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(|error| failed(MigrationError::Database(error)))?;

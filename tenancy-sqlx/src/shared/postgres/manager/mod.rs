@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 use tenancy_core::{BoxError, Invalidation, TenancyError, TenantId, TenantKey, TenantStore};
 
 use super::sql;
@@ -14,6 +14,7 @@ use super::{RlsAudit, RlsPool, RlsTransaction};
 use crate::error::{step_error, store_error};
 use crate::migrate::TenantMigrations;
 use crate::postgres::registry::{PgRegistry, created_events};
+use crate::postgres::tx::PgTx;
 use crate::shared::key::SharedKey;
 use crate::tenant::{NewTenant, RegistryTenant, Storage};
 
@@ -171,7 +172,9 @@ impl PgSharedManager {
         key: SharedKey,
     ) -> Result<RegistryTenant, TenancyError> {
         let registry = &self.inner.registry;
-        let mut tx = registry.pool().begin().await.map_err(store_error)?;
+        let mut tx = PgTx::begin(registry.pool(), None)
+            .await
+            .map_err(store_error)?;
         let tenant = registry
             .insert_on(&mut tx, &new, Storage::Shared(key.clone()), false)
             .await?
@@ -184,7 +187,8 @@ impl PgSharedManager {
                     .execute(&mut *tx)
                     .await
                     .map_err(|error| table_creation(&new.id, error))?;
-                let mut scoped = RlsTransaction::new(tx, key);
+                let unnamed = registry.connections().pooler().is_transaction();
+                let mut scoped = RlsTransaction::new(tx, key, unnamed);
                 seed(&mut scoped, &tenant)
                     .await
                     .map_err(|source| TenancyError::TableCreation {
@@ -245,17 +249,17 @@ impl PgSharedManager {
             return Ok(false);
         };
         let key = crate::shared::key_of(&tenant).map_err(|error| drop_error(id, "", error))?;
-        let mut conn = registry.pool().acquire().await.map_err(store_error)?;
         // As the login role, with the key set: a non-superuser owner is subject
         // to FORCE ROW LEVEL SECURITY and must see the tenant's rows to delete them.
-        let mut tx = conn
-            .begin_with(AssertSqlSafe(sql::begin_as_login(key)))
+        let begin = AssertSqlSafe(sql::begin_as_login(key)).into_sql_str();
+        let mut tx = PgTx::begin(registry.pool(), Some(begin))
             .await
             .map_err(store_error)?;
         let existed = registry.delete_on(&mut tx, id).await?;
         let mut deleted = 0_i64;
         if let Some(statement) = self.delete_rows_statement() {
             let row = sqlx::query(AssertSqlSafe(statement))
+                .persistent(false)
                 .bind(key.as_str())
                 .fetch_one(&mut *tx)
                 .await
@@ -267,7 +271,6 @@ impl PgSharedManager {
         tx.commit()
             .await
             .map_err(|error| drop_error(id, key.as_str(), error))?;
-        drop(conn);
         registry.publish(&[Invalidation::Tenant(id.clone())]).await;
         tracing::info!(tenant = %id, rows = deleted, "shared-mode tenant dropped");
         Ok(existed)
