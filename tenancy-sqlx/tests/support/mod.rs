@@ -7,7 +7,7 @@
 //! - [`runtime`]: cleanup on a runtime of its own, polling, loud connects;
 //! - [`pg`], [`mysql`], [`sqlite`]: per-test databases for each backend;
 //! - [`servers`]: databases a test creates on a server, found by prefix;
-//! - [`proxy`]: TCP proxies (slow server, round-trip counter).
+//! - [`proxy`]: TCP proxies (slow server, held replies, round-trip counter).
 //!
 //! `keyed_backends.rs` holds a macro and is included with `#[path]`.
 

@@ -1,6 +1,7 @@
 //! TCP proxies on a fresh local port, stopped when dropped:
 //! [`DelayProxy`], a slow server (new connections wait while it is switched
-//! on), and [`RoundTrips`], which counts a Postgres client's round trips.
+//! on), [`HoldProxy`], which holds the server's replies while switched on,
+//! and [`RoundTrips`], which counts a Postgres client's round trips.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -82,6 +83,69 @@ impl DelayProxy {
 
     pub fn accepted(&self) -> u64 {
         self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+/// A proxy that, while holding, keeps back everything the server sends (the
+/// client's messages still reach the server), and delivers it on release:
+/// a reply that is late at a moment the test chooses.
+pub struct HoldProxy {
+    pub port: u16,
+    hold: Arc<tokio::sync::watch::Sender<bool>>,
+    _accept: AcceptLoop,
+}
+
+impl HoldProxy {
+    /// A proxy to `host:port`.
+    pub async fn start(host: &str, port: u16) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let target = format!("{host}:{port}");
+        let hold = Arc::new(tokio::sync::watch::channel(false).0);
+        let holder = hold.clone();
+        let accept = AcceptLoop::start(move |client| {
+            let target = target.clone();
+            let mut held = holder.subscribe();
+            async move {
+                let Ok(server) = TcpStream::connect(&target).await else {
+                    return;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let upstream = async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                    let _ = server_write.shutdown().await;
+                };
+                let downstream = async move {
+                    let mut buffer = vec![0_u8; 64 * 1024];
+                    loop {
+                        let read = match server_read.read(&mut buffer).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(read) => read,
+                        };
+                        // Wait while held; the bytes are delivered afterwards.
+                        if held.wait_for(|holding| !*holding).await.is_err() {
+                            break;
+                        }
+                        if client_write.write_all(&buffer[..read]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = client_write.shutdown().await;
+                };
+                tokio::join!(upstream, downstream);
+            }
+        })
+        .await;
+        Self {
+            port: accept.port,
+            hold,
+            _accept: accept,
+        }
+    }
+
+    /// Starts or stops holding the server's replies.
+    pub fn set_hold(&self, hold: bool) {
+        self.hold.send_replace(hold);
     }
 }
 
