@@ -5,6 +5,10 @@
 #   scripts/pgbouncer.sh            # start if needed; print the port
 #   scripts/pgbouncer.sh stop
 #
+# TENANCY_PGBOUNCER_DIR (default /tmp/tenancy-pgbouncer) and
+# TENANCY_PGBOUNCER_POOL_SIZE (default 2, the test suite's) allow a second
+# instance, e.g. for bench/pgbouncer.sh.
+#
 # Settings: pool_mode = transaction, default_pool_size = 2,
 # ignore_startup_parameters = extra_float_digits; every database name is
 # forwarded to 127.0.0.1:5432 (a tenant database per test must be reachable),
@@ -14,6 +18,7 @@ set -euo pipefail
 
 DIR="${TENANCY_PGBOUNCER_DIR:-/tmp/tenancy-pgbouncer}"
 UPSTREAM_PORT="${TENANCY_PGBOUNCER_UPSTREAM_PORT:-5432}"
+POOL_SIZE="${TENANCY_PGBOUNCER_POOL_SIZE:-2}"
 BIN="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
 
 running() {
@@ -49,7 +54,7 @@ unix_socket_dir =
 auth_type = trust
 auth_file = ${DIR}/userlist.txt
 pool_mode = transaction
-default_pool_size = 2
+default_pool_size = ${POOL_SIZE}
 ignore_startup_parameters = extra_float_digits
 max_client_conn = 2000
 admin_users = postgres

@@ -334,3 +334,51 @@ async fn graceful_shutdown_axum() {
 async fn graceful_shutdown_actix() {
     graceful_shutdown(Framework::Actix, Pair::SqliteDatabase).await;
 }
+
+/// A start-up failure names its cause: the app exits with an error whose
+/// logged chain reaches the OS error, not just "a storage operation failed".
+async fn start_up_failure_names_its_cause(framework: Framework) {
+    // A port nobody listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let workdir =
+        std::env::temp_dir().join(format!("tenancy-startup-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&workdir).unwrap();
+    let output = tokio::process::Command::new(framework.binary())
+        .current_dir(&workdir)
+        .env(
+            "TENANCY_DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{port}/items"),
+        )
+        .env("TENANCY_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("the app neither started nor exited")
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&workdir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "the app started without its database"
+    );
+    assert!(
+        stderr.contains("could not start") && stderr.contains("refused"),
+        "the log does not name the cause: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_failure_names_its_cause_axum() {
+    start_up_failure_names_its_cause(Framework::Axum).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_failure_names_its_cause_actix() {
+    start_up_failure_names_its_cause(Framework::Actix).await;
+}

@@ -22,6 +22,13 @@
 //!   the scoped helpers of `SharedPool` / `SharedTransaction`. The lifecycle:
 //!   [`PgSharedManager`] and `SharedManager`.
 //!
+//! - Behind a transaction pooler (PgBouncer with `pool_mode = transaction`,
+//!   Supavisor, RDS Proxy): build the registry, [`SchemaPool`] and
+//!   [`RlsPool`] from [`PgConnections::pooled`] (with
+//!   [`with_direct`](PgConnections::with_direct) for `LISTEN/NOTIFY`), and
+//!   [`PgDatabases::through_pooler`] for database mode. Every statement the
+//!   library sends is then unnamed and inside an explicit transaction; see
+//!   [`Pooler`] for what your own code must avoid there.
 //! - Registries on every backend: [`MySqlRegistry`] (feature `mysql`) and
 //!   [`SqliteRegistry`] (feature `sqlite`) have the semantics of
 //!   [`PgRegistry`], but no `LISTEN/NOTIFY`: other processes see changes

@@ -166,3 +166,44 @@ async fn rls_begin_dropped_before_its_reply_leaves_the_login_role() {
         .unwrap();
     assert!(key.unwrap_or_default().is_empty(), "the tenant key leaked");
 }
+
+/// The backstop: a tenant transaction left idle past the timeout is ended by
+/// the server (SQLSTATE 25P03), and its connection is not reused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_in_transaction_timeout_ends_a_forgotten_transaction() {
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 2, items_migrations()).await;
+    manager
+        .create(NewTenant::new(id("acme"), "Acme"))
+        .await
+        .unwrap();
+    let schemas = manager
+        .schemas()
+        .clone()
+        .idle_in_transaction_timeout(Duration::from_millis(200));
+    let mut tx = schemas.begin(&id("acme")).await.unwrap();
+    let timeout: String =
+        sqlx::query_scalar("SELECT current_setting('idle_in_transaction_session_timeout')")
+            .fetch_one(&mut tx)
+            .await
+            .unwrap();
+    assert_eq!(timeout, "200ms");
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            open_transactions(&db).await == 0
+        })
+        .await,
+        "the server did not end the idle transaction"
+    );
+    let after = sqlx::query("SELECT 1").execute(&mut tx).await;
+    assert!(after.is_err(), "the ended transaction still answered");
+    drop(tx);
+    // The pool still serves, on a healthy connection, outside any transaction.
+    let mut next = schemas.begin(&id("acme")).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM items")
+        .fetch_one(&mut next)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    next.commit().await.unwrap();
+}

@@ -679,7 +679,11 @@ mod suite {
 
     pub(super) async fn dyn_registry(registry: &AnyRegistry, backend: &str) {
         // PgBouncer fronts a Postgres registry.
-        let expected = if backend == "pgbouncer" { "postgres" } else { backend };
+        let expected = if backend == "pgbouncer" {
+            "postgres"
+        } else {
+            backend
+        };
         assert_eq!(registry.backend(), expected);
         create(registry, NewTenant::new(id("acme"), "Acme"))
             .await

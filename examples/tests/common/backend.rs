@@ -15,10 +15,14 @@ pub enum Pair {
     PostgresShared,
     MysqlDatabase,
     MysqlShared,
+    /// Postgres through PgBouncer in transaction mode, with a direct URL.
+    PgBouncerSchema,
+    PgBouncerDatabase,
+    PgBouncerShared,
 }
 
 impl Pair {
-    pub const ALL: [Pair; 7] = [
+    pub const ALL: [Pair; 10] = [
         Pair::SqliteDatabase,
         Pair::SqliteShared,
         Pair::PostgresSchema,
@@ -26,20 +30,42 @@ impl Pair {
         Pair::PostgresShared,
         Pair::MysqlDatabase,
         Pair::MysqlShared,
+        Pair::PgBouncerSchema,
+        Pair::PgBouncerDatabase,
+        Pair::PgBouncerShared,
     ];
 
     pub fn isolation(self) -> &'static str {
         match self {
-            Pair::PostgresSchema => "schema",
-            Pair::SqliteDatabase | Pair::PostgresDatabase | Pair::MysqlDatabase => "database",
-            Pair::SqliteShared | Pair::PostgresShared | Pair::MysqlShared => "shared",
+            Pair::PostgresSchema | Pair::PgBouncerSchema => "schema",
+            Pair::SqliteDatabase
+            | Pair::PostgresDatabase
+            | Pair::MysqlDatabase
+            | Pair::PgBouncerDatabase => "database",
+            Pair::SqliteShared
+            | Pair::PostgresShared
+            | Pair::MysqlShared
+            | Pair::PgBouncerShared => "shared",
         }
     }
 
     pub fn is_postgres(self) -> bool {
         matches!(
             self,
-            Pair::PostgresSchema | Pair::PostgresDatabase | Pair::PostgresShared
+            Pair::PostgresSchema
+                | Pair::PostgresDatabase
+                | Pair::PostgresShared
+                | Pair::PgBouncerSchema
+                | Pair::PgBouncerDatabase
+                | Pair::PgBouncerShared
+        )
+    }
+
+    /// Whether the app reaches Postgres through PgBouncer.
+    pub fn is_pgbouncer(self) -> bool {
+        matches!(
+            self,
+            Pair::PgBouncerSchema | Pair::PgBouncerDatabase | Pair::PgBouncerShared
         )
     }
 }
@@ -47,6 +73,17 @@ impl Pair {
 fn pg_admin_url() -> String {
     std::env::var("TENANCY_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// PgBouncer in transaction mode in front of the test server, started by
+/// `scripts/test.sh`; unset is an error, never a skip.
+fn pgbouncer_url() -> String {
+    std::env::var("TENANCY_TEST_PGBOUNCER_URL").unwrap_or_else(|_| {
+        panic!(
+            "TENANCY_TEST_PGBOUNCER_URL is not set: run the tests with scripts/test.sh \
+             (it starts PgBouncer) or point it at a PgBouncer in transaction mode"
+        )
+    })
 }
 
 fn mysql_admin_url() -> String {
@@ -90,6 +127,28 @@ impl Environment {
                     "TENANCY_DATABASE_URL".into(),
                     format!("sqlite://{}/registry.db", workdir.display()),
                 ));
+            }
+            Pair::PgBouncerSchema | Pair::PgBouncerDatabase | Pair::PgBouncerShared => {
+                let admin = pg_admin_url();
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("PostgreSQL must be reachable");
+                sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let pooler = pgbouncer_url();
+                env.push(("TENANCY_DATABASE_URL".into(), with_database(&pooler, &name)));
+                env.push((
+                    "TENANCY_DIRECT_DATABASE_URL".into(),
+                    with_database(&admin, &name),
+                ));
+                if pair == Pair::PgBouncerDatabase {
+                    env.push((
+                        "TENANCY_TENANT_DATABASE_URL".into(),
+                        with_database(&pooler, &format!("{name}_{{tenant}}")),
+                    ));
+                }
             }
             Pair::PostgresSchema | Pair::PostgresDatabase | Pair::PostgresShared => {
                 let admin = pg_admin_url();

@@ -116,6 +116,12 @@ macro_rules! matrix {
                 actix_postgres_shared: Actix, PostgresShared;
                 actix_mysql_database: Actix, MysqlDatabase;
                 actix_mysql_shared: Actix, MysqlShared;
+                axum_pgbouncer_schema: Axum, PgBouncerSchema;
+                axum_pgbouncer_database: Axum, PgBouncerDatabase;
+                axum_pgbouncer_shared: Axum, PgBouncerShared;
+                actix_pgbouncer_schema: Actix, PgBouncerSchema;
+                actix_pgbouncer_database: Actix, PgBouncerDatabase;
+                actix_pgbouncer_shared: Actix, PgBouncerShared;
             );
         }
     };

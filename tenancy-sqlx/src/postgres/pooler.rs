@@ -17,6 +17,14 @@ use sqlx::postgres::PgConnectOptions;
 /// `LISTEN`, migrations and session advisory locks go through the direct
 /// pool given to [`PgConnections::with_direct`].
 ///
+/// Supported: PgBouncer 1.18+ in transaction mode (tested with Debian's 1.18
+/// and `default_pool_size = 2`). Your own code behind a transaction pooler
+/// must run statements inside a transaction and unnamed (a tenant
+/// transaction used as `&mut tx` does both), and must not use session `SET`
+/// (use `SET LOCAL`), temporary tables or `WITH HOLD` cursors across
+/// transactions, session advisory locks, `LISTEN`, or custom types defined
+/// per tenant schema (sqlx caches type OIDs per connection, by name).
+///
 /// ```
 /// use tenancy_sqlx::Pooler;
 ///
@@ -70,15 +78,19 @@ impl Pooler {
 ///
 /// ```no_run
 /// use sqlx::postgres::PgPoolOptions;
-/// use tenancy_sqlx::{PgConnections, Pooler};
+/// use tenancy_sqlx::{PgConnections, PgRegistry, Pooler, RegistryConfig, SchemaPool};
 ///
-/// # async fn example() -> Result<(), sqlx::Error> {
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// let pooled = PgPoolOptions::new()
+///     .max_connections(20)
 ///     .connect_with(Pooler::Transaction.connect_options("postgres://app@pgbouncer:6432/app")?)
 ///     .await?;
 /// let direct = PgPoolOptions::new().max_connections(2).connect("postgres://app@db:5432/app").await?;
 /// let connections = PgConnections::pooled(pooled).with_direct(direct);
-/// # let _ = connections; Ok(()) }
+/// let registry = PgRegistry::connect(connections.clone(), RegistryConfig::default()).await?;
+/// let _listener = registry.listen(); // LISTEN runs on the direct connection
+/// let schemas = SchemaPool::new(connections);
+/// # let _ = schemas; Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct PgConnections {
