@@ -1,6 +1,8 @@
 //! Database per tenant: one lifecycle suite, written once (as a macro, so
 //! each backend's connection type is concrete) and run on Postgres (two
-//! servers), MariaDB/MySQL and SQLite.
+//! servers), Postgres with the tenant traffic and the registry through
+//! PgBouncer in transaction pooling mode (`pgbouncer::…`), MariaDB/MySQL and
+//! SQLite.
 
 #![cfg(all(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 #![allow(
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor};
-use support::{Server, ServerDatabases, TempDir, id};
+use support::{Server, ServerDatabases, TempDir, Via, id};
 use tenancy_sqlx::{
     DatabaseBackend, DatabaseLocation, DatabaseManager, DatabaseNaming, Ident, MySqlDatabases,
     MySqlRegistry, PgDatabases, PgRegistry, PoolConfig, RegistryConfig, RegistryTables,
@@ -41,6 +43,9 @@ struct Fixture<B: DatabaseBackend> {
     renames: bool,
     /// The naming prefix of the tenant databases.
     prefix: String,
+    /// Whether tenant connections go through a transaction pooler (user
+    /// queries then run in a transaction, unnamed).
+    pooled: bool,
     _guards: Vec<Box<dyn Any + Send>>,
 }
 
@@ -65,19 +70,51 @@ fn items_then(extra: &'static str) -> TenantMigrations {
     .unwrap()
 }
 
+/// Runs `$query` (a sqlx query, not yet executed) with `$method` on the
+/// tenant connection `$conn` the way user code must: as is, or, behind a
+/// transaction pooler, as an unnamed statement in a transaction of its own.
+macro_rules! on_tenant {
+    ($fx:expr, $conn:ident, $query:expr, $method:ident) => {{
+        if $fx.pooled {
+            let mut tx = sqlx::Connection::begin(&mut *$conn).await.unwrap();
+            let out = $query.persistent(false).$method(&mut *tx).await.unwrap();
+            tx.commit().await.unwrap();
+            out
+        } else {
+            $query.$method(&mut *$conn).await.unwrap()
+        }
+    }};
+}
+
+/// Postgres database-per-tenant on the server at `url` (the admin
+/// connection); `via` PgBouncer, the registry and the tenant traffic of the
+/// `main` server go through it.
 async fn pg_fixture(
     migrations: TenantMigrations,
     url: String,
     pools: PoolConfig,
+    via: Via,
 ) -> Fixture<PgDatabases> {
     let registry_db = support::PgDb::new().await;
-    let registry = PgRegistry::connect(registry_db.pool(2).await, RegistryConfig::default())
-        .await
-        .unwrap();
+    let registry = PgRegistry::connect(
+        registry_db.connections(via, 2).await,
+        RegistryConfig::default(),
+    )
+    .await
+    .unwrap();
     let admin = support::pg_server(&url).await;
     let guard = ServerDatabases::new(Server::Postgres(url.clone()));
-    let backend = PgDatabases::new(Ident::new("main").unwrap(), admin.clone())
+    let main = Ident::new("main").unwrap();
+    let backend = PgDatabases::new(main.clone(), admin.clone())
         .naming(DatabaseNaming::with_prefix(&guard.prefix).unwrap());
+    let backend = match via {
+        Via::Direct => backend,
+        Via::PgBouncer => backend.through_pooler(
+            main,
+            PgConnectOptions::from_str(&support::pgbouncer_url())
+                .expect("TENANCY_TEST_PGBOUNCER_URL is not a valid URL"),
+        ),
+    };
     let manager = DatabaseManager::new(registry, backend, migrations, pools);
     let exists_admin = admin.clone();
     let exists: Check = Arc::new(move |location: DatabaseLocation| {
@@ -111,6 +148,7 @@ async fn pg_fixture(
         orphan,
         renames: true,
         prefix,
+        pooled: via == Via::PgBouncer,
         _guards: vec![Box::new(guard), Box::new(registry_db)],
     }
 }
@@ -120,6 +158,19 @@ async fn postgres(migrations: TenantMigrations) -> Fixture<PgDatabases> {
         migrations,
         support::pg_url(),
         PoolConfig::new().max_connections(4),
+        Via::Direct,
+    )
+    .await
+}
+
+/// Postgres with the registry and the tenant traffic through PgBouncer; the
+/// databases are created, migrated, renamed and dropped directly.
+async fn pgbouncer(migrations: TenantMigrations) -> Fixture<PgDatabases> {
+    pg_fixture(
+        migrations,
+        support::pg_url(),
+        PoolConfig::new().max_connections(4),
+        Via::PgBouncer,
     )
     .await
 }
@@ -168,6 +219,7 @@ async fn mysql(migrations: TenantMigrations) -> Fixture<MySqlDatabases> {
         orphan,
         renames: false,
         prefix,
+        pooled: false,
         _guards: vec![Box::new(guard), Box::new(registry_db)],
     }
 }
@@ -203,6 +255,7 @@ async fn sqlite(migrations: TenantMigrations) -> Fixture<SqliteDatabases> {
         orphan,
         renames: false,
         prefix: "tenant_".to_owned(),
+        pooled: false,
         _guards: vec![Box::new(dir)],
     }
 }
@@ -232,13 +285,12 @@ macro_rules! database_suite {
                 for (tenant, rows) in [(&acme, 3), (&globex, 2)] {
                     let mut conn = manager.connect(tenant).await.unwrap();
                     for row in 0..rows {
-                        sqlx::query($insert).bind(row).bind(tenant.id().as_str()).bind(format!("item {row}"))
-                            .execute(&mut *conn).await.unwrap();
+                        on_tenant!(fx, conn, sqlx::query($insert).bind(row).bind(tenant.id().as_str()).bind(format!("item {row}")), execute);
                     }
                 }
                 for (tenant, rows) in [(&acme, 3_usize), (&globex, 2)] {
                     let mut conn = manager.connect(tenant).await.unwrap();
-                    let owners: Vec<String> = sqlx::query_scalar("SELECT tenant FROM items").fetch_all(&mut *conn).await.unwrap();
+                    let owners: Vec<String> = on_tenant!(fx, conn, sqlx::query_scalar("SELECT tenant FROM items"), fetch_all);
                     assert_eq!(owners.len(), rows);
                     assert!(owners.iter().all(|owner| owner == tenant.id().as_str()), "{owners:?}");
                 }
@@ -263,7 +315,7 @@ macro_rules! database_suite {
                     assert_eq!(new_location, location, "MySQL and SQLite keep the database name");
                 }
                 let mut conn = manager.connect(&renamed).await.unwrap();
-                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM items").fetch_one(&mut *conn).await.unwrap();
+                let count: i64 = on_tenant!(fx, conn, sqlx::query_scalar("SELECT COUNT(*) FROM items"), fetch_one);
                 assert_eq!(count, 3, "data kept");
                 drop(conn);
                 let clash = manager.rename(&id("initech"), &id("globex")).await.unwrap_err();
@@ -274,7 +326,7 @@ macro_rules! database_suite {
                 // A new tenant under the old id starts empty (MySQL picks another name).
                 let again = manager.create(NewTenant::new(id("acme"), "Acme again")).await.unwrap();
                 let mut conn = manager.connect(&again).await.unwrap();
-                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM items").fetch_one(&mut *conn).await.unwrap();
+                let count: i64 = on_tenant!(fx, conn, sqlx::query_scalar("SELECT COUNT(*) FROM items"), fetch_one);
                 assert_eq!(count, 0);
                 drop(conn);
 
@@ -366,7 +418,7 @@ macro_rules! database_suite {
                 assert_eq!(d.up_to_date().count(), 1, "{d}");
                 let d = next.registry().find_by_id(&id("d")).await.unwrap().unwrap();
                 let mut conn = next.connect(&d).await.unwrap();
-                let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notes").fetch_one(&mut *conn).await.unwrap();
+                let rows: i64 = on_tenant!(fx, conn, sqlx::query_scalar("SELECT COUNT(*) FROM notes"), fetch_one);
                 assert_eq!(rows, 0);
             }
 
@@ -411,6 +463,7 @@ fn name_prefix<B: DatabaseBackend>(fx: &Fixture<B>) -> String {
 
 database_suite! {
     postgres: postgres, "INSERT INTO items (id, tenant, name) VALUES ($1, $2, $3)";
+    pgbouncer: pgbouncer, "INSERT INTO items (id, tenant, name) VALUES ($1, $2, $3)";
     mysql: mysql, "INSERT INTO items (id, tenant, name) VALUES (?, ?, ?)";
     sqlite: sqlite, "INSERT INTO items (id, tenant, name) VALUES (?, ?, ?)";
 }
@@ -423,6 +476,7 @@ async fn tenants_on_two_postgres_servers() {
         items(),
         support::pg_url(),
         PoolConfig::new().max_connections(4),
+        Via::Direct,
     )
     .await;
     let second_url = support::pg2_url();

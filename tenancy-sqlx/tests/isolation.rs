@@ -1,5 +1,8 @@
 //! Schema-per-tenant isolation against a real Postgres: concurrency,
 //! cancellation, aborted transactions, savepoints, cursors, awkward names.
+//!
+//! Every scenario runs twice: straight to Postgres (`direct::…`) and through
+//! PgBouncer in transaction pooling mode (`pgbouncer::…`).
 
 #![cfg(feature = "postgres")]
 #![allow(
@@ -16,12 +19,77 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use sqlx::Executor;
-use support::{PgDb, id, items_migrations};
+use sqlx::{Connection, Executor, PgConnection};
+use support::{PgDb, Via, id, items_migrations};
 use tenancy_core::{TenancyError, TenantId};
 use tenancy_sqlx::{
     NewTenant, PgRegistry, PgTenantManager, RegistryConfig, SchemaNaming, SchemaPool,
 };
+
+/// Generates a `#[tokio::test]` per scenario and per way of reaching
+/// Postgres: `direct::name` and `pgbouncer::name`.
+macro_rules! via_both {
+    ($(#[$test:meta] $name:ident;)*) => {
+        mod direct {
+            $(#[$test] async fn $name() { super::$name(super::Via::Direct).await })*
+        }
+        mod pgbouncer {
+            $(#[$test] async fn $name() { super::$name(super::Via::PgBouncer).await })*
+        }
+    };
+}
+
+via_both! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    thousand_concurrent_tasks_across_fifty_tenants_see_only_their_rows;
+    #[tokio::test] cancelled_task_leaves_no_scope_behind;
+    #[tokio::test] connection_returned_inside_an_aborted_transaction_is_clean;
+    #[tokio::test] savepoint_rollback_keeps_the_tenant_scope;
+    #[tokio::test] server_side_cursor_stays_in_the_tenant;
+    #[tokio::test] awkward_names_are_quoted_everywhere;
+}
+
+/// Runs one unscoped single-value statement on `conn` the way unscoped code
+/// must `via`: as is straight to Postgres; behind a transaction pooler, as an
+/// unnamed statement inside a transaction of its own (committed if the
+/// statement succeeded).
+async fn unscoped_scalar<T>(
+    conn: &mut PgConnection,
+    via: Via,
+    sql: &'static str,
+) -> Result<T, sqlx::Error>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+{
+    match via {
+        Via::Direct => sqlx::query_scalar(sql).fetch_one(conn).await,
+        Via::PgBouncer => {
+            let mut tx = conn.begin().await?;
+            let value = sqlx::query_scalar(sql)
+                .persistent(false)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(value)
+        }
+    }
+}
+
+/// Server connections of the test database still inside a transaction
+/// (seen from a direct admin connection), other than the one asking.
+async fn backends_in_transaction(db: &PgDb) -> i64 {
+    let mut conn = db.connect().await;
+    let count = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.ok();
+    count
+}
 
 /// Inserts `rows` marker rows into tenant `tenant`.
 async fn seed(schemas: &SchemaPool, tenant: &TenantId, rows: usize) {
@@ -53,10 +121,9 @@ async fn search_path(executor: impl Executor<'_, Database = sqlx::Postgres>) -> 
 
 /// 1,000 concurrent tasks across 50 tenants on a 10-connection pool; every
 /// read checks the tenant marker of every row.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn thousand_concurrent_tasks_across_fifty_tenants_see_only_their_rows() {
+async fn thousand_concurrent_tasks_across_fifty_tenants_see_only_their_rows(via: Via) {
     let db = PgDb::new().await;
-    let manager = support::manager(&db, 10, items_migrations()).await;
+    let manager = support::manager_via(&db, via, 10, items_migrations()).await;
     let tenants: Vec<TenantId> = (0..50).map(|n| id(&format!("t{n:02}"))).collect();
     for tenant in &tenants {
         manager
@@ -133,10 +200,12 @@ async fn thousand_concurrent_tasks_across_fifty_tenants_see_only_their_rows() {
 
 /// A task cancelled mid-transaction leaves nothing on its connection: the
 /// same connection then serves another tenant and unscoped code correctly.
-#[tokio::test]
-async fn cancelled_task_leaves_no_scope_behind() {
+/// Through PgBouncer the pool's one connection is a client connection (the
+/// server connection behind it may change): no server connection is left
+/// inside a transaction.
+async fn cancelled_task_leaves_no_scope_behind(via: Via) {
     let db = PgDb::new().await;
-    let manager = support::manager(&db, 1, items_migrations()).await;
+    let manager = support::manager_via(&db, via, 1, items_migrations()).await;
     for tenant in ["acme", "globex"] {
         manager
             .create(NewTenant::new(id(tenant), tenant))
@@ -146,8 +215,15 @@ async fn cancelled_task_leaves_no_scope_behind() {
     }
     let schemas = manager.schemas().clone();
     let pool = schemas.pool().clone();
-    let pid_before = backend_pid(&pool).await;
-    let default_path = search_path(&pool).await;
+    let mut conn = pool.acquire().await.unwrap();
+    let pid_before: i32 = unscoped_scalar(&mut conn, via, "SELECT pg_backend_pid()")
+        .await
+        .unwrap();
+    let default_path: String =
+        unscoped_scalar(&mut conn, via, "SELECT current_setting('search_path')")
+            .await
+            .unwrap();
+    drop(conn);
 
     // Cancelled while a statement runs.
     let task_schemas = schemas.clone();
@@ -186,11 +262,10 @@ async fn cancelled_task_leaves_no_scope_behind() {
 
     // The same (only) connection, another tenant.
     let mut tx = schemas.begin(&id("globex")).await.unwrap();
-    assert_eq!(
-        backend_pid(&mut tx).await,
-        pid_before,
-        "the same connection was reused"
-    );
+    let pid = backend_pid(&mut tx).await;
+    if via == Via::Direct {
+        assert_eq!(pid, pid_before, "the same connection was reused");
+    }
     assert_eq!(search_path(&mut tx).await, "\"tenant_globex\", pg_temp");
     let markers: Vec<String> = sqlx::query_scalar("SELECT tenant FROM items")
         .fetch_all(&mut tx)
@@ -201,10 +276,17 @@ async fn cancelled_task_leaves_no_scope_behind() {
 
     // The same connection, unscoped code.
     let mut conn = pool.acquire().await.unwrap();
-    assert_eq!(backend_pid(&mut *conn).await, pid_before);
-    assert_eq!(search_path(&mut *conn).await, default_path);
-    let error = sqlx::query("SELECT count(*) FROM items")
-        .execute(&mut *conn)
+    let pid: i32 = unscoped_scalar(&mut conn, via, "SELECT pg_backend_pid()")
+        .await
+        .unwrap();
+    if via == Via::Direct {
+        assert_eq!(pid, pid_before);
+    }
+    let path: String = unscoped_scalar(&mut conn, via, "SELECT current_setting('search_path')")
+        .await
+        .unwrap();
+    assert_eq!(path, default_path);
+    let error = unscoped_scalar::<i64>(&mut conn, via, "SELECT count(*) FROM items")
         .await
         .unwrap_err();
     assert_eq!(
@@ -213,6 +295,11 @@ async fn cancelled_task_leaves_no_scope_behind() {
         "no tenant table is visible unscoped"
     );
     drop(conn);
+    assert_eq!(
+        backends_in_transaction(&db).await,
+        0,
+        "no server connection is left inside a transaction"
+    );
 
     // The cancelled inserts were rolled back.
     let mut tx = schemas.begin(&id("acme")).await.unwrap();
@@ -232,10 +319,9 @@ fn sqlstate(error: &sqlx::Error) -> Option<String> {
 
 /// A transaction dropped while aborted (after an error) is rolled back before
 /// its connection is used again.
-#[tokio::test]
-async fn connection_returned_inside_an_aborted_transaction_is_clean() {
+async fn connection_returned_inside_an_aborted_transaction_is_clean(via: Via) {
     let db = PgDb::new().await;
-    let manager = support::manager(&db, 1, items_migrations()).await;
+    let manager = support::manager_via(&db, via, 1, items_migrations()).await;
     for tenant in ["acme", "globex"] {
         manager
             .create(NewTenant::new(id(tenant), tenant))
@@ -243,7 +329,11 @@ async fn connection_returned_inside_an_aborted_transaction_is_clean() {
             .unwrap();
     }
     let schemas = manager.schemas().clone();
-    let pid = backend_pid(schemas.pool()).await;
+    let mut conn = schemas.pool().acquire().await.unwrap();
+    let pid: i32 = unscoped_scalar(&mut conn, via, "SELECT pg_backend_pid()")
+        .await
+        .unwrap();
+    drop(conn);
 
     let mut tx = schemas.begin(&id("acme")).await.unwrap();
     sqlx::query("INSERT INTO items (tenant, name) VALUES ('acme', 'lost')")
@@ -264,7 +354,10 @@ async fn connection_returned_inside_an_aborted_transaction_is_clean() {
     drop(tx); // neither committed nor rolled back
 
     let mut tx = schemas.begin(&id("globex")).await.unwrap();
-    assert_eq!(backend_pid(&mut tx).await, pid);
+    let pid_after = backend_pid(&mut tx).await;
+    if via == Via::Direct {
+        assert_eq!(pid_after, pid);
+    }
     assert_eq!(search_path(&mut tx).await, "\"tenant_globex\", pg_temp");
     sqlx::query("INSERT INTO items (tenant, name) VALUES ('globex', 'kept')")
         .execute(&mut tx)
@@ -283,18 +376,22 @@ async fn connection_returned_inside_an_aborted_transaction_is_clean() {
         Some("25P01"),
         "not inside a transaction"
     );
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_acme.items")
-        .fetch_one(&mut *conn)
+    let count: i64 = unscoped_scalar(&mut conn, via, "SELECT count(*) FROM tenant_acme.items")
         .await
         .unwrap();
     assert_eq!(count, 0, "the aborted insert was rolled back");
+    drop(conn);
+    assert_eq!(
+        backends_in_transaction(&db).await,
+        0,
+        "no server connection is left inside a transaction"
+    );
 }
 
 /// Rolling back to a savepoint keeps the tenant scope (django-tenants #1262).
-#[tokio::test]
-async fn savepoint_rollback_keeps_the_tenant_scope() {
+async fn savepoint_rollback_keeps_the_tenant_scope(via: Via) {
     let db = PgDb::new().await;
-    let manager = support::manager(&db, 2, items_migrations()).await;
+    let manager = support::manager_via(&db, via, 2, items_migrations()).await;
     for tenant in ["acme", "globex"] {
         manager
             .create(NewTenant::new(id(tenant), tenant))
@@ -360,10 +457,9 @@ async fn savepoint_rollback_keeps_the_tenant_scope() {
 /// A server-side cursor (and sqlx's streaming) reads only the tenant's rows,
 /// while another tenant's cursor is open on another connection; the cursor
 /// does not survive the transaction.
-#[tokio::test]
-async fn server_side_cursor_stays_in_the_tenant() {
+async fn server_side_cursor_stays_in_the_tenant(via: Via) {
     let db = PgDb::new().await;
-    let manager = support::manager(&db, 2, items_migrations()).await;
+    let manager = support::manager_via(&db, via, 2, items_migrations()).await;
     for (tenant, rows) in [("acme", 25), ("globex", 40)] {
         manager
             .create(NewTenant::new(id(tenant), tenant))
@@ -415,18 +511,18 @@ async fn server_side_cursor_stays_in_the_tenant() {
 
     // The cursor ended with its transaction.
     let mut conn = schemas.pool().acquire().await.unwrap();
-    let error = sqlx::query("FETCH 1 FROM c")
-        .execute(&mut *conn)
+    let error = unscoped_scalar::<String>(&mut conn, via, "FETCH 1 FROM c")
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&error).as_deref(), Some("34000"));
 }
 
 /// Tenant ids that are SQL keywords, start with a digit or contain `-`.
-#[tokio::test]
-async fn awkward_names_are_quoted_everywhere() {
+async fn awkward_names_are_quoted_everywhere(via: Via) {
     let db = PgDb::new().await;
+    // Direct, for the checks; the manager reaches Postgres `via`.
     let pool = db.pool(2).await;
+    let connections = db.connections(via, 2).await;
     for naming in [
         SchemaNaming::default(),
         SchemaNaming::with_prefix("").unwrap(),
@@ -437,7 +533,9 @@ async fn awkward_names_are_quoted_everywhere() {
         } else {
             config
         };
-        let registry = PgRegistry::connect(pool.clone(), config).await.unwrap();
+        let registry = PgRegistry::connect(connections.clone(), config)
+            .await
+            .unwrap();
         let manager = PgTenantManager::new(registry, items_migrations());
         for name in ["select", "user", "123", "a-b"] {
             let tenant = manager
@@ -494,4 +592,36 @@ async fn awkward_names_are_quoted_everywhere() {
             assert!(!support::schema_exists(&pool, &format!("{}{name}", naming.prefix())).await);
         }
     }
+}
+
+/// Behind a transaction pooler, what needs session state is refused with a
+/// configuration error; `begin` on the same pool works.
+#[tokio::test]
+async fn qualified_and_session_are_refused_behind_pgbouncer() {
+    let db = PgDb::new().await;
+    let manager = support::manager_via(&db, Via::PgBouncer, 2, items_migrations()).await;
+    manager
+        .create(NewTenant::new(id("acme"), "acme"))
+        .await
+        .unwrap();
+    let schemas = manager.schemas();
+    assert!(schemas.connections().pooler().is_transaction());
+    let error = schemas.qualified(&id("acme")).unwrap_err();
+    assert!(
+        matches!(error, TenancyError::Configuration { .. }),
+        "{error:?}"
+    );
+    match schemas.session(&id("acme")).await {
+        Err(TenancyError::Configuration { .. }) => {}
+        Err(error) => panic!("expected a configuration error, got {error:?}"),
+        Ok(_) => panic!("SchemaPool::session was allowed behind PgBouncer"),
+    }
+    seed(schemas, &id("acme"), 3).await;
+    let mut tx = schemas.begin(&id("acme")).await.unwrap();
+    let markers: Vec<String> = sqlx::query_scalar("SELECT tenant FROM items")
+        .fetch_all(&mut tx)
+        .await
+        .unwrap();
+    assert_eq!(markers, ["acme", "acme", "acme"]);
+    tx.commit().await.unwrap();
 }

@@ -1,5 +1,9 @@
 //! Tenant lifecycle: atomic create, concurrent creates, rename, (de)activate,
 //! idempotent drop, spare schemas.
+//!
+//! Every scenario runs twice: straight to Postgres (`direct::…`) and through
+//! PgBouncer in transaction pooling mode (`pgbouncer::…`). Catalog checks and
+//! set-up statements of the test itself go over the direct pool.
 
 #![cfg(feature = "postgres")]
 #![allow(
@@ -14,9 +18,44 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{PgDb, id, items_migrations, schema_exists};
+use sqlx::PgPool;
+use support::{PgDb, Via, id, items_migrations, schema_exists};
 use tenancy_core::{CacheBuilder, DomainName, HeaderResolver, Tenancy, TenancyError, TenantStore};
 use tenancy_sqlx::{MigrationError, NewTenant, PgTenantManager, TenantMigrations};
+
+/// Generates a `#[tokio::test]` per scenario and per way of reaching
+/// Postgres: `direct::name` and `pgbouncer::name`.
+macro_rules! via_both {
+    ($(#[$test:meta] $name:ident;)*) => {
+        mod direct {
+            $(#[$test] async fn $name() { super::$name(super::Via::Direct).await })*
+        }
+        mod pgbouncer {
+            $(#[$test] async fn $name() { super::$name(super::Via::PgBouncer).await })*
+        }
+    };
+}
+
+via_both! {
+    #[tokio::test] create_is_atomic_when_a_migration_fails;
+    #[tokio::test] create_is_atomic_when_the_seed_or_the_schema_fails;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] concurrent_creates_of_one_id;
+    #[tokio::test] rename_moves_schema_registry_and_caches;
+    #[tokio::test] deactivate_reactivate_and_idempotent_drop;
+    #[tokio::test] spare_schemas_are_claimed_and_caught_up;
+}
+
+/// The registry's pool with session semantics, for the test's own catalog
+/// checks and set-up statements: the registry pool itself when direct, the
+/// direct pool beside it behind PgBouncer.
+fn direct_pool(manager: &PgTenantManager) -> PgPool {
+    manager
+        .registry()
+        .connections()
+        .direct()
+        .expect("a direct pool")
+        .clone()
+}
 
 async fn registry_has(manager: &PgTenantManager, tenant: &str) -> bool {
     manager
@@ -27,16 +66,15 @@ async fn registry_has(manager: &PgTenantManager, tenant: &str) -> bool {
         .is_some()
 }
 
-#[tokio::test]
-async fn create_is_atomic_when_a_migration_fails() {
+async fn create_is_atomic_when_a_migration_fails(via: Via) {
     let db = PgDb::new().await;
     let migrations = TenantMigrations::from_sql([
         (1, "items", "CREATE TABLE items (id int PRIMARY KEY)"),
         (2, "broken", "ALTER TABLE no_such_table ADD COLUMN x int"),
     ])
     .unwrap();
-    let manager = support::manager(&db, 2, migrations).await;
-    let pool = manager.registry().pool().clone();
+    let manager = support::manager_via(&db, via, 2, migrations).await;
+    let pool = direct_pool(&manager);
     let error = manager
         .create(NewTenant::new(id("acme"), "Acme"))
         .await
@@ -54,10 +92,9 @@ async fn create_is_atomic_when_a_migration_fails() {
     assert!(!schema_exists(&pool, "tenant_acme").await, "no schema");
 }
 
-#[tokio::test]
-async fn create_is_atomic_when_the_seed_or_the_schema_fails() {
+async fn create_is_atomic_when_the_seed_or_the_schema_fails(via: Via) {
     let db = PgDb::new().await;
-    let manager = support::manager(&db, 2, items_migrations())
+    let manager = support::manager_via(&db, via, 2, items_migrations())
         .await
         .with_seed(|tx, tenant| {
             let fail = tenant.id().as_str() == "bad";
@@ -71,7 +108,7 @@ async fn create_is_atomic_when_the_seed_or_the_schema_fails() {
                 Ok(())
             })
         });
-    let pool = manager.registry().pool().clone();
+    let pool = direct_pool(&manager);
 
     let error = manager
         .create(NewTenant::new(id("bad"), "Bad"))
@@ -131,10 +168,9 @@ async fn create_is_atomic_when_the_seed_or_the_schema_fails() {
 
 /// Two concurrent creations of one id: exactly one wins, the other gets
 /// `TenantExists` (the seed makes the first hold its row lock for a while).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_creates_of_one_id() {
+async fn concurrent_creates_of_one_id(via: Via) {
     let db = PgDb::new().await;
-    let manager = support::manager(&db, 4, items_migrations())
+    let manager = support::manager_via(&db, via, 4, items_migrations())
         .await
         .with_seed(|_, _| {
             Box::pin(async {
@@ -155,15 +191,14 @@ async fn concurrent_creates_of_one_id() {
             matches!(loss, TenancyError::TenantExists { ref id } if *id == tenant),
             "{loss:?}"
         );
-        assert!(schema_exists(manager.registry().pool(), &format!("tenant_{tenant}")).await);
+        assert!(schema_exists(&direct_pool(&manager), &format!("tenant_{tenant}")).await);
     }
 }
 
-#[tokio::test]
-async fn rename_moves_schema_registry_and_caches() {
+async fn rename_moves_schema_registry_and_caches(via: Via) {
     let db = PgDb::new().await;
-    let manager = support::manager(&db, 2, items_migrations()).await;
-    let pool = manager.registry().pool().clone();
+    let manager = support::manager_via(&db, via, 2, items_migrations()).await;
+    let pool = direct_pool(&manager);
     let cache = Arc::new(
         CacheBuilder::new()
             .ttl(Duration::from_secs(3600))
@@ -256,11 +291,10 @@ async fn rename_moves_schema_registry_and_caches() {
     assert!(!registry_has(&manager, "hooli").await);
 }
 
-#[tokio::test]
-async fn deactivate_reactivate_and_idempotent_drop() {
+async fn deactivate_reactivate_and_idempotent_drop(via: Via) {
     let db = PgDb::new().await;
-    let manager = support::manager(&db, 2, items_migrations()).await;
-    let pool = manager.registry().pool().clone();
+    let manager = support::manager_via(&db, via, 2, items_migrations()).await;
+    let pool = direct_pool(&manager);
     let cache = Arc::new(
         CacheBuilder::new()
             .ttl(Duration::from_secs(3600))
@@ -315,11 +349,10 @@ async fn deactivate_reactivate_and_idempotent_drop() {
     assert!(!schema_exists(&pool, "tenant_globex").await);
 }
 
-#[tokio::test]
-async fn spare_schemas_are_claimed_and_caught_up() {
+async fn spare_schemas_are_claimed_and_caught_up(via: Via) {
     let db = PgDb::new().await;
-    let v1 = support::manager(&db, 2, items_migrations()).await;
-    let pool = v1.registry().pool().clone();
+    let v1 = support::manager_via(&db, via, 2, items_migrations()).await;
+    let pool = direct_pool(&v1);
     assert_eq!(v1.replenish_spares(2).await.unwrap(), 2);
     assert_eq!(v1.replenish_spares(2).await.unwrap(), 0);
     assert_eq!(v1.spare_count().await.unwrap(), 2);

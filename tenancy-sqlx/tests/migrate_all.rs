@@ -1,5 +1,9 @@
 //! Migrating every tenant: report, idempotence, failures, filters, progress,
 //! per-schema (not per-database) locking.
+//!
+//! Every scenario runs twice: straight to Postgres (`direct::…`) and with the
+//! tenant traffic through PgBouncer in transaction pooling mode
+//! (`pgbouncer::…`, migrations on the direct pool beside it).
 
 #![cfg(feature = "postgres")]
 #![allow(
@@ -15,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::{Connection, Executor};
-use support::{PgDb, eventually, id, items_migrations};
+use support::{PgDb, Via, eventually, id, items_migrations};
 
 use tenancy_core::{TenancyError, TenantId};
 use tenancy_sqlx::{
@@ -30,8 +34,31 @@ fn with_v2(sql: &str) -> TenantMigrations {
     TenantMigrations::from_sql([(1, "items", ITEMS.to_owned()), (2, "v2", sql.to_owned())]).unwrap()
 }
 
-async fn setup(db: &PgDb, count: usize) -> (PgTenantManager, Vec<TenantId>) {
-    let v1 = support::manager(db, 4, items_migrations()).await;
+/// Generates a `#[tokio::test]` per scenario and per way of reaching
+/// Postgres: `direct::name` and `pgbouncer::name`.
+macro_rules! via_both {
+    ($(#[$test:meta] $name:ident;)*) => {
+        mod direct {
+            $(#[$test] async fn $name() { super::$name(super::Via::Direct).await })*
+        }
+        mod pgbouncer {
+            $(#[$test] async fn $name() { super::$name(super::Via::PgBouncer).await })*
+        }
+    };
+}
+
+via_both! {
+    #[tokio::test] report_then_everything_up_to_date;
+    #[tokio::test] a_failing_tenant_does_not_stop_the_run_and_is_retried_later;
+    #[tokio::test] changed_or_unknown_history_is_reported;
+    #[tokio::test] filters_select_a_subset;
+    #[tokio::test] progress_is_reported_for_every_tenant;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    schemas_migrate_in_parallel_under_per_schema_locks;
+}
+
+async fn setup(db: &PgDb, via: Via, count: usize) -> (PgTenantManager, Vec<TenantId>) {
+    let v1 = support::manager_via(db, via, 4, items_migrations()).await;
     let ids: Vec<TenantId> = (0..count).map(|n| id(&format!("t{n}"))).collect();
     for tenant in &ids {
         v1.create(NewTenant::new(tenant.clone(), tenant.as_str()))
@@ -51,10 +78,9 @@ async fn versions(manager: &PgTenantManager, tenant: &TenantId) -> Vec<i64> {
     versions
 }
 
-#[tokio::test]
-async fn report_then_everything_up_to_date() {
+async fn report_then_everything_up_to_date(via: Via) {
     let db = PgDb::new().await;
-    let (v1, ids) = setup(&db, 6).await;
+    let (v1, ids) = setup(&db, via, 6).await;
     let v2 = PgTenantManager::new(
         v1.registry().clone(),
         with_v2("ALTER TABLE items ADD COLUMN note text"),
@@ -91,10 +117,9 @@ async fn report_then_everything_up_to_date() {
     assert_eq!(v2.migrate(&ids[0]).await.unwrap(), Vec::<i64>::new());
 }
 
-#[tokio::test]
-async fn a_failing_tenant_does_not_stop_the_run_and_is_retried_later() {
+async fn a_failing_tenant_does_not_stop_the_run_and_is_retried_later(via: Via) {
     let db = PgDb::new().await;
-    let (v1, ids) = setup(&db, 5).await;
+    let (v1, ids) = setup(&db, via, 5).await;
     // Break one tenant: its table is gone, so v2 fails there.
     let broken = ids[2].clone();
     sqlx::raw_sql("DROP TABLE tenant_t2.items")
@@ -154,10 +179,9 @@ async fn a_failing_tenant_does_not_stop_the_run_and_is_retried_later() {
     assert_eq!(migrated, [&broken]);
 }
 
-#[tokio::test]
-async fn changed_or_unknown_history_is_reported() {
+async fn changed_or_unknown_history_is_reported(via: Via) {
     let db = PgDb::new().await;
-    let (v1, ids) = setup(&db, 2).await;
+    let (v1, ids) = setup(&db, via, 2).await;
     sqlx::raw_sql("UPDATE tenant_t0._sqlx_migrations SET checksum = '\\x00'")
         .execute(v1.registry().pool())
         .await
@@ -194,10 +218,9 @@ async fn changed_or_unknown_history_is_reported() {
     ));
 }
 
-#[tokio::test]
-async fn filters_select_a_subset() {
+async fn filters_select_a_subset(via: Via) {
     let db = PgDb::new().await;
-    let (v1, ids) = setup(&db, 6).await;
+    let (v1, ids) = setup(&db, via, 6).await;
     v1.deactivate(&ids[5]).await.unwrap();
     let v2 = PgTenantManager::new(
         v1.registry().clone(),
@@ -243,10 +266,9 @@ async fn filters_select_a_subset() {
     assert_eq!(named.tenants.len(), 1);
 }
 
-#[tokio::test]
-async fn progress_is_reported_for_every_tenant() {
+async fn progress_is_reported_for_every_tenant(via: Via) {
     let db = PgDb::new().await;
-    let (v1, _) = setup(&db, 7).await;
+    let (v1, _) = setup(&db, via, 7).await;
     let v2 = PgTenantManager::new(
         v1.registry().clone(),
         with_v2("ALTER TABLE items ADD COLUMN note text"),
@@ -279,10 +301,16 @@ async fn progress_is_reported_for_every_tenant() {
 
 /// While one tenant's migration is blocked, the others complete: there is no
 /// database-wide migration lock. Two concurrent runs apply each migration once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schemas_migrate_in_parallel_under_per_schema_locks() {
+///
+/// Through PgBouncer (two server connections per database in the test
+/// set-up), the second run starts once the other schemas are done: the
+/// blocked schema's transaction holds one server connection and the second
+/// run's wait for that schema's lock the other, so starting both at once
+/// would leave no server connection for the other schemas. The second run is
+/// still seen waiting on the blocked schema's lock before the gate opens.
+async fn schemas_migrate_in_parallel_under_per_schema_locks(via: Via) {
     let db = PgDb::new().await;
-    let (v1, ids) = setup(&db, 4).await;
+    let (v1, ids) = setup(&db, via, 4).await;
     let slow = ids[0].clone();
     let v2 = PgTenantManager::new(
         v1.registry().clone(),
@@ -304,14 +332,17 @@ async fn schemas_migrate_in_parallel_under_per_schema_locks() {
                 .unwrap()
         }
     });
-    let second = tokio::spawn({
-        let v2 = v2.clone();
-        async move {
-            v2.migrate_all(MigrateOptions::new().concurrency(2))
-                .await
-                .unwrap()
-        }
-    });
+    let second_run = || {
+        tokio::spawn({
+            let v2 = v2.clone();
+            async move {
+                v2.migrate_all(MigrateOptions::new().concurrency(2))
+                    .await
+                    .unwrap()
+            }
+        })
+    };
+    let mut second = (via == Via::Direct).then(second_run);
     // A pool of its own, so polling never waits for the runs' connections.
     let pool = db.pool(1).await;
     let others_done = eventually(Duration::from_secs(30), || {
@@ -335,6 +366,29 @@ async fn schemas_migrate_in_parallel_under_per_schema_locks() {
         .fetch_one(&pool)
         .await
         .unwrap();
+    let second = match second.take() {
+        Some(second) => second,
+        None => {
+            let second = second_run();
+            // The first run waits on the gate, the second on the schema lock.
+            let both_waiting = eventually(Duration::from_secs(30), || {
+                let pool = pool.clone();
+                async move {
+                    let waiting: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM pg_stat_activity \
+                         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    )
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                    waiting >= 2
+                }
+            })
+            .await;
+            assert!(both_waiting, "the second run waits for the blocked schema");
+            second
+        }
+    };
     gate.execute("SELECT pg_advisory_unlock(4242)")
         .await
         .unwrap();

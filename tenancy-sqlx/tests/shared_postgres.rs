@@ -1,6 +1,12 @@
 //! Shared-schema mode on Postgres against a real server: row-level security
 //! under concurrency, forgotten `WHERE`s, queries without a tenant, a
 //! superuser URL, a non-superuser owner, round trips.
+//!
+//! The scenarios in [`via_both!`] run twice: straight to Postgres
+//! (`direct::…`) and through PgBouncer in transaction pooling mode
+//! (`pgbouncer::…`). Direct only: the non-superuser owner (a per-test login
+//! role, which the test PgBouncer's auth file does not list) and the round
+//! trip count (a TCP proxy in front of the server).
 
 #![cfg(feature = "postgres")]
 #![allow(
@@ -16,14 +22,92 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{AssertSqlSafe, Connection, Executor, PgPool, Row};
-use support::id;
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgConnection, PgPool, Row};
 use support::pg::PgDb;
+use support::{Via, id};
 use tenancy_sqlx::{
-    Ident, NewTenant, PgRegistry, PgSharedManager, RegistryConfig, RegistryTenant, RlsPool,
-    RlsTransaction, TenantAccess, TenantMigrations,
+    Ident, NewTenant, PgConnections, PgRegistry, PgSharedManager, RegistryConfig, RegistryTenant,
+    RlsPool, RlsTransaction, TenantAccess, TenantMigrations,
 };
+
+/// Generates a `#[tokio::test]` per scenario and per way of reaching
+/// Postgres: `direct::name` and `pgbouncer::name`.
+macro_rules! via_both {
+    ($(#[$test:meta] $name:ident;)*) => {
+        mod direct {
+            $(#[$test] async fn $name() { super::$name(super::Via::Direct).await })*
+        }
+        mod pgbouncer {
+            $(#[$test] async fn $name() { super::$name(super::Via::PgBouncer).await })*
+        }
+    };
+}
+
+via_both! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    thousand_concurrent_tasks_across_fifty_tenants_see_only_their_rows;
+    #[tokio::test] forgotten_where_only_reaches_the_current_tenant;
+    #[tokio::test] without_a_tenant_nothing_is_visible_and_inserts_fail;
+    #[tokio::test] superuser_url_still_gets_row_level_security;
+    #[tokio::test] cancelled_transaction_leaves_no_scope_behind;
+    #[tokio::test] savepoint_rollback_keeps_the_scope;
+}
+
+/// Runs one unscoped statement on `conn` the way unscoped code must `via`:
+/// as is straight to Postgres; behind a transaction pooler, as an unnamed
+/// statement inside a transaction of its own.
+async fn unscoped_rows(conn: &mut PgConnection, via: Via, sql: &'static str) -> Vec<PgRow> {
+    match via {
+        Via::Direct => sqlx::query(sql).fetch_all(conn).await.unwrap(),
+        Via::PgBouncer => {
+            let mut tx = conn.begin().await.unwrap();
+            let rows = sqlx::query(sql)
+                .persistent(false)
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            rows
+        }
+    }
+}
+
+/// [`unscoped_rows`] on a connection from `pool`.
+async fn unscoped_pool_rows(pool: &PgPool, via: Via, sql: &'static str) -> Vec<PgRow> {
+    let mut conn = pool.acquire().await.unwrap();
+    unscoped_rows(&mut conn, via, sql).await
+}
+
+/// Whether statements on a raw connection may be named (prepared and kept):
+/// not behind a transaction pooler.
+fn named(via: Via) -> bool {
+    via == Via::Direct
+}
+
+/// One connection to the test database as the admin, reached `via`.
+async fn admin_connection(db: &PgDb, via: Via) -> PgConnection {
+    match via {
+        Via::Direct => db.connect().await,
+        Via::PgBouncer => db.pgbouncer_options().connect().await.unwrap(),
+    }
+}
+
+/// Server connections of the test database still inside a transaction
+/// (seen from a direct admin connection), other than the one asking.
+async fn backends_in_transaction(db: &PgDb) -> i64 {
+    let mut conn = db.connect().await;
+    let count = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.ok();
+    count
+}
 
 fn ident(name: &str) -> Ident {
     Ident::new(name).unwrap()
@@ -40,12 +124,13 @@ fn items_migrations() -> TenantMigrations {
 }
 
 /// A registry, an RLS pool (a per-test tenant role) and a manager, set up and audited.
-async fn manager_on(db: &PgDb, pool: PgPool) -> PgSharedManager {
+async fn manager_on(db: &PgDb, connections: impl Into<PgConnections>) -> PgSharedManager {
+    let connections = connections.into();
     let role = db.role("tenancy_t");
-    let registry = PgRegistry::connect(pool.clone(), RegistryConfig::default())
+    let registry = PgRegistry::connect(connections.clone(), RegistryConfig::default())
         .await
         .unwrap();
-    let shared = RlsPool::new(pool)
+    let shared = RlsPool::new(connections)
         .role(ident(&role))
         .tables([ident("items")]);
     let manager = PgSharedManager::new(registry, shared, items_migrations());
@@ -53,9 +138,8 @@ async fn manager_on(db: &PgDb, pool: PgPool) -> PgSharedManager {
     manager
 }
 
-async fn manager(db: &PgDb, pool_size: u32) -> PgSharedManager {
-    let pool = db.pool(pool_size).await;
-    manager_on(db, pool).await
+async fn manager(db: &PgDb, via: Via, pool_size: u32) -> PgSharedManager {
+    manager_on(db, db.connections(via, pool_size).await).await
 }
 
 /// Inserts `rows` rows with `tenant`'s marker, without naming the tenant column.
@@ -81,10 +165,9 @@ async fn markers(tx: &mut RlsTransaction<'_>) -> Vec<String> {
 
 /// 1,000 concurrent tasks across 50 tenants on a 10-connection pool; every
 /// read checks the marker of every row, and no query has a tenant filter.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn thousand_concurrent_tasks_across_fifty_tenants_see_only_their_rows() {
+async fn thousand_concurrent_tasks_across_fifty_tenants_see_only_their_rows(via: Via) {
     let db = PgDb::new().await;
-    let manager = manager(&db, 10).await;
+    let manager = manager(&db, via, 10).await;
     let mut tenants = Vec::new();
     for n in 0..50 {
         let tenant = manager
@@ -143,10 +226,12 @@ async fn thousand_concurrent_tasks_across_fifty_tenants_see_only_their_rows() {
 
     // Seen unscoped (the superuser bypasses RLS): every row carries the key of
     // the tenant whose marker it has, and every committed insert is there.
-    let rows = sqlx::query("SELECT marker, tenant_id, count(*) AS n FROM items GROUP BY 1, 2")
-        .fetch_all(shared.pool())
-        .await
-        .unwrap();
+    let rows = unscoped_pool_rows(
+        shared.pool(),
+        via,
+        "SELECT marker, tenant_id, count(*) AS n FROM items GROUP BY 1, 2",
+    )
+    .await;
     let mut total = 0_i64;
     for row in &rows {
         let marker: String = row.get("marker");
@@ -161,10 +246,9 @@ async fn thousand_concurrent_tasks_across_fifty_tenants_see_only_their_rows() {
 
 /// A query with a forgotten `WHERE` (select, update, delete) only reaches the
 /// current tenant's rows.
-#[tokio::test]
-async fn forgotten_where_only_reaches_the_current_tenant() {
+async fn forgotten_where_only_reaches_the_current_tenant(via: Via) {
     let db = PgDb::new().await;
-    let manager = manager(&db, 2).await;
+    let manager = manager(&db, via, 2).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
         .await
@@ -206,10 +290,9 @@ async fn forgotten_where_only_reaches_the_current_tenant() {
 
 /// Without a tenant: no rows, and inserts fail; a row for another tenant
 /// cannot be written even by naming its key.
-#[tokio::test]
-async fn without_a_tenant_nothing_is_visible_and_inserts_fail() {
+async fn without_a_tenant_nothing_is_visible_and_inserts_fail(via: Via) {
     let db = PgDb::new().await;
-    let manager = manager(&db, 2).await;
+    let manager = manager(&db, via, 2).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
         .await
@@ -220,7 +303,7 @@ async fn without_a_tenant_nothing_is_visible_and_inserts_fail() {
         .unwrap();
     seed(manager.shared(), &acme, 3).await;
     let role = manager.shared().role_name().quoted();
-    let mut conn = db.connect().await;
+    let mut conn = admin_connection(&db, via).await;
 
     // The tenant role, no key set at all in this session.
     let mut tx = conn
@@ -228,11 +311,12 @@ async fn without_a_tenant_nothing_is_visible_and_inserts_fail() {
         .await
         .unwrap();
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM items")
+        .persistent(named(via))
         .fetch_one(&mut *tx)
         .await
         .unwrap();
     assert_eq!(count, 0, "no key, no rows");
-    insert_without_tenant_is_refused(&mut tx).await;
+    insert_without_tenant_is_refused(&mut tx, via).await;
     tx.rollback().await.unwrap();
 
     // After a tenant transaction on the same connection the key is gone again.
@@ -255,29 +339,27 @@ async fn without_a_tenant_nothing_is_visible_and_inserts_fail() {
     let (count, setting): (i64, Option<String>) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM items), current_setting('tenancy.tenant', true)",
     )
+    .persistent(named(via))
     .fetch_one(&mut *tx)
     .await
     .unwrap();
     assert_eq!(count, 0, "the key did not outlive its transaction");
     assert_eq!(setting.as_deref(), Some(""));
-    insert_without_tenant_is_refused(&mut tx).await;
+    insert_without_tenant_is_refused(&mut tx, via).await;
     tx.rollback().await.unwrap();
 
     // Outside any tenant transaction the connection is the login role again.
-    let user: String = sqlx::query_scalar("SELECT current_user::text")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let rows = unscoped_rows(&mut conn, via, "SELECT current_user::text").await;
+    let user: String = rows[0].get(0);
     assert_eq!(user, "postgres");
 }
 
 /// The usual local setup: the URL names a superuser. Tenant transactions
 /// still run as the restricted role, so row-level security applies; the same
 /// query outside a tenant transaction (as the superuser) sees everything.
-#[tokio::test]
-async fn superuser_url_still_gets_row_level_security() {
+async fn superuser_url_still_gets_row_level_security(via: Via) {
     let db = PgDb::new().await;
-    let manager = manager(&db, 2).await;
+    let manager = manager(&db, via, 2).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
         .await
@@ -295,10 +377,8 @@ async fn superuser_url_still_gets_row_level_security() {
     assert_eq!(audit.tables(), ["public.items"]);
 
     let pool = manager.shared().pool();
-    let everything: i64 = sqlx::query_scalar("SELECT count(*) FROM items")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let everything: i64 =
+        unscoped_pool_rows(pool, via, "SELECT count(*) FROM items").await[0].get(0);
     assert_eq!(everything, 4, "the superuser itself bypasses RLS");
 
     let mut tx = manager.shared().begin(&acme).await.unwrap();
@@ -375,7 +455,7 @@ async fn non_superuser_owner_login_works_and_is_forced() {
 #[tokio::test]
 async fn tenant_transaction_adds_no_round_trip() {
     let db = PgDb::new().await;
-    let manager = manager(&db, 1).await;
+    let manager = manager(&db, Via::Direct, 1).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
         .await
@@ -421,10 +501,9 @@ async fn tenant_transaction_adds_no_round_trip() {
 }
 
 /// A cancelled tenant transaction leaves neither role nor key on its connection.
-#[tokio::test]
-async fn cancelled_transaction_leaves_no_scope_behind() {
+async fn cancelled_transaction_leaves_no_scope_behind(via: Via) {
     let db = PgDb::new().await;
-    let manager = manager(&db, 1).await;
+    let manager = manager(&db, via, 1).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
         .await
@@ -452,24 +531,31 @@ async fn cancelled_transaction_leaves_no_scope_behind() {
     assert!(task.await.unwrap_err().is_cancelled());
 
     let mut conn = shared.pool().acquire().await.unwrap();
-    let (user, setting, rows): (String, Option<String>, i64) = sqlx::query_as(
+    let row = unscoped_rows(
+        &mut conn,
+        via,
         "SELECT current_user::text, current_setting('tenancy.tenant', true), \
          (SELECT count(*) FROM items)",
     )
-    .fetch_one(&mut *conn)
     .await
-    .unwrap();
+    .remove(0);
+    let (user, setting, rows): (String, Option<String>, i64) = (row.get(0), row.get(1), row.get(2));
     assert_eq!(user, "postgres");
     assert!(setting.unwrap_or_default().is_empty());
     assert_eq!(rows, 2, "the uncommitted insert was rolled back");
     conn.execute("SELECT 1").await.unwrap();
+    drop(conn);
+    assert_eq!(
+        backends_in_transaction(&db).await,
+        0,
+        "no server connection is left inside a transaction"
+    );
 }
 
 /// Savepoints keep the scope: rolling back to one cannot undo the role or key.
-#[tokio::test]
-async fn savepoint_rollback_keeps_the_scope() {
+async fn savepoint_rollback_keeps_the_scope(via: Via) {
     let db = PgDb::new().await;
-    let manager = manager(&db, 1).await;
+    let manager = manager(&db, via, 1).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
         .await
@@ -500,8 +586,9 @@ async fn savepoint_rollback_keeps_the_scope() {
 
 /// An insert with no tenant key set fails: the key column stays NULL
 /// (`23502`) or the policy refuses the row (`42501`).
-async fn insert_without_tenant_is_refused(tx: &mut sqlx::PgConnection) {
+async fn insert_without_tenant_is_refused(tx: &mut PgConnection, via: Via) {
     let error = sqlx::query("INSERT INTO items (marker, name) VALUES ('x', 'no tenant')")
+        .persistent(named(via))
         .execute(&mut *tx)
         .await
         .unwrap_err();

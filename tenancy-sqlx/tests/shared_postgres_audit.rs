@@ -1,19 +1,56 @@
 //! The start-up audit of shared-schema mode on Postgres refuses every setup
 //! in which tenant queries would bypass row-level security, and passes again
 //! once the setup is repaired.
+//!
+//! Every scenario runs twice: straight to Postgres (`direct::…`) and through
+//! PgBouncer in transaction pooling mode (`pgbouncer::…`). The non-member
+//! login of the last scenario connects directly (a per-test login role, which
+//! the test PgBouncer's auth file does not list).
 
 #![cfg(feature = "postgres")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 
-use sqlx::PgPool;
-use support::id;
 use support::pg::PgDb;
+use support::{Via, id};
 use tenancy_core::TenancyError;
 use tenancy_sqlx::{
-    Ident, NewTenant, PgRegistry, PgSharedManager, RegistryConfig, RlsPool, TenantMigrations,
+    Ident, NewTenant, PgConnections, PgRegistry, PgSharedManager, RegistryConfig, RlsPool,
+    TenantMigrations,
 };
+
+/// Generates a `#[tokio::test]` per scenario and per way of reaching
+/// Postgres: `direct::name` and `pgbouncer::name`.
+macro_rules! via_both {
+    ($(#[$test:meta] $name:ident;)*) => {
+        mod direct {
+            $(#[$test] async fn $name() { super::$name(super::Via::Direct).await })*
+        }
+        mod pgbouncer {
+            $(#[$test] async fn $name() { super::$name(super::Via::PgBouncer).await })*
+        }
+    };
+}
+
+via_both! {
+    #[tokio::test] a_correct_setup_passes_and_protect_is_idempotent;
+    #[tokio::test] refuses_a_superuser_tenant_role;
+    #[tokio::test] refuses_a_bypassrls_tenant_role;
+    #[tokio::test] refuses_a_tenant_role_that_can_switch_to_a_bypassrls_role;
+    #[tokio::test] refuses_a_table_without_force;
+    #[tokio::test] refuses_a_table_without_row_level_security;
+    #[tokio::test] refuses_a_table_without_the_policy;
+    #[tokio::test] refuses_a_weakened_policy_and_extra_permissive_policies;
+    #[tokio::test] refuses_a_nullable_tenant_column;
+    #[tokio::test] refuses_undeclared_tables_and_views_the_tenant_role_can_reach;
+    #[tokio::test] refuses_a_missing_table_role_or_membership;
+}
 
 fn ident(name: &str) -> Ident {
     Ident::new(name).unwrap()
@@ -29,20 +66,21 @@ fn migrations() -> TenantMigrations {
 }
 
 /// A manager whose tenant role is `role` (not created yet).
-async fn manager_with_role(pool: PgPool, role: &str) -> PgSharedManager {
-    let registry = PgRegistry::connect(pool.clone(), RegistryConfig::default())
+async fn manager_with_role(connections: impl Into<PgConnections>, role: &str) -> PgSharedManager {
+    let connections = connections.into();
+    let registry = PgRegistry::connect(connections.clone(), RegistryConfig::default())
         .await
         .unwrap();
-    let shared = RlsPool::new(pool)
+    let shared = RlsPool::new(connections)
         .role(ident(role))
         .tables([ident("items")]);
     PgSharedManager::new(registry, shared, migrations())
 }
 
 /// A manager that passed set-up and audit.
-async fn ready(db: &PgDb) -> PgSharedManager {
+async fn ready(db: &PgDb, via: Via) -> PgSharedManager {
     let role = db.role("tenancy_t");
-    let manager = manager_with_role(db.pool(2).await, &role).await;
+    let manager = manager_with_role(db.connections(via, 2).await, &role).await;
     manager.setup().await.unwrap();
     manager
 }
@@ -55,17 +93,17 @@ fn refusal(result: Result<impl std::fmt::Debug, TenancyError>) -> String {
     }
 }
 
-#[tokio::test]
-async fn a_correct_setup_passes_and_protect_is_idempotent() {
+async fn a_correct_setup_passes_and_protect_is_idempotent(via: Via) {
     let db = PgDb::new().await;
-    let manager = ready(&db).await;
+    let manager = ready(&db, via).await;
     let shared = manager.shared();
     shared.protect_all().await.unwrap();
     shared.protect(&ident("items")).await.unwrap();
     shared.setup_role().await.unwrap();
     let audit = shared.audit().await.unwrap();
     assert!(audit.warnings().is_empty(), "{:?}", audit.warnings());
-    let pool = shared.pool();
+    // Unscoped, on the direct pool (the traffic pool itself when direct).
+    let pool = shared.connections().direct().expect("a direct pool");
     let (policies, indexes): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM pg_policy WHERE polrelid = 'items'::regclass), \
          (SELECT count(*) FROM pg_index WHERE indrelid = 'items'::regclass)",
@@ -77,13 +115,12 @@ async fn a_correct_setup_passes_and_protect_is_idempotent() {
     assert_eq!(indexes, 2, "the primary key and one tenant index");
 }
 
-#[tokio::test]
-async fn refuses_a_superuser_tenant_role() {
+async fn refuses_a_superuser_tenant_role(via: Via) {
     let db = PgDb::new().await;
     let role = db.role("tenancy_t");
     db.exec(&format!("CREATE ROLE \"{role}\" NOLOGIN SUPERUSER"))
         .await;
-    let manager = manager_with_role(db.pool(2).await, &role).await;
+    let manager = manager_with_role(db.connections(via, 2).await, &role).await;
     let message = refusal(manager.setup().await);
     assert!(
         message.contains(&format!("`{role}` is a superuser")),
@@ -116,13 +153,12 @@ async fn refuses_a_superuser_tenant_role() {
     tx.rollback().await.unwrap();
 }
 
-#[tokio::test]
-async fn refuses_a_bypassrls_tenant_role() {
+async fn refuses_a_bypassrls_tenant_role(via: Via) {
     let db = PgDb::new().await;
     let role = db.role("tenancy_t");
     db.exec(&format!("CREATE ROLE \"{role}\" NOLOGIN BYPASSRLS"))
         .await;
-    let manager = manager_with_role(db.pool(2).await, &role).await;
+    let manager = manager_with_role(db.connections(via, 2).await, &role).await;
     let message = refusal(manager.setup().await);
     assert!(
         message.contains(&format!("`{role}` has BYPASSRLS")),
@@ -130,10 +166,9 @@ async fn refuses_a_bypassrls_tenant_role() {
     );
 }
 
-#[tokio::test]
-async fn refuses_a_tenant_role_that_can_switch_to_a_bypassrls_role() {
+async fn refuses_a_tenant_role_that_can_switch_to_a_bypassrls_role(via: Via) {
     let db = PgDb::new().await;
-    let manager = ready(&db).await;
+    let manager = ready(&db, via).await;
     let role = manager.shared().role_name().to_string();
     let admin = db.role("tenancy_admin");
     db.exec(&format!(
@@ -147,10 +182,9 @@ async fn refuses_a_tenant_role_that_can_switch_to_a_bypassrls_role() {
     );
 }
 
-#[tokio::test]
-async fn refuses_a_table_without_force() {
+async fn refuses_a_table_without_force(via: Via) {
     let db = PgDb::new().await;
-    let manager = ready(&db).await;
+    let manager = ready(&db, via).await;
     db.exec("ALTER TABLE items NO FORCE ROW LEVEL SECURITY")
         .await;
     let message = refusal(manager.shared().audit().await);
@@ -163,10 +197,9 @@ async fn refuses_a_table_without_force() {
     manager.shared().audit().await.unwrap();
 }
 
-#[tokio::test]
-async fn refuses_a_table_without_row_level_security() {
+async fn refuses_a_table_without_row_level_security(via: Via) {
     let db = PgDb::new().await;
-    let manager = ready(&db).await;
+    let manager = ready(&db, via).await;
     db.exec("ALTER TABLE items DISABLE ROW LEVEL SECURITY")
         .await;
     let message = refusal(manager.shared().audit().await);
@@ -176,10 +209,9 @@ async fn refuses_a_table_without_row_level_security() {
     );
 }
 
-#[tokio::test]
-async fn refuses_a_table_without_the_policy() {
+async fn refuses_a_table_without_the_policy(via: Via) {
     let db = PgDb::new().await;
-    let manager = ready(&db).await;
+    let manager = ready(&db, via).await;
     db.exec("DROP POLICY tenancy_isolation ON items").await;
     let message = refusal(manager.shared().audit().await);
     assert!(
@@ -190,10 +222,9 @@ async fn refuses_a_table_without_the_policy() {
     manager.shared().audit().await.unwrap();
 }
 
-#[tokio::test]
-async fn refuses_a_weakened_policy_and_extra_permissive_policies() {
+async fn refuses_a_weakened_policy_and_extra_permissive_policies(via: Via) {
     let db = PgDb::new().await;
-    let manager = ready(&db).await;
+    let manager = ready(&db, via).await;
     db.exec("ALTER POLICY tenancy_isolation ON items USING (true)")
         .await;
     let message = refusal(manager.shared().audit().await);
@@ -218,10 +249,9 @@ async fn refuses_a_weakened_policy_and_extra_permissive_policies() {
     manager.shared().audit().await.unwrap();
 }
 
-#[tokio::test]
-async fn refuses_a_nullable_tenant_column() {
+async fn refuses_a_nullable_tenant_column(via: Via) {
     let db = PgDb::new().await;
-    let manager = ready(&db).await;
+    let manager = ready(&db, via).await;
     db.exec("ALTER TABLE items ALTER COLUMN tenant_id DROP NOT NULL")
         .await;
     let message = refusal(manager.shared().audit().await);
@@ -231,10 +261,9 @@ async fn refuses_a_nullable_tenant_column() {
     );
 }
 
-#[tokio::test]
-async fn refuses_undeclared_tables_and_views_the_tenant_role_can_reach() {
+async fn refuses_undeclared_tables_and_views_the_tenant_role_can_reach(via: Via) {
     let db = PgDb::new().await;
-    let manager = ready(&db).await;
+    let manager = ready(&db, via).await;
     let role = manager.shared().role_name().to_string();
     db.exec(&format!(
         "CREATE TABLE notes (tenant_id text NOT NULL, body text); \
@@ -261,20 +290,18 @@ async fn refuses_undeclared_tables_and_views_the_tenant_role_can_reach() {
     manager.shared().audit().await.unwrap();
 }
 
-#[tokio::test]
-async fn refuses_a_missing_table_role_or_membership() {
+async fn refuses_a_missing_table_role_or_membership(via: Via) {
     let db = PgDb::new().await;
-    let pool = db.pool(2).await;
     let missing = db.role("tenancy_t");
     let message = refusal(
-        RlsPool::new(pool.clone())
+        RlsPool::new(db.connections(via, 2).await)
             .role(ident(&missing))
             .audit()
             .await,
     );
     assert!(message.contains("does not exist"), "{message}");
 
-    let manager = ready(&db).await;
+    let manager = ready(&db, via).await;
     let shared = manager.shared().clone().tables([ident("orders")]);
     let message = refusal(shared.audit().await);
     assert!(

@@ -1,6 +1,10 @@
 //! The shared-schema lifecycle on Postgres: create (atomic, with a seed),
 //! rename (data untouched), drop (exactly the tenant's rows, atomically with
 //! its registry row), migrate-all with a truthful per-tenant report.
+//!
+//! Every scenario runs twice: straight to Postgres (`direct::…`) and through
+//! PgBouncer in transaction pooling mode (`pgbouncer::…`). The test's own
+//! unscoped checks go over the direct pool.
 
 #![cfg(feature = "postgres")]
 #![allow(
@@ -17,8 +21,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sqlx::{PgPool, Row};
-use support::id;
 use support::pg::PgDb;
+use support::{Via, id};
 use tenancy_core::{TenancyError, TenantStore};
 use tenancy_sqlx::{
     Ident, MigrateOptions, MigrationStatus, NewTenant, PgRegistry, PgSharedManager, RegistryConfig,
@@ -47,13 +51,42 @@ struct Setup {
     shared: RlsPool,
 }
 
-async fn setup(db: &PgDb) -> Setup {
-    let pool = db.pool(3).await;
+/// Generates a `#[tokio::test]` per scenario and per way of reaching
+/// Postgres: `direct::name` and `pgbouncer::name`.
+macro_rules! via_both {
+    ($(#[$test:meta] $name:ident;)*) => {
+        mod direct {
+            $(#[$test] async fn $name() { super::$name(super::Via::Direct).await })*
+        }
+        mod pgbouncer {
+            $(#[$test] async fn $name() { super::$name(super::Via::PgBouncer).await })*
+        }
+    };
+}
+
+via_both! {
+    #[tokio::test] drop_removes_exactly_that_tenants_rows_with_its_registry_row;
+    #[tokio::test] drop_is_atomic_with_the_registry_row;
+    #[tokio::test] rename_keeps_the_data_and_frees_the_old_id;
+    #[tokio::test] create_is_atomic_and_seeds_as_the_tenant;
+    #[tokio::test] migrate_all_applies_once_and_reports_every_tenant;
+    #[tokio::test] the_lifecycle_seam_drives_shared_mode;
+}
+
+/// The pool with session semantics beside `shared`, for the test's own
+/// unscoped checks: `shared`'s pool itself when direct, the direct pool
+/// beside it behind PgBouncer.
+fn direct(shared: &RlsPool) -> &PgPool {
+    shared.connections().direct().expect("a direct pool")
+}
+
+async fn setup(db: &PgDb, via: Via) -> Setup {
+    let connections = db.connections(via, 3).await;
     let role = db.role("tenancy_t");
-    let registry = PgRegistry::connect(pool.clone(), RegistryConfig::default())
+    let registry = PgRegistry::connect(connections.clone(), RegistryConfig::default())
         .await
         .unwrap();
-    let shared = RlsPool::new(pool)
+    let shared = RlsPool::new(connections)
         .role(ident(&role))
         .tables([ident("projects"), ident("tasks")]);
     let migrations = TenantMigrations::from_sql([PROJECTS, TASKS]).unwrap();
@@ -105,12 +138,11 @@ fn key(tenant: &RegistryTenant) -> String {
     tenant.storage().shared_key().unwrap().to_string()
 }
 
-#[tokio::test]
-async fn drop_removes_exactly_that_tenants_rows_with_its_registry_row() {
+async fn drop_removes_exactly_that_tenants_rows_with_its_registry_row(via: Via) {
     let db = PgDb::new().await;
     let Setup {
         manager, shared, ..
-    } = setup(&db).await;
+    } = setup(&db, via).await;
     let mut tenants = Vec::new();
     for name in ["a", "b", "c"] {
         let tenant = manager
@@ -120,11 +152,11 @@ async fn drop_removes_exactly_that_tenants_rows_with_its_registry_row() {
         fill(&shared, &tenant).await;
         tenants.push(tenant);
     }
-    let before = rows_by_key(shared.pool()).await;
+    let before = rows_by_key(direct(&shared)).await;
     assert_eq!(before.len(), 6);
 
     assert!(manager.drop_tenant(&id("b")).await.unwrap());
-    let after = rows_by_key(shared.pool()).await;
+    let after = rows_by_key(direct(&shared)).await;
     for tenant in [&tenants[0], &tenants[2]] {
         for table in ["projects", "tasks"] {
             let entry = (table.to_owned(), key(tenant));
@@ -158,12 +190,11 @@ async fn drop_removes_exactly_that_tenants_rows_with_its_registry_row() {
     tx.commit().await.unwrap();
 }
 
-#[tokio::test]
-async fn drop_is_atomic_with_the_registry_row() {
+async fn drop_is_atomic_with_the_registry_row(via: Via) {
     let db = PgDb::new().await;
     let Setup {
         manager, shared, ..
-    } = setup(&db).await;
+    } = setup(&db, via).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
         .await
@@ -189,19 +220,18 @@ async fn drop_is_atomic_with_the_registry_row() {
             .unwrap()
             .is_some()
     );
-    let rows = rows_by_key(shared.pool()).await;
+    let rows = rows_by_key(direct(&shared)).await;
     assert_eq!(rows.get(&("tasks".to_owned(), key(&acme))), Some(&6));
     db.exec("DROP TABLE audit_refs").await;
     assert!(manager.drop_tenant(acme.id()).await.unwrap());
-    assert!(rows_by_key(shared.pool()).await.is_empty());
+    assert!(rows_by_key(direct(&shared)).await.is_empty());
 }
 
-#[tokio::test]
-async fn rename_keeps_the_data_and_frees_the_old_id() {
+async fn rename_keeps_the_data_and_frees_the_old_id(via: Via) {
     let db = PgDb::new().await;
     let Setup {
         manager, shared, ..
-    } = setup(&db).await;
+    } = setup(&db, via).await;
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
         .await
@@ -211,13 +241,13 @@ async fn rename_keeps_the_data_and_frees_the_old_id() {
         .await
         .unwrap();
     fill(&shared, &acme).await;
-    let before = rows_by_key(shared.pool()).await;
+    let before = rows_by_key(direct(&shared)).await;
 
     let renamed = manager.rename(&id("acme"), &id("acme-corp")).await.unwrap();
     assert_eq!(renamed.id(), &id("acme-corp"));
     assert_eq!(key(&renamed), key(&acme), "the key is stable");
     assert_eq!(
-        rows_by_key(shared.pool()).await,
+        rows_by_key(direct(&shared)).await,
         before,
         "no data row changed"
     );
@@ -260,12 +290,11 @@ async fn rename_keeps_the_data_and_frees_the_old_id() {
     ));
 }
 
-#[tokio::test]
-async fn create_is_atomic_and_seeds_as_the_tenant() {
+async fn create_is_atomic_and_seeds_as_the_tenant(via: Via) {
     let db = PgDb::new().await;
     let Setup {
         manager, shared, ..
-    } = setup(&db).await;
+    } = setup(&db, via).await;
     let manager = manager.with_seed(|tx, tenant| {
         let fail = tenant.id().as_str() == "bad";
         Box::pin(async move {
@@ -300,7 +329,7 @@ async fn create_is_atomic_and_seeds_as_the_tenant() {
             .unwrap()
             .is_none()
     );
-    let rows = rows_by_key(shared.pool()).await;
+    let rows = rows_by_key(direct(&shared)).await;
     assert_eq!(rows.len(), 1, "only good's seed row exists: {rows:?}");
     assert_eq!(rows.get(&("projects".to_owned(), key(&good))), Some(&1));
 
@@ -333,14 +362,13 @@ async fn create_is_atomic_and_seeds_as_the_tenant() {
     );
 }
 
-#[tokio::test]
-async fn migrate_all_applies_once_and_reports_every_tenant() {
+async fn migrate_all_applies_once_and_reports_every_tenant(via: Via) {
     let db = PgDb::new().await;
     let Setup {
         manager,
         registry,
         shared,
-    } = setup(&db).await;
+    } = setup(&db, via).await;
     for name in ["a", "b", "c"] {
         let tenant = manager
             .create(NewTenant::new(id(name), name))
@@ -457,18 +485,17 @@ async fn migrate_all_applies_once_and_reports_every_tenant() {
         "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
          WHERE table_name = 'tasks' AND column_name = 'done')",
     )
-    .fetch_one(shared.pool())
+    .fetch_one(direct(&shared))
     .await
     .unwrap();
     assert!(!has_done, "the failed migration was rolled back");
 }
 
-#[tokio::test]
-async fn the_lifecycle_seam_drives_shared_mode() {
+async fn the_lifecycle_seam_drives_shared_mode(via: Via) {
     let db = PgDb::new().await;
     let Setup {
         manager, shared, ..
-    } = setup(&db).await;
+    } = setup(&db, via).await;
     let lifecycle: &dyn TenantLifecycle = &manager;
     let acme = lifecycle
         .create(NewTenant::new(id("acme"), "Acme"))
@@ -485,6 +512,6 @@ async fn the_lifecycle_seam_drives_shared_mode() {
     let report = lifecycle.migrate_all(MigrateOptions::new()).await.unwrap();
     assert_eq!(report.up_to_date().count(), 1);
     assert!(lifecycle.drop_tenant(&id("acme2")).await.unwrap());
-    assert!(rows_by_key(shared.pool()).await.is_empty());
+    assert!(rows_by_key(direct(&shared)).await.is_empty());
     assert!(!lifecycle.drop_tenant(&id("acme2")).await.unwrap());
 }

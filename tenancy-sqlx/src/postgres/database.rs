@@ -396,6 +396,12 @@ impl Provision for PgDatabases {
                 from.database().quoted(),
                 to.database().quoted()
             );
+            if !self.inner.pooled.contains_key(from.server()) {
+                // Straight to the server, other sessions on the database are
+                // another process's: the rename fails (55006) and ends none.
+                sqlx::raw_sql(AssertSqlSafe(rename)).execute(&admin).await?;
+                return Ok(());
+            }
             let mut attempts = 0;
             loop {
                 // Other sessions on the database block a rename; a pooler

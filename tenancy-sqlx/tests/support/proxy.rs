@@ -126,7 +126,8 @@ impl HoldProxy {
                         if held.wait_for(|holding| !*holding).await.is_err() {
                             break;
                         }
-                        if client_write.write_all(&buffer[..read]).await.is_err() {
+                        let chunk = buffer.get(..read).unwrap_or_default();
+                        if client_write.write_all(chunk).await.is_err() {
                             break;
                         }
                     }
