@@ -19,7 +19,7 @@ use crate::context::Shared;
 
 /// The boxed store lookup of one request.
 pub(crate) type Lookup<T> =
-    Pin<Box<dyn Future<Output = Result<Resolved<T>, TenancyError>> + Send + 'static>>;
+    Pin<Box<dyn Future<Output = Result<Option<Resolved<T>>, TenancyError>> + Send + 'static>>;
 
 pin_project! {
     /// Response future of [`TenancyService`](crate::TenancyService).
@@ -69,6 +69,8 @@ pin_project! {
             lookup: Lookup<S::Tenant>,
             pending: Option<(Rc<I>, ServiceRequest)>,
             shared: Arc<Shared<S>>,
+            // Whether the route needs a tenant (when the lookup finds none).
+            required: bool,
         },
         Inner {
             #[pin]
@@ -106,6 +108,7 @@ where
         service: Rc<I>,
         request: ServiceRequest,
         shared: Arc<Shared<S>>,
+        required: bool,
         span: Span,
     ) -> Self {
         Self {
@@ -113,6 +116,7 @@ where
                 lookup,
                 pending: Some((service, request)),
                 shared,
+                required,
             },
             span,
         }
@@ -135,13 +139,24 @@ where
                     lookup,
                     pending,
                     shared,
+                    required,
                 } => {
                     let result = ready!(lookup.as_mut().poll(cx));
                     let Some((service, mut request)) = pending.take() else {
                         return Poll::Ready(Err(polled_after_completion()));
                     };
+                    let result = match result {
+                        Ok(None) if *required => Err(TenancyError::TenantRequired),
+                        other => other,
+                    };
                     match result {
-                        Ok(resolved) => {
+                        Ok(None) => {
+                            shared.mark(&request);
+                            State::Inner {
+                                future: service.call(request),
+                            }
+                        }
+                        Ok(Some(resolved)) => {
                             this.span
                                 .record("tenant.id", resolved.tenant().id().as_str());
                             match shared.attach(&mut request, resolved) {

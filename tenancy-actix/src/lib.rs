@@ -66,8 +66,10 @@
 //! [`TenantAccess`](tenancy_sqlx::TenantAccess)): with
 //! `tenancy_sqlx::SchemaPool`, a transaction whose `search_path`
 //! is the tenant's schema. The handler never names the tenant, so it cannot
-//! reach another tenant's data by accident. The access object is application
-//! data ([`web::Data<A>`](actix_web::web::Data)), the tenant comes from the
+//! reach another tenant's data by accident. The handle is opened when the
+//! handler first asks for it ([`TenantDb::open`]), not during extraction, so
+//! no pooled connection waits on a slow request body. The access object is
+//! application data ([`web::Data<A>`](actix_web::web::Data)), the tenant comes from the
 //! middleware (its store must hand out
 //! [`RegistryTenant`](tenancy_sqlx::RegistryTenant)s, e.g. a
 //! `tenancy_sqlx::PgRegistry`). Transactions are never committed
@@ -83,10 +85,12 @@
 //! use tenancy_core::{CachedStore, SubdomainResolver, Tenancy};
 //! use tenancy_sqlx::{PgRegistry, RegistryConfig, SchemaPool};
 //!
-//! // A transaction in the tenant's schema; read only, so it is just dropped.
-//! async fn items(TenantDb(mut tx): TenantDb<SchemaPool>) -> actix_web::Result<web::Json<Vec<String>>> {
+//! // A transaction in the tenant's schema, opened on first use; read only,
+//! // so it is just dropped.
+//! async fn items(mut db: TenantDb<SchemaPool>) -> actix_web::Result<web::Json<Vec<String>>> {
+//!     let tx = db.open().await?;
 //!     let names = sqlx::query_scalar("SELECT name FROM items ORDER BY id")
-//!         .fetch_all(&mut tx)
+//!         .fetch_all(&mut *tx)
 //!         .await
 //!         .map_err(ErrorInternalServerError)?;
 //!     Ok(web::Json(names))
@@ -116,8 +120,9 @@
 //! ```
 //!
 //! - [`TenantDb`]: the extractor, rejecting with a typed
-//!   [`TenantDbRejection`] (`404 TenantRequired`, `500 Configuration`, or the
-//!   error of opening, e.g. `503 StoreUnavailable`).
+//!   [`TenantDbRejection`] (`404 TenantRequired`, `500 Configuration`); its
+//!   [`open`](TenantDb::open) / [`into_handle`](TenantDb::into_handle) fail
+//!   with the same type and the error of opening, e.g. `503 StoreUnavailable`.
 //! - [`TenantDbAccess`]: the bound on `A` (every `TenantAccess`).
 
 // The crate docs link to the `sqlx` items; without the feature they are absent.

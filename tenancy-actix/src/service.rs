@@ -86,12 +86,20 @@ where
                 ResponseFuture::inner(self.service.call(request), span)
             }
             Ok(Some(resolution)) => {
+                let required = policy == Policy::Required;
                 if let Some(result) = shared.tenancy.lookup_cached(&resolution) {
                     // A cache hit: no future to box.
                     let mut request = request;
-                    let attached = result.and_then(|resolved| {
-                        span.record("tenant.id", resolved.tenant().id().as_str());
-                        shared.attach(&mut request, resolved)
+                    let attached = result.and_then(|resolved| match resolved {
+                        Some(resolved) => {
+                            span.record("tenant.id", resolved.tenant().id().as_str());
+                            shared.attach(&mut request, resolved)
+                        }
+                        None if required => Err(TenancyError::TenantRequired),
+                        None => {
+                            shared.mark(&request);
+                            Ok(())
+                        }
                     });
                     return match attached {
                         Ok(()) => ResponseFuture::inner(self.service.call(request), span),
@@ -108,6 +116,7 @@ where
                     Rc::clone(&self.service),
                     request,
                     Arc::clone(&self.shared),
+                    required,
                     span,
                 )
             }

@@ -15,14 +15,22 @@ mod common;
 #[path = "../../tenancy-axum/tests/db_suite/mod.rs"]
 mod db_suite;
 
-use actix_web::{App, HttpResponse, test, web};
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpResponse, HttpServer, test, web};
 use serde_json::{Value, json};
-use tenancy_actix::{CurrentTenant, TenancyMiddleware, TenantDb, status_code};
-use tenancy_core::{HeaderResolver, InMemoryStore, Tenancy, TenancyError, TenantId, TenantRecord};
-use tenancy_sqlx::{RegistryTenant, SchemaPool};
+use tenancy_actix::{CurrentTenant, TenancyMiddleware, TenantDb, TenantDbRejection, status_code};
+use tenancy_core::{
+    BoxFuture, HeaderResolver, InMemoryStore, Tenancy, TenancyError, TenantId, TenantRecord,
+};
+use tenancy_sqlx::{RegistryTenant, SchemaName, SchemaPool, Storage, TenantAccess};
 
 use common::ActixApp;
-use db_suite::{DbHarness, DbSetup, PoolPerTenant, TestApp, TestResponse, sql};
+use db_suite::{DbHarness, DbSetup, PoolPerTenant, Served, TestApp, TestResponse, sql};
 
 fn internal(error: &sqlx::Error) -> HttpResponse {
     HttpResponse::InternalServerError().body(error.to_string())
@@ -35,43 +43,66 @@ fn respond(result: Result<Value, sqlx::Error>) -> HttpResponse {
     )
 }
 
-async fn list(TenantDb(mut tx): TenantDb<SchemaPool>) -> HttpResponse {
-    respond(sql::list(&mut tx).await)
+async fn list(mut db: TenantDb<SchemaPool>) -> actix_web::Result<HttpResponse> {
+    let tx = db.open().await?;
+    Ok(respond(sql::list(tx).await))
 }
 
-async fn list_slowly(TenantDb(mut tx): TenantDb<SchemaPool>) -> HttpResponse {
-    respond(sql::list_slowly(&mut tx).await)
+async fn list_slowly(mut db: TenantDb<SchemaPool>) -> actix_web::Result<HttpResponse> {
+    let tx = db.open().await?;
+    Ok(respond(sql::list_slowly(tx).await))
 }
 
 async fn insert(
     CurrentTenant(tenant): CurrentTenant<RegistryTenant>,
-    TenantDb(mut tx): TenantDb<SchemaPool>,
+    db: TenantDb<SchemaPool>,
     name: web::Path<String>,
-) -> HttpResponse {
+) -> actix_web::Result<HttpResponse> {
+    let mut tx = db.into_handle().await?;
     if let Err(error) = sql::insert(&mut tx, tenant.id().as_str(), &name).await {
-        return internal(&error);
+        return Ok(internal(&error));
     }
     if let Err(error) = tx.commit().await {
-        return internal(&error);
+        return Ok(internal(&error));
     }
-    HttpResponse::Created().json(json!({ "inserted": name.into_inner() }))
+    Ok(HttpResponse::Created().json(json!({ "inserted": name.into_inner() })))
 }
 
 async fn fail(
     CurrentTenant(tenant): CurrentTenant<RegistryTenant>,
-    TenantDb(mut tx): TenantDb<SchemaPool>,
+    mut db: TenantDb<SchemaPool>,
     name: web::Path<String>,
-) -> HttpResponse {
-    if let Err(error) = sql::insert(&mut tx, tenant.id().as_str(), &name).await {
-        return internal(&error);
+) -> actix_web::Result<HttpResponse> {
+    let tx = db.open().await?;
+    if let Err(error) = sql::insert(tx, tenant.id().as_str(), &name).await {
+        return Ok(internal(&error));
     }
-    // Fails without committing: `tx` is dropped, and rolls back.
+    // Fails without committing: the transaction is dropped with `db`, and rolls back.
     let body = json!({ "error": "HandlerFailed", "message": "the handler failed after a write" });
-    HttpResponse::InternalServerError().json(body)
+    Ok(HttpResponse::InternalServerError().json(body))
 }
 
-async fn list_pool(TenantDb(pool): TenantDb<PoolPerTenant>) -> HttpResponse {
-    respond(sql::list_pool(&pool).await)
+/// The body is read before the handler runs, so before the connection is taken.
+async fn upload(
+    db: TenantDb<SchemaPool>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, TenantDbRejection> {
+    let name = body["name"].as_str().unwrap_or_default().to_owned();
+    let marker = db.tenant().id().as_str().to_owned();
+    let mut tx = db.into_handle().await?;
+    if let Err(error) = sql::insert(&mut tx, &marker, &name).await {
+        return Ok(internal(&error));
+    }
+    if let Err(error) = tx.commit().await {
+        return Ok(internal(&error));
+    }
+    Ok(HttpResponse::Created().json(json!({ "inserted": name })))
+}
+
+async fn list_pool(mut db: TenantDb<PoolPerTenant>) -> Result<HttpResponse, TenantDbRejection> {
+    // `?` answers a failed open with its rejection (e.g. 503 StoreUnavailable).
+    let pool = db.open().await?;
+    Ok(respond(sql::list_pool(pool).await))
 }
 
 fn text_renderer(error: &TenancyError) -> HttpResponse {
@@ -83,12 +114,7 @@ fn text_renderer(error: &TenancyError) -> HttpResponse {
 /// The routes of the test app, on `app`.
 fn routes<T>(app: App<T>) -> App<T>
 where
-    T: actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Error = actix_web::Error,
-            InitError = (),
-        >,
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
 {
     app.route("/items", web::get().to(list))
         .route("/central/items", web::get().to(list))
@@ -96,26 +122,71 @@ where
         .route("/items/{name}", web::post().to(insert))
         .route("/fail/{name}", web::post().to(fail))
         .route("/pool", web::get().to(list_pool))
+        .route("/upload", web::post().to(upload))
+}
+
+/// The test app of the suite for `setup`, behind the middleware.
+fn wrapped(
+    setup: DbSetup,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let mut app = App::new().app_data(web::Data::new(setup.pools));
+    if let Some(schemas) = setup.schemas {
+        app = app.app_data(web::Data::new(schemas));
+    }
+    let mut middleware = TenancyMiddleware::new(setup.tenancy)
+        .optional()
+        .central_route("/central/*");
+    if setup.text_errors {
+        middleware = middleware.error_renderer(text_renderer);
+    }
+    routes(app).wrap(middleware)
+}
+
+/// Stops the server when dropped.
+struct StopOnDrop(ServerHandle);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        // The stop command is sent at once; its completion is not awaited.
+        drop(self.0.stop(false));
+    }
 }
 
 struct Actix;
 
 impl DbHarness for Actix {
     async fn app(setup: DbSetup) -> impl TestApp {
+        if setup.layer {
+            return ActixApp::new(wrapped(setup)).await;
+        }
         let mut app = App::new().app_data(web::Data::new(setup.pools));
         if let Some(schemas) = setup.schemas {
             app = app.app_data(web::Data::new(schemas));
         }
-        if !setup.layer {
-            return ActixApp::new(routes(app)).await;
-        }
-        let mut middleware = TenancyMiddleware::new(setup.tenancy)
-            .optional()
-            .central_route("/central/*");
-        if setup.text_errors {
-            middleware = middleware.error_renderer(text_renderer);
-        }
-        ActixApp::new(routes(app).wrap(middleware)).await
+        ActixApp::new(routes(app)).await
+    }
+
+    async fn serve(setup: DbSetup) -> Served {
+        assert!(setup.layer, "a served app is always behind the adapter");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = HttpServer::new(move || wrapped(setup.clone()))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+        let stop = StopOnDrop(server.handle());
+        actix_web::rt::spawn(server);
+        Served::new(addr, stop)
     }
 }
 
@@ -144,4 +215,66 @@ async fn a_store_of_another_tenant_type_is_a_configuration_error() {
     assert_eq!(response.status(), 500);
     let body: Value = test::read_body_json(response).await;
     assert_eq!(body["error"], "Configuration");
+}
+
+/// Counts its opens; the handle is the open's number (in a `Cell`).
+#[derive(Clone, Default)]
+struct Counting(Arc<AtomicUsize>);
+
+impl TenantAccess for Counting {
+    type Handle = Cell<usize>;
+
+    fn open<'a>(
+        &'a self,
+        _: &'a RegistryTenant,
+    ) -> BoxFuture<'a, Result<Cell<usize>, TenancyError>> {
+        Box::pin(async move { Ok(Cell::new(self.0.fetch_add(1, Ordering::SeqCst) + 1)) })
+    }
+}
+
+async fn unused(_db: TenantDb<Counting>) -> &'static str {
+    "unused"
+}
+
+async fn twice(mut db: TenantDb<Counting>) -> Result<String, TenantDbRejection> {
+    let first = db.open().await?.get();
+    let again = db.open().await?.get();
+    let tenant = db.tenant().id().to_string();
+    let owned = db.into_handle().await?.get();
+    Ok(format!("{tenant}: {first} {again} {owned}"))
+}
+
+/// `TenantDb` opens on first use, once: never during extraction, and
+/// `open` / `into_handle` after it hand out the same handle (no database).
+#[actix_web::test]
+async fn tenant_db_opens_once_on_first_use() {
+    let acme = RegistryTenant::builder(
+        TenantId::new("acme").unwrap(),
+        "Acme Corp",
+        Storage::Schema(SchemaName::new("tenant_acme").unwrap()),
+    )
+    .build();
+    let tenancy = Tenancy::new(
+        HeaderResolver::new("x-tenant-id").unwrap(),
+        InMemoryStore::from_iter([acme]),
+    );
+    let opens = Counting::default();
+    let app = App::new()
+        .wrap(TenancyMiddleware::new(tenancy))
+        .app_data(web::Data::new(opens.clone()))
+        .route("/unused", web::get().to(unused))
+        .route("/twice", web::get().to(twice));
+    let app = test::init_service(app).await;
+    let send = |path: &'static str| {
+        let request = test::TestRequest::get()
+            .uri(path)
+            .insert_header(("x-tenant-id", "acme"))
+            .to_request();
+        test::call_and_read_body(&app, request)
+    };
+
+    assert_eq!(send("/unused").await, "unused");
+    assert_eq!(opens.0.load(Ordering::SeqCst), 0, "extraction opened");
+    assert_eq!(send("/twice").await, "acme: 1 1 1");
+    assert_eq!(opens.0.load(Ordering::SeqCst), 1);
 }

@@ -17,7 +17,7 @@ use crate::context::Shared;
 
 /// The boxed store lookup of one request.
 pub(crate) type Lookup<T> =
-    Pin<Box<dyn Future<Output = Result<Resolved<T>, TenancyError>> + Send + 'static>>;
+    Pin<Box<dyn Future<Output = Result<Option<Resolved<T>>, TenancyError>> + Send + 'static>>;
 
 pin_project! {
     /// Response future of [`TenancyService`](crate::TenancyService).
@@ -56,6 +56,8 @@ pin_project! {
             lookup: Lookup<S::Tenant>,
             pending: Option<(I, Request<B>)>,
             shared: Arc<Shared<S>>,
+            // Whether the route needs a tenant (when the lookup finds none).
+            required: bool,
         },
         Inner {
             #[pin]
@@ -93,6 +95,7 @@ where
         service: I,
         request: Request<B>,
         shared: Arc<Shared<S>>,
+        required: bool,
         span: Span,
     ) -> Self {
         Self {
@@ -100,6 +103,7 @@ where
                 lookup,
                 pending: Some((service, request)),
                 shared,
+                required,
             },
             span,
         }
@@ -122,10 +126,20 @@ where
                     lookup,
                     pending,
                     shared,
+                    required,
                 } => {
                     let result = ready!(lookup.as_mut().poll(cx));
                     match (result, pending.take()) {
-                        (Ok(resolved), Some((mut service, mut request))) => {
+                        (Ok(None), Some(_)) if *required => State::Ready {
+                            response: Some(shared.render(&TenancyError::TenantRequired)),
+                        },
+                        (Ok(None), Some((mut service, mut request))) => {
+                            shared.mark(&mut request);
+                            State::Inner {
+                                future: service.call(request),
+                            }
+                        }
+                        (Ok(Some(resolved)), Some((mut service, mut request))) => {
                             this.span
                                 .record("tenant.id", resolved.tenant().id().as_str());
                             match shared.attach(&mut request, resolved) {

@@ -63,8 +63,10 @@
 //! [`TenantAccess`](tenancy_sqlx::TenantAccess)): with
 //! `tenancy_sqlx::SchemaPool`, a transaction whose `search_path`
 //! is the tenant's schema. The handler never names the tenant, so it cannot
-//! reach another tenant's data by accident. The access object comes from the
-//! request extensions (axum's [`Extension`](axum::Extension) layer), the
+//! reach another tenant's data by accident. The handle is opened when the
+//! handler first asks for it ([`TenantDb::open`]), not during extraction, so
+//! no pooled connection waits on a slow request body. The access object
+//! comes from the request extensions (axum's [`Extension`](axum::Extension) layer), the
 //! tenant from the layer (its store must hand out
 //! [`RegistryTenant`](tenancy_sqlx::RegistryTenant)s, e.g. a
 //! `tenancy_sqlx::PgRegistry`). Transactions are never committed
@@ -74,6 +76,7 @@
 //!
 //! ```no_run
 //! # #[cfg(feature = "sqlx")] mod app {
+//! use axum::response::{IntoResponse, Response};
 //! use axum::{Extension, Json, Router, ServiceExt, extract::Request, http::StatusCode, routing::get};
 //! use sqlx::postgres::PgPoolOptions;
 //! use tenancy_axum::{TenancyLayer, TenantDb};
@@ -81,12 +84,14 @@
 //! use tenancy_sqlx::{PgRegistry, RegistryConfig, SchemaPool};
 //! use tower::Layer;
 //!
-//! // A transaction in the tenant's schema; read only, so it is just dropped.
-//! async fn items(TenantDb(mut tx): TenantDb<SchemaPool>) -> Result<Json<Vec<String>>, StatusCode> {
+//! // A transaction in the tenant's schema, opened on first use; read only,
+//! // so it is just dropped.
+//! async fn items(mut db: TenantDb<SchemaPool>) -> Result<Json<Vec<String>>, Response> {
+//!     let tx = db.open().await.map_err(IntoResponse::into_response)?;
 //!     let names = sqlx::query_scalar("SELECT name FROM items ORDER BY id")
-//!         .fetch_all(&mut tx)
+//!         .fetch_all(&mut *tx)
 //!         .await
-//!         .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+//!         .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())?;
 //!     Ok(Json(names))
 //! }
 //!
@@ -110,9 +115,10 @@
 //! ```
 //!
 //! - [`TenantDb`]: the extractor, rejecting with a typed
-//!   [`TenantDbRejection`] (`404 TenantRequired`, `500 Configuration`, or the
-//!   error of opening, e.g. `503 StoreUnavailable`).
-//! - [`TenantDbAccess`]: the bound on `A` (every `TenantAccess`).
+//!   [`TenantDbRejection`] (`404 TenantRequired`, `500 Configuration`); its
+//!   [`open`](TenantDb::open) / [`into_handle`](TenantDb::into_handle) fail
+//!   with the same type and the error of opening, e.g. `503 StoreUnavailable`.
+//! - [`TenantDbAccess`]: the bound on `A` (every `TenantAccess` that is `Clone`).
 
 // The crate docs link to the `sqlx` items; without the feature they are absent.
 #![cfg_attr(not(feature = "sqlx"), allow(rustdoc::broken_intra_doc_links))]

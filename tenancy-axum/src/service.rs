@@ -99,11 +99,19 @@ where
                 ResponseFuture::inner(self.inner.call(request), span)
             }
             Ok(Some(resolution)) => {
+                let required = policy == Policy::Required;
                 if let Some(result) = shared.tenancy.lookup_cached(&resolution) {
                     // A cache hit: no future to box.
-                    let attached = result.and_then(|resolved| {
-                        span.record("tenant.id", resolved.tenant().id().as_str());
-                        shared.attach(&mut request, resolved)
+                    let attached = result.and_then(|resolved| match resolved {
+                        Some(resolved) => {
+                            span.record("tenant.id", resolved.tenant().id().as_str());
+                            shared.attach(&mut request, resolved)
+                        }
+                        None if required => Err(TenancyError::TenantRequired),
+                        None => {
+                            shared.mark(&mut request);
+                            Ok(())
+                        }
                     });
                     return match attached {
                         Ok(()) => ResponseFuture::inner(self.inner.call(request), span),
@@ -118,7 +126,14 @@ where
                 // The ready service goes with the request; keep a fresh clone.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::lookup(lookup, inner, request, Arc::clone(&self.shared), span)
+                ResponseFuture::lookup(
+                    lookup,
+                    inner,
+                    request,
+                    Arc::clone(&self.shared),
+                    required,
+                    span,
+                )
             }
         }
     }

@@ -11,7 +11,8 @@
 //! - [`RequestInfo`]: a borrowed view of a request, implemented for `http` types.
 //! - [`Resolver`]s: [`SubdomainResolver`], [`DomainResolver`],
 //!   [`PathPrefixResolver`], [`HeaderResolver`], [`ChainResolver`], closures.
-//! - [`TenantStore`]s: [`InMemoryStore`] and the [`CachedStore`] decorator.
+//! - [`TenantStore`]s: [`InMemoryStore`] and the [`CachedStore`] decorator
+//!   (TTL, refresh ahead, stale on error, bounded misses, [`CacheStats`]).
 //! - [`Tenancy`]: resolve → look up → refuse inactive → tenant.
 //! - [`TenancyError`]: every failure, each with an HTTP status.
 //! - [`scope`]: a task-local tenant for background work.
@@ -79,7 +80,8 @@ pub use resolver::{
     PathPrefixResolver, Resolution, Resolver, Strategy, SubdomainResolver, from_fn,
 };
 pub use store::{
-    BoxFuture, CacheBuilder, CachedStore, InMemoryStore, Invalidate, Invalidation, TenantStore,
+    BoxFuture, CacheBuilder, CacheStats, CachedStore, Clock, InMemoryStore, Invalidate,
+    Invalidation, ManualClock, TenantStore,
 };
 pub use tenancy::{Resolve, Resolved, Tenancy};
 pub use tenant::{Tenant, TenantRecord};

@@ -71,12 +71,10 @@ impl<S: TenantStore> Tenancy<S> {
             Ok(None) => return Resolve::ready(Ok(None)),
             Err(error) => return Resolve::ready(Err(error)),
         };
-        if let Some(found) = self.store.find_cached(resolution.key()) {
-            return Resolve::ready(self.check(&resolution, found).map(Some));
+        if let Some(result) = self.lookup_cached(&resolution) {
+            return Resolve::ready(result);
         }
-        Resolve::pending(Box::pin(
-            async move { self.lookup(&resolution).await.map(Some) },
-        ))
+        Resolve::pending(Box::pin(async move { self.lookup(&resolution).await }))
     }
 
     /// Only the synchronous half: which tenant key `request` names, if any.
@@ -88,16 +86,40 @@ impl<S: TenantStore> Tenancy<S> {
         self.resolver.resolve(&view)
     }
 
-    /// Only the asynchronous half: looks `resolution` up and checks the tenant.
+    /// Only the asynchronous half: looks `resolution` up and checks the
+    /// tenant. `Ok(None)` when the request names no tenant after all: its key
+    /// is [optional](Resolution::optional) (an unregistered custom domain)
+    /// and nothing else named one.
     pub async fn lookup(
         &self,
         resolution: &Resolution,
-    ) -> Result<Resolved<S::Tenant>, TenancyError> {
+    ) -> Result<Option<Resolved<S::Tenant>>, TenancyError> {
         let found = match self.store.find_cached(resolution.key()) {
             Some(found) => found,
             None => self.store.find(resolution.key()).await?,
         };
-        self.check(resolution, found)
+        match self.fall_through(resolution, &found) {
+            Fallthrough::Check => self.check(resolution, found).map(Some),
+            Fallthrough::NoTenant => Ok(None),
+            Fallthrough::To(fallback) => {
+                let found = match self.store.find_cached(fallback.key()) {
+                    Some(found) => found,
+                    None => self.store.find(fallback.key()).await?,
+                };
+                self.check(&fallback, found).map(Some)
+            }
+        }
+    }
+
+    /// What an optional key the store does not know leads to.
+    fn fall_through(&self, resolution: &Resolution, found: &Option<S::Tenant>) -> Fallthrough {
+        if found.is_some() || !resolution.is_optional() {
+            return Fallthrough::Check;
+        }
+        match resolution.fallback() {
+            Some(fallback) => Fallthrough::To(fallback),
+            None => Fallthrough::NoTenant,
+        }
     }
 
     /// The asynchronous half without waiting: `Some` when the store can answer
@@ -107,10 +129,16 @@ impl<S: TenantStore> Tenancy<S> {
     pub fn lookup_cached(
         &self,
         resolution: &Resolution,
-    ) -> Option<Result<Resolved<S::Tenant>, TenancyError>> {
-        self.store
-            .find_cached(resolution.key())
-            .map(|found| self.check(resolution, found))
+    ) -> Option<Result<Option<Resolved<S::Tenant>>, TenancyError>> {
+        let found = self.store.find_cached(resolution.key())?;
+        match self.fall_through(resolution, &found) {
+            Fallthrough::Check => Some(self.check(resolution, found).map(Some)),
+            Fallthrough::NoTenant => Some(Ok(None)),
+            Fallthrough::To(fallback) => {
+                let found = self.store.find_cached(fallback.key())?;
+                Some(self.check(&fallback, found).map(Some))
+            }
+        }
     }
 
     /// Refuses a missing, inactive or conflicting tenant.
@@ -162,6 +190,16 @@ impl<S: TenantStore> Tenancy<S> {
         }
         Ok(tenant)
     }
+}
+
+/// Where the lookup of a resolution goes once its key was looked up.
+enum Fallthrough {
+    /// Check what was found (or report it not found).
+    Check,
+    /// An unregistered optional key and nothing else: no tenant.
+    NoTenant,
+    /// An unregistered optional key: the expected id decides.
+    To(Resolution),
 }
 
 impl<S: fmt::Debug> fmt::Debug for Tenancy<S> {

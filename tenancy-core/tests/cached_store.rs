@@ -312,7 +312,8 @@ async fn invalidating_a_domain_and_everything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_errors_are_shared_by_waiters_and_never_cached() {
-    let store = store_with(&["acme"], CacheBuilder::new());
+    // Retried at once: without it a failing key waits `retry_after` (1 s).
+    let store = store_with(&["acme"], CacheBuilder::new().retry_after(Duration::ZERO));
     store.inner().failing.store(true, Ordering::SeqCst);
     store.inner().delay_ms.store(200, Ordering::SeqCst);
     let barrier = Arc::new(tokio::sync::Barrier::new(20));

@@ -68,7 +68,13 @@ async fn the_pipeline_table() {
         ("www.localhost", "/", Ok(None)),
         ("127.0.0.1:8080", "/", Ok(None)),
         ("nobody.localhost", "/items", Err("404 TenantNotFound")),
-        ("nobody.test", "/items", Err("404 TenantNotFound")),
+        // A host outside the base domains that is not a registered custom
+        // domain names no tenant: the path prefix (or header) decides.
+        ("nobody.test", "/items", Ok(None)),
+        ("api.unlisted.example", "/t/acme/items", Ok(Some("acme"))),
+        ("API.Unlisted.Example:443", "/t/globex/", Ok(Some("globex"))),
+        ("nobody.test", "/t/nobody/items", Err("404 TenantNotFound")),
+        ("nobody.test", "/t/initech/items", Err("403 TenantInactive")),
         ("localhost", "/t/nobody/items", Err("404 TenantNotFound")),
         ("initech.localhost", "/items", Err("403 TenantInactive")),
         ("localhost", "/t/initech/items", Err("403 TenantInactive")),
@@ -88,6 +94,37 @@ async fn the_pipeline_table() {
             .map(|found| found.map(str::to_owned))
             .map_err(str::to_owned);
         assert_eq!(outcome(&tenancy, host, uri).await, expected, "{host} {uri}");
+    }
+}
+
+/// Unregistered hosts fall through on the cached path too (the second round
+/// answers from the cache, positive and negative entries alike), and the
+/// path prefix is still stripped.
+#[tokio::test]
+async fn unregistered_hosts_fall_through_to_path_and_header() {
+    let tenancy = tenancy();
+    for round in 0..2 {
+        let by_path = request("api.unlisted.example", "/t/acme/items/3");
+        let resolved = tenancy.resolve(&by_path).await.unwrap().unwrap();
+        assert_eq!(resolved.tenant().id.as_str(), "acme", "round {round}");
+        assert_eq!(resolved.strategy(), Strategy::PathPrefix);
+        assert_eq!(resolved.routed_path(by_path.uri().path()), "/items/3");
+
+        let mut by_header = request("api.unlisted.example", "/items");
+        by_header
+            .headers_mut()
+            .insert("x-tenant-id", "globex".parse().unwrap());
+        let resolved = tenancy.resolve(&by_header).await.unwrap().unwrap();
+        assert_eq!(resolved.tenant().id.as_str(), "globex", "round {round}");
+        assert_eq!(resolved.strategy(), Strategy::Header);
+
+        // A registered custom domain still wins, and still conflicts.
+        let mut conflict = request("acme.test", "/items");
+        conflict
+            .headers_mut()
+            .insert("x-tenant-id", "globex".parse().unwrap());
+        let error = tenancy.resolve(&conflict).await.unwrap_err();
+        assert_eq!(error.kind(), "TenantConflict", "round {round}");
     }
 }
 

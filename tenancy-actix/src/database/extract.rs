@@ -1,14 +1,13 @@
-//! [`TenantDb`]: the request tenant's database handle in a handler.
+//! [`TenantDb`]: the request tenant's database access in a handler, opened
+//! when the handler first uses it.
 
 use std::any::type_name;
 use std::fmt;
-use std::future::ready;
-use std::ops::{Deref, DerefMut};
+use std::future::{Ready, ready};
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use futures_util::future::LocalBoxFuture;
 use tenancy_core::Resolved;
 use tenancy_sqlx::{RegistryTenant, TenantAccess};
 
@@ -19,13 +18,14 @@ use crate::rejection::RejectionReason;
 
 /// A type [`TenantDb<A>`] can open tenant-scoped database access with.
 ///
-/// Implemented for every [`tenancy_sqlx::TenantAccess`]; it exists to explain
-/// a wrong type argument in `TenantDb<A>` where it is written (rather than as
-/// an unsatisfied handler bound). Any `TenantAccess` works, including your
-/// own:
+/// Implemented for every [`tenancy_sqlx::TenantAccess`] (`TenantDb` keeps the
+/// registered [`web::Data<A>`], a shared reference, to open the handle later:
+/// `A` need not be `Clone`). It exists to explain a wrong type argument in
+/// `TenantDb<A>` where it is written (rather than as an unsatisfied handler
+/// bound). Any `TenantAccess` works, including your own:
 ///
 /// ```
-/// use tenancy_actix::{TenantDb, TenantDbAccess};
+/// use tenancy_actix::{TenantDb, TenantDbAccess, TenantDbRejection};
 /// use tenancy_core::{BoxFuture, TenancyError, Tenant};
 /// use tenancy_sqlx::{RegistryTenant, TenantAccess};
 ///
@@ -42,8 +42,8 @@ use crate::rejection::RejectionReason;
 ///
 /// fn assert_access<A: TenantDbAccess>() {}
 /// assert_access::<Ids>();
-/// async fn handler(TenantDb(id): TenantDb<Ids>) -> String {
-///     id
+/// async fn handler(db: TenantDb<Ids>) -> Result<String, TenantDbRejection> {
+///     db.into_handle().await
 /// }
 /// # let _ = handler;
 /// ```
@@ -60,9 +60,10 @@ pub trait TenantDbAccess: TenantAccess {}
 #[diagnostic::do_not_recommend]
 impl<A: TenantAccess> TenantDbAccess for A {}
 
-/// A database handle scoped to the request's tenant: `A::Handle`, opened with
+/// Database access scoped to the request's tenant: opens an `A::Handle` with
 /// [`TenantAccess::open`] for the tenant the
-/// [`TenancyMiddleware`](crate::TenancyMiddleware) resolved.
+/// [`TenancyMiddleware`](crate::TenancyMiddleware) resolved — when the
+/// handler first asks for it, not during extraction.
 ///
 /// What the handle is depends on the isolation mode `A`: for
 /// `tenancy_sqlx::SchemaPool` (a schema per tenant) it is a
@@ -72,9 +73,21 @@ impl<A: TenantAccess> TenantDbAccess for A {}
 /// pool. The handler never names the tenant, so it cannot open another
 /// tenant's data by accident.
 ///
-/// Take the handle out with a pattern, `TenantDb(mut tx): TenantDb<SchemaPool>`,
-/// and run queries with `&mut tx`; on a `db: TenantDb<SchemaPool>` it is
-/// `&mut *db` (through [`DerefMut`]), as `&mut db` is not an sqlx executor.
+/// # Opened on first use
+///
+/// Extracting `TenantDb` checks the configuration and finds the tenant, but
+/// takes no connection: [`open`](Self::open) does, the first time it is
+/// called (later calls return the same handle), and
+/// [`into_handle`](Self::into_handle) hands the handle out by value (to
+/// `commit` a transaction). So a handler that also reads a body, e.g.
+/// `(TenantDb<SchemaPool>, web::Json<T>)`, holds no pooled connection while a
+/// slow client uploads it; the connection is taken once the body is in, and
+/// returned when the handle is dropped. A handler that returns before using
+/// the database never takes one.
+///
+/// Run queries on the handle: with `let tx = db.open().await?`, `tx` is a
+/// `&mut TenantTransaction`, and the executor is `&mut *tx` (or `tx` itself
+/// for a single statement).
 ///
 /// # Where the access object comes from
 ///
@@ -99,15 +112,20 @@ impl<A: TenantAccess> TenantDbAccess for A {}
 ///
 /// # Rejections
 ///
-/// In this order, rendered with the middleware's [`ErrorRenderer`]
-/// (see [`TenantDbRejection`]):
+/// Extraction fails, in this order, rendered with the middleware's
+/// [`ErrorRenderer`] (see [`TenantDbRejection`]):
 ///
 /// | condition | response |
 /// |---|---|
 /// | no `TenancyMiddleware` handled the request, or its store's tenant type is not `RegistryTenant` | `500 Configuration` |
 /// | no `web::Data<A>` registered | `500 Configuration` |
 /// | the request names no tenant (central host, central or optional route) | `404 TenantRequired` |
-/// | [`TenantAccess::open`] fails | the error's own status, e.g. `503 StoreUnavailable` |
+///
+/// When [`TenantAccess::open`] fails, [`open`](Self::open) and
+/// [`into_handle`](Self::into_handle) return a rejection with the error's own
+/// status (e.g. `503 StoreUnavailable`), rendered the same way: it is a
+/// [`ResponseError`](actix_web::ResponseError), so `?` passes it on in a
+/// handler returning `actix_web::Result<_>` (or `Result<_, TenantDbRejection>`).
 ///
 /// # Example
 ///
@@ -118,16 +136,19 @@ impl<A: TenantAccess> TenantDbAccess for A {}
 /// use tenancy_sqlx::{PgRegistry, RegistryConfig, SchemaPool};
 ///
 /// // Read only: the transaction is dropped (rolled back) at the end.
-/// async fn list(TenantDb(mut tx): TenantDb<SchemaPool>) -> actix_web::Result<web::Json<Vec<String>>> {
+/// async fn list(mut db: TenantDb<SchemaPool>) -> actix_web::Result<web::Json<Vec<String>>> {
+///     let tx = db.open().await?;
 ///     let names = sqlx::query_scalar("SELECT name FROM items ORDER BY id")
-///         .fetch_all(&mut tx)
+///         .fetch_all(&mut *tx)
 ///         .await
 ///         .map_err(ErrorInternalServerError)?;
 ///     Ok(web::Json(names))
 /// }
 ///
-/// // A write: committed only if every statement succeeded.
-/// async fn add(TenantDb(mut tx): TenantDb<SchemaPool>, name: web::Path<String>) -> actix_web::Result<HttpResponse> {
+/// // A write: the body is read before a connection is taken, and the
+/// // transaction is committed only if every statement succeeded.
+/// async fn add(db: TenantDb<SchemaPool>, name: web::Json<String>) -> actix_web::Result<HttpResponse> {
+///     let mut tx = db.into_handle().await?;
 ///     sqlx::query("INSERT INTO items (name) VALUES ($1)")
 ///         .bind(name.into_inner())
 ///         .execute(&mut tx)
@@ -147,47 +168,84 @@ impl<A: TenantAccess> TenantDbAccess for A {}
 ///         .wrap(middleware.clone())
 ///         .app_data(schemas.clone())
 ///         .route("/items", web::get().to(list))
-///         .route("/items/{name}", web::post().to(add))
+///         .route("/items", web::post().to(add))
 /// };
 /// # let _ = app; Ok(()) }
 /// ```
-pub struct TenantDb<A: TenantDbAccess>(pub A::Handle);
+pub struct TenantDb<A: TenantDbAccess> {
+    access: web::Data<A>,
+    tenant: RegistryTenant,
+    renderer: Arc<dyn ErrorRenderer>,
+    handle: Option<A::Handle>,
+}
 
 impl<A: TenantDbAccess> TenantDb<A> {
-    /// The handle, by value (e.g. to commit a transaction).
-    pub fn into_inner(self) -> A::Handle {
-        self.0
+    /// The handle, opened on the first call; later calls return the same
+    /// handle.
+    ///
+    /// Fails with the rejection of the failed [`TenantAccess::open`] (e.g.
+    /// `503 StoreUnavailable`); a later call tries again.
+    pub async fn open(&mut self) -> Result<&mut A::Handle, TenantDbRejection> {
+        let handle = match self.handle.take() {
+            Some(handle) => handle,
+            None => self.open_new().await?,
+        };
+        Ok(self.handle.insert(handle))
+    }
+
+    /// The handle, by value (e.g. to commit a transaction): the one
+    /// [`open`](Self::open) returned, or a new one.
+    pub async fn into_handle(mut self) -> Result<A::Handle, TenantDbRejection> {
+        match self.handle.take() {
+            Some(handle) => Ok(handle),
+            None => self.open_new().await,
+        }
+    }
+
+    /// The request's tenant, whose data the handle is scoped to.
+    #[must_use]
+    pub fn tenant(&self) -> &RegistryTenant {
+        &self.tenant
+    }
+
+    /// A new handle. Borrows the fields it needs, not `self`: the future
+    /// stays `Send` for a handle that is `Send` but not `Sync`.
+    async fn open_new(&mut self) -> Result<A::Handle, TenantDbRejection> {
+        let Self {
+            access,
+            tenant,
+            renderer,
+            ..
+        } = self;
+        access.open(tenant).await.map_err(|error| {
+            TenantDbRejection::new(DbRejectionReason::Open(error), Some(Arc::clone(renderer)))
+        })
     }
 }
 
-impl<A: TenantDbAccess> Deref for TenantDb<A> {
-    type Target = A::Handle;
-
-    fn deref(&self) -> &A::Handle {
-        &self.0
-    }
-}
-
-impl<A: TenantDbAccess> DerefMut for TenantDb<A> {
-    fn deref_mut(&mut self) -> &mut A::Handle {
-        &mut self.0
-    }
-}
-
-impl<A: TenantDbAccess> fmt::Debug for TenantDb<A>
-where
-    A::Handle: fmt::Debug,
-{
+impl<A: TenantDbAccess> fmt::Debug for TenantDb<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("TenantDb").field(&self.0).finish()
+        f.debug_struct("TenantDb")
+            .field("access", &type_name::<A>())
+            .field("tenant", self.tenant.id())
+            .field("opened", &self.handle.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: TenantDbAccess> FromRequest for TenantDb<A> {
+    type Error = TenantDbRejection;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(extract(request))
     }
 }
 
 /// What opening needs, taken from the request: the access object, the
-/// tenant and the renderer for a failure.
-type Prepared<A> = (web::Data<A>, RegistryTenant, Arc<dyn ErrorRenderer>);
-
-fn prepare<A: TenantDbAccess>(request: &HttpRequest) -> Result<Prepared<A>, TenantDbRejection> {
+/// tenant and the renderer for a failure. No connection yet: `open` takes
+/// it, once the handler asks.
+fn extract<A: TenantDbAccess>(request: &HttpRequest) -> Result<TenantDb<A>, TenantDbRejection> {
     let extensions = request.extensions();
     let context = middleware_context::<RegistryTenant>(&extensions)?;
     let renderer = Arc::clone(&context.renderer);
@@ -205,25 +263,10 @@ fn prepare<A: TenantDbAccess>(request: &HttpRequest) -> Result<Prepared<A>, Tena
             Some(renderer),
         ));
     };
-    Ok((access.clone(), resolved.tenant().clone(), renderer))
-}
-
-impl<A: TenantDbAccess> FromRequest for TenantDb<A> {
-    type Error = TenantDbRejection;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
-
-    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        match prepare::<A>(request) {
-            Err(rejection) => Box::pin(ready(Err(rejection))),
-            Ok((access, tenant, renderer)) => Box::pin(async move {
-                match access.open(&tenant).await {
-                    Ok(handle) => Ok(Self(handle)),
-                    Err(error) => Err(TenantDbRejection::new(
-                        DbRejectionReason::Open(error),
-                        Some(renderer),
-                    )),
-                }
-            }),
-        }
-    }
+    Ok(TenantDb {
+        access: access.clone(),
+        tenant: resolved.tenant().clone(),
+        renderer,
+        handle: None,
+    })
 }

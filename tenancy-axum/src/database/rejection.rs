@@ -1,4 +1,5 @@
-//! [`TenantDbRejection`]: why [`TenantDb`](crate::TenantDb) could not be extracted.
+//! [`TenantDbRejection`]: why [`TenantDb`](crate::TenantDb) could not be
+//! extracted or opened.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,7 +11,8 @@ use tenancy_core::TenancyError;
 use crate::error::{ErrorRenderer, JsonErrors};
 use crate::rejection::{RejectionReason, TenantRejection};
 
-/// Why [`TenantDb`](crate::TenantDb) could not be extracted.
+/// Why [`TenantDb`](crate::TenantDb) could not be extracted, or its handle
+/// not be opened ([`Open`](Self::Open)).
 ///
 /// ```
 /// use tenancy_axum::{DbRejectionReason, TenantDbRejection};
@@ -35,13 +37,16 @@ pub enum DbRejectionReason {
         /// The access type the handler asked for.
         access: &'static str,
     },
-    /// [`TenantAccess::open`](tenancy_sqlx::TenantAccess::open) failed: the
+    /// [`TenantAccess::open`](tenancy_sqlx::TenantAccess::open) failed, in
+    /// [`TenantDb::open`](crate::TenantDb::open) or
+    /// [`TenantDb::into_handle`](crate::TenantDb::into_handle): the
     /// error's own status (e.g. `503 StoreUnavailable` when the database
     /// cannot be reached).
     Open(TenancyError),
 }
 
-/// The rejection of [`TenantDb`](crate::TenantDb).
+/// The rejection of [`TenantDb`](crate::TenantDb), and the error of its
+/// [`open`](crate::TenantDb::open) and [`into_handle`](crate::TenantDb::into_handle).
 ///
 /// Like [`TenantRejection`], it renders with the [`ErrorRenderer`] of the
 /// layer that handled the request (or [`JsonErrors`] without one). Server
@@ -91,7 +96,7 @@ impl TenantDbRejection {
         Self(Box::new(Inner { reason, renderer }))
     }
 
-    /// Why the extractor failed.
+    /// Why the extractor, or opening the handle, failed.
     pub fn reason(&self) -> &DbRejectionReason {
         &self.0.reason
     }

@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use serde_json::Value;
-use sqlx::postgres::PgPoolOptions;
-use tenancy_sqlx::SchemaPool;
+use serde_json::{Value, json};
 
 use super::DbHarness;
 use super::client::{get, post};
 use super::fixture::{DbFixture, DbSetup};
+use super::pg::Via;
+use super::raw::{self, Progress};
 
 /// The item names of a `{"items": [...]}` body.
 fn names(body: &Value) -> Vec<String> {
@@ -32,8 +32,8 @@ fn assert_only(body: &Value, tenant: &str) {
     }
 }
 
-pub(crate) async fn each_tenant_sees_only_its_own_rows<H: DbHarness>() {
-    let fixture = DbFixture::new().await;
+pub(crate) async fn each_tenant_sees_only_its_own_rows<H: DbHarness>(via: Via) {
+    let fixture = DbFixture::new(via).await;
     let app = H::app(fixture.setup()).await;
 
     let acme = get("/items").host("acme.localhost").send(&app).await.ok();
@@ -54,8 +54,8 @@ pub(crate) async fn each_tenant_sees_only_its_own_rows<H: DbHarness>() {
     assert_ne!(acme["schema"], globex["schema"]);
 }
 
-pub(crate) async fn writes_land_in_the_requests_tenant_only<H: DbHarness>() {
-    let fixture = DbFixture::new().await;
+pub(crate) async fn writes_land_in_the_requests_tenant_only<H: DbHarness>(via: Via) {
+    let fixture = DbFixture::new(via).await;
     let app = H::app(fixture.setup()).await;
 
     let response = post("/items/anvil").host("acme.localhost").send(&app).await;
@@ -77,8 +77,8 @@ pub(crate) async fn writes_land_in_the_requests_tenant_only<H: DbHarness>() {
     assert_eq!(fixture.rows(&fixture.globex).await.len(), 2);
 }
 
-pub(crate) async fn no_tenant_is_tenant_required<H: DbHarness>() {
-    let fixture = DbFixture::new().await;
+pub(crate) async fn no_tenant_is_tenant_required<H: DbHarness>(via: Via) {
+    let fixture = DbFixture::new(via).await;
     let app = H::app(fixture.setup()).await;
 
     // A central host on an optional route: the extractor refuses, not the layer.
@@ -101,8 +101,8 @@ pub(crate) async fn no_tenant_is_tenant_required<H: DbHarness>() {
     assert_eq!(fixture.rows(&fixture.acme).await.len(), 3);
 }
 
-pub(crate) async fn missing_access_or_layer_is_a_configuration_error<H: DbHarness>() {
-    let fixture = DbFixture::new().await;
+pub(crate) async fn missing_access_or_layer_is_a_configuration_error<H: DbHarness>(via: Via) {
+    let fixture = DbFixture::new(via).await;
 
     // No `SchemaPool` access object.
     let setup = DbSetup {
@@ -144,8 +144,8 @@ pub(crate) async fn missing_access_or_layer_is_a_configuration_error<H: DbHarnes
         .error(500, "Configuration");
 }
 
-pub(crate) async fn failing_handler_leaves_no_partial_write<H: DbHarness>() {
-    let fixture = DbFixture::new().await;
+pub(crate) async fn failing_handler_leaves_no_partial_write<H: DbHarness>(via: Via) {
+    let fixture = DbFixture::new(via).await;
     let app = H::app(fixture.setup()).await;
 
     post("/fail/half-done")
@@ -184,18 +184,12 @@ pub(crate) async fn failing_handler_leaves_no_partial_write<H: DbHarness>() {
     );
 }
 
-pub(crate) async fn open_errors_keep_their_status<H: DbHarness>() {
-    let fixture = DbFixture::new().await;
+pub(crate) async fn open_errors_keep_their_status<H: DbHarness>(via: Via) {
+    let fixture = DbFixture::new(via).await;
 
     // A real outage: the access object's pool is closed.
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(fixture.db.options.clone())
-        .await
-        .unwrap();
-    pool.close().await;
     let setup = DbSetup {
-        schemas: Some(SchemaPool::new(pool)),
+        schemas: Some(fixture.closed_schema_pool().await),
         ..fixture.setup()
     };
     let app = H::app(setup).await;
@@ -223,8 +217,8 @@ pub(crate) async fn open_errors_keep_their_status<H: DbHarness>() {
     );
 }
 
-pub(crate) async fn concurrent_requests_never_see_foreign_rows<H: DbHarness>() {
-    let fixture = DbFixture::new().await;
+pub(crate) async fn concurrent_requests_never_see_foreign_rows<H: DbHarness>(via: Via) {
+    let fixture = DbFixture::new(via).await;
     let app = H::app(fixture.setup()).await;
     let requests: Vec<(&str, bool, _)> = (0..90)
         .map(|index| {
@@ -273,8 +267,8 @@ pub(crate) async fn concurrent_requests_never_see_foreign_rows<H: DbHarness>() {
     }
 }
 
-pub(crate) async fn any_tenant_access_works<H: DbHarness>() {
-    let fixture = DbFixture::new().await;
+pub(crate) async fn any_tenant_access_works<H: DbHarness>(via: Via) {
+    let fixture = DbFixture::new(via).await;
     let app = H::app(fixture.setup()).await;
 
     // `TenantDb<PoolPerTenant>`: an in-test access whose handle is a pool.
@@ -308,8 +302,8 @@ pub(crate) async fn any_tenant_access_works<H: DbHarness>() {
     assert!(names(&initech).is_empty(), "{initech}");
 }
 
-pub(crate) async fn rejections_use_the_layers_renderer<H: DbHarness>() {
-    let fixture = DbFixture::new().await;
+pub(crate) async fn rejections_use_the_layers_renderer<H: DbHarness>(via: Via) {
+    let fixture = DbFixture::new(via).await;
     let setup = DbSetup {
         schemas: None,
         text_errors: true,
@@ -346,4 +340,85 @@ pub(crate) async fn rejections_use_the_layers_renderer<H: DbHarness>() {
         503,
         "StoreUnavailable",
     );
+}
+
+/// Slow uploads hold no pooled connection: `TenantDb` takes its connection
+/// when the handler first uses it, after the body is read.
+///
+/// Four connections; 20 uploads to `POST /upload` (`TenantDb<SchemaPool>`,
+/// then `Json`) whose 30-byte bodies trickle in one byte every 100 ms (about
+/// 3 s each, after a head with `Content-Length`). Once the uploads are a
+/// fifth of the way through their bodies, a bodiless `GET /items` must be
+/// answered while all 20 bodies are still unfinished; and then every upload
+/// succeeds. Only the order is asserted, never a duration.
+///
+/// With the handle opened during extraction (before the body is read, as
+/// `TenantDb` used to), each upload took a connection as soon as its head
+/// was in and held it until its body was: four uploads would hold all four
+/// connections for their whole 3 s, the other sixteen and the `GET` would
+/// queue behind them, and the `GET` would be answered only after some bodies
+/// had completed (the first assertion below fails; checked by making
+/// extraction open eagerly again).
+pub(crate) async fn slow_uploads_hold_no_connections<H: DbHarness>(via: Via) {
+    const UPLOADS: usize = 20;
+    const BODY: usize = 30;
+    let fixture = DbFixture::new(via).await;
+    let setup = DbSetup {
+        schemas: Some(fixture.schema_pool(4).await),
+        ..fixture.setup()
+    };
+    let server = H::serve(setup).await;
+    let addr = server.addr;
+
+    let progress = Progress::default();
+    let bodies: Vec<Vec<u8>> = (0..UPLOADS)
+        .map(|index| {
+            let body = json!({ "name": format!("upload-{index:02}") }).to_string();
+            format!("{body:<BODY$}").into_bytes()
+        })
+        .collect();
+    let progress = &progress;
+    let uploads = join_all(bodies.iter().map(|body| async move {
+        raw::trickle(
+            addr,
+            "/upload",
+            "acme.localhost",
+            body,
+            Duration::from_millis(100),
+            progress,
+        )
+        .await
+    }));
+    let probe = async {
+        // The uploads' heads are in, and a fifth of their bodies.
+        while progress.bytes() < UPLOADS * BODY / 5 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let response = raw::get(addr, "/items", "acme.localhost").await;
+        (response, progress.bodies())
+    };
+    let (uploads, (probe, finished)) = tokio::join!(uploads, probe);
+
+    assert_eq!(probe.status, 200, "{}", probe.body);
+    assert_eq!(
+        finished, 0,
+        "the bodiless request was answered only after {finished} slow upload(s) had finished: \
+         their connections were taken before their bodies arrived"
+    );
+    let listed: Value = serde_json::from_str(&probe.body).unwrap();
+    assert_eq!(
+        names(&listed),
+        ["acme item 1", "acme item 2", "acme item 3"]
+    );
+
+    for response in &uploads {
+        assert_eq!(response.status, 201, "{}", response.body);
+    }
+    let uploaded = fixture
+        .rows(&fixture.acme)
+        .await
+        .into_iter()
+        .filter(|(marker, name)| marker == "acme" && name.starts_with("upload-"))
+        .count();
+    assert_eq!(uploaded, UPLOADS);
 }

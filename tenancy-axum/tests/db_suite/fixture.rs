@@ -5,16 +5,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 use tenancy_core::{
     BoxFuture, CachedStore, ChainResolver, HeaderResolver, SubdomainResolver, Tenancy,
     TenancyError, TenantId,
 };
 use tenancy_sqlx::{
-    NewTenant, PgRegistry, PgTenantManager, RegistryConfig, RegistryTenant, SchemaPool,
-    TenantAccess, TenantMigrations,
+    NewTenant, PgConnections, PgRegistry, PgTenantManager, RegistryConfig, RegistryTenant,
+    SchemaPool, TenantAccess, TenantMigrations,
 };
 
-use super::pg::TestDb;
+use super::pg::{TestDb, Via};
 
 /// The store the adapters run against: a cache in front of the Postgres registry.
 pub(crate) type Store = Arc<CachedStore<PgRegistry>>;
@@ -83,8 +84,13 @@ pub(crate) struct DbSetup {
 
 /// One test's database: the registry, the manager, `acme` (3 items) and
 /// `globex` (2 items), resolved by subdomain of `localhost` and by the
-/// header `X-Tenant-ID`.
+/// header `X-Tenant-ID`. The registry, the manager and every `SchemaPool`
+/// reach Postgres the case's way ([`Via`]): through PgBouncer, with pools
+/// built by `Pooler::Transaction` and a direct pool for `LISTEN` and
+/// migrations. The pools of [`PoolPerTenant`] stay direct either way: their
+/// `search_path` is a startup parameter, which PgBouncer does not carry.
 pub(crate) struct DbFixture {
+    pub(crate) via: Via,
     pub(crate) manager: PgTenantManager,
     pub(crate) tenancy: Arc<Tenancy<Store>>,
     pub(crate) pools: PoolPerTenant,
@@ -99,9 +105,9 @@ pub(crate) fn id(id: &str) -> TenantId {
 }
 
 impl DbFixture {
-    pub(crate) async fn new() -> Self {
+    pub(crate) async fn new(via: Via) -> Self {
         let db = TestDb::new().await;
-        let registry = PgRegistry::connect(db.pool(8).await, RegistryConfig::default())
+        let registry = PgRegistry::connect(db.connections(via, 8).await, RegistryConfig::default())
             .await
             .unwrap();
         let migrations = TenantMigrations::from_sql([(
@@ -119,6 +125,7 @@ impl DbFixture {
             .with(HeaderResolver::new("X-Tenant-ID").unwrap());
         let tenancy = Arc::new(Tenancy::new(resolver, cache));
         let fixture = Self {
+            via,
             acme: create(&manager, "acme", "Acme Corp", 3).await,
             globex: create(&manager, "globex", "Globex", 2).await,
             manager,
@@ -138,6 +145,30 @@ impl DbFixture {
         let options = self.db.options.clone().options([("search_path", schema)]);
         self.pools
             .insert(tenant.id().clone(), self.db.pool_with(options, 2).await);
+    }
+
+    /// A scoped pool of its own on the test database, reached like the
+    /// fixture's, with `max_connections` connections.
+    pub(crate) async fn schema_pool(&self, max_connections: u32) -> SchemaPool {
+        SchemaPool::new(self.db.connections(self.via, max_connections).await)
+    }
+
+    /// A scoped pool whose pool is closed: a real outage.
+    pub(crate) async fn closed_schema_pool(&self) -> SchemaPool {
+        let options = match self.via {
+            Via::Direct => self.db.options.clone(),
+            Via::PgBouncer => self.db.pgbouncer_options(),
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        pool.close().await;
+        SchemaPool::new(match self.via {
+            Via::Direct => PgConnections::new(pool),
+            Via::PgBouncer => PgConnections::pooled(pool),
+        })
     }
 
     /// The scoped pool the registry's tenants live in.

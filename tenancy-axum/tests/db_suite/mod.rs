@@ -11,6 +11,13 @@
 //! column holding the id of the tenant whose request wrote the row. An
 //! unreachable server fails the suite; nothing is skipped.
 //!
+//! Every case runs twice ([`pg::Via`]): straight to Postgres (module
+//! `direct`), and through PgBouncer in transaction pooling mode (module
+//! `pgbouncer`, `TENANCY_TEST_PGBOUNCER_URL`, which `scripts/test.sh` sets;
+//! unset fails the suite), with the same assertions: the fixture then builds
+//! the registry and every `SchemaPool` on pools through PgBouncer
+//! (`Pooler::Transaction`, plus a direct pool for `LISTEN` and migrations).
+//!
 //! # The test app
 //!
 //! Every harness serves these routes behind its adapter, configured from a
@@ -20,7 +27,8 @@
 //! adapter at all when `!setup.layer`. `setup.schemas` (when `Some`) is the
 //! access object of `TenantDb<SchemaPool>` and `setup.pools` the one of
 //! `TenantDb<PoolPerTenant>`, provided the framework's way (axum: an
-//! `Extension` layer; actix-web: `web::Data`).
+//! `Extension` layer; actix-web: `web::Data`). Handlers open their
+//! `TenantDb` when they first query (after any body is read).
 //!
 //! | route | extractors | answer (through [`sql`]) |
 //! |---|---|---|
@@ -30,8 +38,12 @@
 //! | `POST /items/{name}` | `CurrentTenant<RegistryTenant>`, `TenantDb<SchemaPool>` | [`sql::insert`] with the tenant's id as marker, commit, `201 {"inserted": name}` |
 //! | `POST /fail/{name}` | same | [`sql::insert`], then `500 {"error": "HandlerFailed", "message": ...}` without committing |
 //! | `GET /pool` | `TenantDb<PoolPerTenant>` | `200` [`sql::list_pool`] on the handed-out pool |
+//! | `POST /upload` | `TenantDb<SchemaPool>`, then a JSON body `{"name": ...}` | [`sql::insert`] with `TenantDb::tenant`'s id as marker, commit, `201 {"inserted": name}` |
 //!
-//! A database error in a handler answers `500` with the error as text.
+//! A database error in a handler answers `500` with the error as text; a
+//! failed `TenantDb::open` / `into_handle` answers with its rejection.
+//! [`DbHarness::serve`] serves the same app (with the adapter) on a TCP port,
+//! for the raw requests of [`raw`].
 
 #![allow(dead_code)]
 
@@ -40,9 +52,12 @@ pub(crate) mod cases;
 pub(crate) mod client;
 pub(crate) mod fixture;
 pub(crate) mod pg;
+pub(crate) mod raw;
 pub(crate) mod sql;
 
+use std::any::Any;
 use std::future::Future;
+use std::net::SocketAddr;
 
 pub(crate) use client::{TestApp, TestResponse};
 pub(crate) use fixture::{DbSetup, PoolPerTenant};
@@ -51,13 +66,48 @@ pub(crate) use fixture::{DbSetup, PoolPerTenant};
 pub(crate) trait DbHarness {
     /// The test app for `setup`.
     fn app(setup: DbSetup) -> impl Future<Output = impl TestApp>;
+
+    /// The test app for `setup` (always behind the adapter), served over
+    /// HTTP/1 on a free port of 127.0.0.1 until the result is dropped.
+    fn serve(setup: DbSetup) -> impl Future<Output = Served>;
 }
 
-/// Expands into one test per database case, for the harness `$harness`,
-/// each test function carrying the attribute `$test` (e.g. `tokio::test`).
+/// A test app served on a TCP port; stops serving when dropped.
+pub(crate) struct Served {
+    pub(crate) addr: SocketAddr,
+    /// Stops the server when dropped.
+    _stop: Box<dyn Any>,
+}
+
+impl Served {
+    /// The server on `addr`, stopped when `stop` is dropped.
+    pub(crate) fn new(addr: SocketAddr, stop: impl Any) -> Self {
+        Self {
+            addr,
+            _stop: Box::new(stop),
+        }
+    }
+}
+
+/// Expands into two modules, `direct` and `pgbouncer`, with one test per
+/// database case in each (reaching Postgres directly or through PgBouncer),
+/// for the harness `$harness`, each test function carrying the attribute
+/// `$test` (e.g. `tokio::test`).
 macro_rules! database_suite {
     (#[$test:meta] $harness:ty) => {
-        crate::db_suite::database_suite!(@cases #[$test] $harness;
+        /// The database cases, straight to Postgres.
+        mod direct {
+            use super::*;
+            crate::db_suite::database_suite!(@via #[$test] $harness, Direct);
+        }
+        /// The database cases, through PgBouncer in transaction pooling mode.
+        mod pgbouncer {
+            use super::*;
+            crate::db_suite::database_suite!(@via #[$test] $harness, PgBouncer);
+        }
+    };
+    (@via #[$test:meta] $harness:ty, $via:ident) => {
+        crate::db_suite::database_suite!(@cases #[$test] $harness, $via;
             each_tenant_sees_only_its_own_rows,
             writes_land_in_the_requests_tenant_only,
             no_tenant_is_tenant_required,
@@ -67,13 +117,14 @@ macro_rules! database_suite {
             concurrent_requests_never_see_foreign_rows,
             any_tenant_access_works,
             rejections_use_the_layers_renderer,
+            slow_uploads_hold_no_connections,
         );
     };
-    (@cases #[$test:meta] $harness:ty; $($case:ident,)*) => {
+    (@cases #[$test:meta] $harness:ty, $via:ident; $($case:ident,)*) => {
         $(
             #[$test]
             async fn $case() {
-                crate::db_suite::cases::$case::<$harness>().await;
+                crate::db_suite::cases::$case::<$harness>(crate::db_suite::pg::Via::$via).await;
             }
         )*
     };

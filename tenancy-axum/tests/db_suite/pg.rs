@@ -1,5 +1,5 @@
 //! A fresh Postgres database per test, dropped `WITH (FORCE)` at the end, even
-//! when the test fails.
+//! when the test fails, reached directly or through PgBouncer ([`Via`]).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -9,11 +9,34 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgPool};
+use tenancy_sqlx::{PgConnections, Pooler};
 
 /// The server to test against: `TENANCY_TEST_PG_URL`, or the local default.
 pub(crate) fn admin_url() -> String {
     std::env::var("TENANCY_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// PgBouncer in transaction pooling mode in front of `TENANCY_TEST_PG_URL`:
+/// `TENANCY_TEST_PGBOUNCER_URL`, which `scripts/test.sh` sets (it starts
+/// PgBouncer with `scripts/pgbouncer.sh`). Unset is an error, never a skip.
+pub(crate) fn pgbouncer_url() -> String {
+    std::env::var("TENANCY_TEST_PGBOUNCER_URL").unwrap_or_else(|_| {
+        panic!(
+            "TENANCY_TEST_PGBOUNCER_URL is not set: run the tests with scripts/test.sh \
+             (it starts PgBouncer with scripts/pgbouncer.sh) or set it to a PgBouncer \
+             in transaction mode in front of TENANCY_TEST_PG_URL"
+        )
+    })
+}
+
+/// How a case reaches Postgres: every case runs both ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// Straight to the server.
+    Direct,
+    /// Through PgBouncer in transaction pooling mode (`default_pool_size = 2`).
+    PgBouncer,
 }
 
 /// A database created for one test, dropped when this value is dropped.
@@ -48,6 +71,31 @@ impl TestDb {
     /// A pool on the test database.
     pub(crate) async fn pool(&self, max_connections: u32) -> PgPool {
         self.pool_with(self.options.clone(), max_connections).await
+    }
+
+    /// The options of the test database through PgBouncer (which forwards
+    /// every database name to the test server), adjusted for a transaction
+    /// pooler.
+    pub(crate) fn pgbouncer_options(&self) -> PgConnectOptions {
+        let options = PgConnectOptions::from_str(&pgbouncer_url())
+            .expect("TENANCY_TEST_PGBOUNCER_URL is not a valid Postgres URL")
+            .database(&self.name);
+        Pooler::Transaction.adjust(options)
+    }
+
+    /// Connections to the test database reached `via`, with `max_connections`
+    /// for the traffic; through PgBouncer, plus a direct pool (two
+    /// connections) for `LISTEN` and migrations.
+    pub(crate) async fn connections(&self, via: Via, max_connections: u32) -> PgConnections {
+        match via {
+            Via::Direct => PgConnections::new(self.pool(max_connections).await),
+            Via::PgBouncer => {
+                let traffic = self
+                    .pool_with(self.pgbouncer_options(), max_connections)
+                    .await;
+                PgConnections::pooled(traffic).with_direct(self.pool(2).await)
+            }
+        }
     }
 
     /// A pool on the test database with these connect options.

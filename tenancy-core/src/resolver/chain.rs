@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::resolution::Parts;
 use super::{Resolution, Resolver, Strategy};
 use crate::domain::DomainName;
 use crate::error::TenancyError;
@@ -99,11 +100,18 @@ fn merge(found: Vec<Resolution>) -> Result<Option<Resolution>, TenancyError> {
         .unwrap_or(0);
     let mut id: Option<(TenantId, Strategy)> = None;
     let mut domain: Option<(DomainName, Strategy)> = None;
+    let mut optional = false;
     for resolution in found {
-        let (key, strategy, _, expected) = resolution.into_parts();
+        let Parts {
+            key,
+            strategy,
+            expected,
+            optional: key_optional,
+        } = resolution.into_parts();
         let named = match key {
             TenantKey::Id(key_id) => Some((key_id, strategy)),
             TenantKey::Domain(key_domain) => {
+                optional |= key_optional;
                 agree(&mut domain, key_domain, strategy, TenantKey::Domain)?;
                 None
             }
@@ -119,6 +127,11 @@ fn merge(found: Vec<Resolution>) -> Result<Option<Resolution>, TenancyError> {
         (Some((domain, by)), None) => Resolution::new(TenantKey::Domain(domain), by),
         (None, Some((id, by))) => Resolution::new(TenantKey::Id(id), by),
         (None, None) => return Ok(None),
+    };
+    let resolution = if optional {
+        resolution.optional()
+    } else {
+        resolution
     };
     Ok(Some(resolution.with_path_prefix(prefix)))
 }

@@ -62,9 +62,8 @@ impl Resolver for DomainResolver {
             return Ok(None);
         }
         let domain = DomainName::new(name)?;
-        Ok(Some(Resolution::new(
-            TenantKey::Domain(domain),
-            Strategy::Domain,
-        )))
+        Ok(Some(
+            Resolution::new(TenantKey::Domain(domain), Strategy::Domain).optional(),
+        ))
     }
 }

@@ -57,6 +57,7 @@ pub struct Resolution {
     strategy: Strategy,
     path_prefix_len: usize,
     expected: Option<(TenantId, Strategy)>,
+    optional: bool,
 }
 
 impl Resolution {
@@ -77,6 +78,7 @@ impl Resolution {
             strategy,
             path_prefix_len: 0,
             expected: None,
+            optional: false,
         }
     }
 
@@ -85,6 +87,30 @@ impl Resolution {
     pub fn with_path_prefix(mut self, len: usize) -> Self {
         self.path_prefix_len = len;
         self
+    }
+
+    /// Marks the key as one that may name no tenant: a host outside every
+    /// base domain, which is a tenant's only if it is a registered custom
+    /// domain. When the store does not know it, the request is resolved by
+    /// the [expected id](Self::expected_id) alone (the path prefix or the
+    /// header), or names no tenant.
+    ///
+    /// ```
+    /// use tenancy_core::{DomainName, Resolution};
+    ///
+    /// let host = Resolution::domain(DomainName::new("api.unlisted.example")?).optional();
+    /// assert!(host.is_optional());
+    /// # Ok::<(), tenancy_core::InvalidDomain>(())
+    /// ```
+    #[must_use]
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    /// Whether the key may name no tenant (see [`optional`](Self::optional)).
+    pub fn is_optional(&self) -> bool {
+        self.optional
     }
 
     /// Requires the looked-up tenant to have `id` (found by `strategy`).
@@ -122,12 +148,32 @@ impl Resolution {
         routed_path(path, self.path_prefix_len)
     }
 
-    pub(crate) fn into_parts(self) -> (TenantKey, Strategy, usize, Option<(TenantId, Strategy)>) {
-        (self.key, self.strategy, self.path_prefix_len, self.expected)
+    pub(crate) fn into_parts(self) -> Parts {
+        Parts {
+            key: self.key,
+            strategy: self.strategy,
+            expected: self.expected,
+            optional: self.optional,
+        }
+    }
+
+    /// The resolution by the expected id alone, for an optional key the store
+    /// does not know.
+    pub(crate) fn fallback(&self) -> Option<Resolution> {
+        let (id, strategy) = self.expected.clone()?;
+        Some(Resolution::new(TenantKey::Id(id), strategy).with_path_prefix(self.path_prefix_len))
     }
 }
 
 /// `path` without its first `prefix_len` bytes; `/` when nothing is left.
+/// A [`Resolution`] taken apart (for merging in a chain).
+pub(crate) struct Parts {
+    pub(crate) key: TenantKey,
+    pub(crate) strategy: Strategy,
+    pub(crate) expected: Option<(TenantId, Strategy)>,
+    pub(crate) optional: bool,
+}
+
 pub(crate) fn routed_path(path: &str, prefix_len: usize) -> &str {
     if prefix_len == 0 {
         return path;

@@ -139,10 +139,9 @@ impl SubdomainResolver {
             }
             Place::Outside if self.custom_domains => {
                 let domain = DomainName::new(host)?;
-                Ok(Some(Resolution::new(
-                    TenantKey::Domain(domain),
-                    Strategy::Domain,
-                )))
+                Ok(Some(
+                    Resolution::new(TenantKey::Domain(domain), Strategy::Domain).optional(),
+                ))
             }
             Place::Outside => Ok(None),
         }

@@ -8,7 +8,7 @@ mod cached;
 mod invalidate;
 mod memory;
 
-pub use cached::{CacheBuilder, CachedStore};
+pub use cached::{CacheBuilder, CacheStats, CachedStore, Clock, ManualClock};
 pub use invalidate::{BoxFuture, Invalidate, Invalidation};
 pub use memory::InMemoryStore;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::web::{self, Data, Json};
 use actix_web::{App, HttpResponse, HttpServer};
 use serde::{Deserialize, Serialize};
-use tenancy_actix::{TenancyMiddleware, TenantDb};
+use tenancy_actix::{TenancyMiddleware, TenantDb, TenantDbRejection};
 use tenancy_core::{BoxError, CachedStore, SubdomainResolver, Tenancy, TenancyError, TenantId};
 use tenancy_sqlx::{
     AnyRegistry, DatabaseManager, NewTenant, PoolConfig, SqliteDatabases, TenantMigrations,
@@ -83,30 +83,37 @@ async fn main() -> Result<(), BoxError> {
 }
 
 /// `GET /users` on `{tenant}.localhost`: the tenant's users, from its database.
-async fn list_users(TenantDb(mut conn): TenantDb<Pools>) -> HttpResponse {
-    match sqlx::query_as::<_, User>("SELECT id, name FROM users ORDER BY id")
-        .fetch_all(&mut *conn)
-        .await
-    {
-        Ok(users) => HttpResponse::Ok().json(users),
-        Err(error) => unavailable(&error),
-    }
+async fn list_users(db: TenantDb<Pools>) -> Result<HttpResponse, TenantDbRejection> {
+    // The connection is taken here, when the handler needs it (a tenant
+    // database that cannot be opened answers with its rejection, e.g. 503).
+    let mut conn = db.into_handle().await?;
+    Ok(
+        match sqlx::query_as::<_, User>("SELECT id, name FROM users ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await
+        {
+            Ok(users) => HttpResponse::Ok().json(users),
+            Err(error) => unavailable(&error),
+        },
+    )
 }
 
 /// `POST /users` on `{tenant}.localhost` with `{"name": "…"}`.
 async fn create_user(
-    TenantDb(mut conn): TenantDb<Pools>,
+    db: TenantDb<Pools>,
     Json(user): Json<NewUser>,
-) -> HttpResponse {
+) -> Result<HttpResponse, TenantDbRejection> {
+    // The body is in: only now is a connection taken from the tenant's pool.
+    let mut conn = db.into_handle().await?;
     let created =
         sqlx::query_as::<_, User>("INSERT INTO users (name) VALUES (?) RETURNING id, name")
             .bind(user.name)
             .fetch_one(&mut *conn)
             .await;
-    match created {
+    Ok(match created {
         Ok(user) => HttpResponse::Created().json(user),
         Err(error) => unavailable(&error),
-    }
+    })
 }
 
 /// A database failure: logged with its cause, answered with a bare 503.

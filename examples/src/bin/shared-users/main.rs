@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Extension, Json};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, ServiceExt};
 use serde::{Deserialize, Serialize};
@@ -101,9 +102,9 @@ async fn main() -> Result<(), BoxError> {
 
 /// `GET /users?tenant=acme`: the tenant's users. The scoped helper binds the
 /// tenant key wherever `{tenant}` stands, and refuses SQL without it.
-async fn list_users(
-    TenantDb(mut tx): TenantDb<SqliteSharedPool>,
-) -> Result<Json<Vec<User>>, StatusCode> {
+async fn list_users(mut db: TenantDb<SqliteSharedPool>) -> Result<Json<Vec<User>>, Response> {
+    // The transaction is opened here, when the handler needs it.
+    let tx = db.open().await.map_err(IntoResponse::into_response)?;
     let users = tx
         .query_as::<User>("SELECT id, name FROM users WHERE tenant_id = {tenant} ORDER BY id")
         .fetch_all()
@@ -114,9 +115,14 @@ async fn list_users(
 
 /// `POST /users?tenant=acme` with `{"name": "…"}`.
 async fn create_user(
-    TenantDb(mut tx): TenantDb<SqliteSharedPool>,
+    db: TenantDb<SqliteSharedPool>,
     Json(user): Json<NewUser>,
-) -> Result<(StatusCode, Json<User>), StatusCode> {
+) -> Result<(StatusCode, Json<User>), Response> {
+    // The body is in: only now is a connection taken for the transaction.
+    let mut tx = db
+        .into_handle()
+        .await
+        .map_err(IntoResponse::into_response)?;
     let created = tx
         .query_as::<User>(
             "INSERT INTO users (tenant_id, name) VALUES ({tenant}, ?) RETURNING id, name",
@@ -130,7 +136,7 @@ async fn create_user(
 }
 
 /// A database failure: logged with its cause, answered with a bare 503.
-fn unavailable(error: impl std::fmt::Display) -> StatusCode {
+fn unavailable(error: impl std::fmt::Display) -> Response {
     tracing::error!(%error, "database query failed");
-    StatusCode::SERVICE_UNAVAILABLE
+    StatusCode::SERVICE_UNAVAILABLE.into_response()
 }

@@ -39,11 +39,12 @@ pub(crate) async fn cache_invalidation_takes_effect_on_the_next_request<H: Harne
     fixture.backend.tenants.remove(&id("acme"));
     fixture.invalidate("acme").await;
     acme.send(&app).await.error(404, "TenantNotFound");
+    // Its custom domain is unregistered now: the host names no tenant.
     get("/items")
         .host("acme.test")
         .send(&app)
         .await
-        .error(404, "TenantNotFound");
+        .error(404, "TenantRequired");
 
     // Created after a miss was cached.
     let hooli = get("/items").host("hooli.localhost");

@@ -104,11 +104,23 @@ pub(crate) async fn unknown_tenant_is_404<H: Harness>() {
         get("/items").host("nope.localhost"),
         get("/t/nope/items"),
         get("/items").header("x-tenant-id", "nope"),
+        get("/items")
+            .host("api.unlisted.example")
+            .header("x-tenant-id", "nope"),
         get("/").host("nope.example.com"),
-        get("/items").host("shop.nope.test"),
     ] {
         request.send(&app).await.error(404, "TenantNotFound");
     }
+    // Hosts outside the base domains that no tenant registered name no
+    // tenant at all.
+    get("/items")
+        .host("shop.nope.test")
+        .send(&app)
+        .await
+        .error(404, "TenantRequired");
+    // On an optional route that is simply no tenant.
+    let body = get("/").host("api.unlisted.example").send(&app).await.ok();
+    assert_eq!(body["tenant"], serde_json::Value::Null);
 }
 
 pub(crate) async fn store_unavailable_is_503<H: Harness>() {
@@ -126,8 +138,11 @@ pub(crate) async fn store_unavailable_is_503<H: Harness>() {
             "the source is not leaked: {message}"
         );
     }
-    // Failures are not cached: the next request after recovery succeeds.
+    // Failures are remembered only for the cache's `retry_after` (1 s by
+    // default, so a flood cannot hammer a failing store): once it has
+    // passed after recovery, the next request succeeds.
     fixture.backend.set_failing(false);
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     assert_eq!(
         get("/items")
             .host("acme.localhost")

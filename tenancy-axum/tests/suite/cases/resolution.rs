@@ -37,20 +37,30 @@ pub(crate) async fn custom_domain_names_the_tenant<H: Harness>() {
             "{host}"
         );
     }
+    // An unregistered host outside the base domains names no tenant.
     get("/items")
         .host("unknown.test")
         .send(&app)
         .await
-        .error(404, "TenantNotFound");
+        .error(404, "TenantRequired");
+    // ...unless the path prefix names one.
+    assert_eq!(
+        get("/t/globex/items")
+            .host("unknown.test")
+            .send(&app)
+            .await
+            .tenant(),
+        "globex"
+    );
     // A domain added later is found once the cache forgets the miss.
     let globex = get("/items").host("globex.test");
-    globex.send(&app).await.error(404, "TenantNotFound");
+    globex.send(&app).await.error(404, "TenantRequired");
     fixture
         .backend
         .tenants
         .add_domain(DomainName::new("globex.test").unwrap(), &id("globex"))
         .unwrap();
-    globex.send(&app).await.error(404, "TenantNotFound");
+    globex.send(&app).await.error(404, "TenantRequired");
     fixture
         .invalidate_domain(DomainName::new("globex.test").unwrap())
         .await;
