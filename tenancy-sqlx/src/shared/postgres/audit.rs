@@ -1,6 +1,7 @@
 //! [`RlsPool::audit`]: refuses any setup in which tenant queries would bypass
 //! row-level security.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use sqlx::{AssertSqlSafe, PgConnection, Row, SqlSafeStr};
@@ -120,10 +121,38 @@ const TABLE_FACTS: &str = "WITH expected AS (SELECT \
      LEFT JOIN pg_catalog.pg_policy p ON p.polrelid = c.oid AND p.polname = $3 \
      ORDER BY t.n";
 
+/// Whether the view `c` has `security_invoker` on, in any spelling Postgres
+/// accepts for a true boolean (`true`, `on`, `yes`, `1`, unique prefixes; any
+/// case): `reloptions` keeps the text as written.
+macro_rules! security_invoker {
+    () => {
+        "EXISTS (SELECT 1 FROM pg_catalog.pg_options_to_table(c.reloptions) o \
+           WHERE o.option_name = 'security_invoker' \
+             AND pg_catalog.lower(o.option_value) \
+                 IN ('1', 'on', 't', 'tr', 'tru', 'true', 'y', 'ye', 'yes'))"
+    };
+}
+
+/// The protected tables, as a CTE `protected(oid, relowner, nspname,
+/// relname)`: the declared tables of the schema, and every other table that
+/// carries the tenant policy. $1 schema, $2 declared tables, $3 policy name.
+macro_rules! protected_cte {
+    () => {
+        "protected AS (SELECT c.oid, c.relowner, n.nspname, c.relname \
+           FROM pg_catalog.pg_class c \
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+           WHERE c.relkind IN ('r', 'p') \
+             AND ((n.nspname = $1 AND c.relname = ANY($2::text[])) \
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p \
+                          WHERE p.polrelid = c.oid AND p.polname = $3)))"
+    };
+}
+
 /// Relations outside the declared list that have the tenant column, are
 /// reachable by the tenant role, and are not under row-level security for it.
 /// $1 column, $2 schema, $3 declared tables.
-const EXPOSED: &str = "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS name, \
+const EXPOSED: &str = concat!(
+    "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS name, \
        c.relkind::text AS kind \
      FROM pg_catalog.pg_class c \
      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -135,8 +164,81 @@ const EXPOSED: &str = "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) A
        AND NOT (n.nspname = $2 AND c.relname = ANY($3::text[])) \
        AND pg_catalog.has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE') \
        AND NOT pg_catalog.row_security_active(c.oid) \
-       AND NOT (c.relkind = 'v' AND coalesce(c.reloptions @> ARRAY['security_invoker=true'], false)) \
-     ORDER BY 1";
+       AND NOT (c.relkind = 'v' AND ",
+    security_invoker!(),
+    ") \
+     ORDER BY 1"
+);
+
+/// Protected tables the tenant role may `TRUNCATE` (which ignores row-level
+/// security). $1 schema, $2 declared tables, $3 policy name.
+const TRUNCATABLE: &str = concat!(
+    "WITH ",
+    protected_cte!(),
+    " SELECT pg_catalog.format('%I.%I', t.nspname, t.relname) AS name FROM protected t \
+     WHERE pg_catalog.has_table_privilege(t.oid, 'TRUNCATE') ORDER BY 1"
+);
+
+/// `SECURITY DEFINER` functions and procedures outside `pg_catalog` and
+/// `information_schema` that the tenant role may execute and whose owner
+/// bypasses row-level security or could: a superuser, a `BYPASSRLS` role, the
+/// owner of a protected table, or a role that may `SET ROLE` to one of them.
+/// Trigger functions cannot be called directly and are left out.
+/// $1 schema, $2 declared tables, $3 policy name.
+const DEFINERS: &str = concat!(
+    "WITH ",
+    protected_cte!(),
+    ", powerful AS (SELECT r.oid FROM pg_catalog.pg_roles r \
+       WHERE r.rolsuper OR r.rolbypassrls OR r.oid IN (SELECT t.relowner FROM protected t)) \
+     SELECT pg_catalog.format('%I.%I(%s)', n.nspname, f.proname, \
+         pg_catalog.oidvectortypes(f.proargtypes)) AS name, \
+       (f.prokind = 'p') AS is_procedure, \
+       o.rolname::text AS owner, \
+       CASE WHEN o.rolsuper THEN 'a superuser' \
+            WHEN o.rolbypassrls THEN 'a BYPASSRLS role' \
+            WHEN o.oid IN (SELECT t.relowner FROM protected t) THEN 'the owner of a tenant table' \
+            ELSE 'a member of a superuser, BYPASSRLS or tenant table owner role' END AS why \
+     FROM pg_catalog.pg_proc f \
+     JOIN pg_catalog.pg_namespace n ON n.oid = f.pronamespace \
+     JOIN pg_catalog.pg_roles o ON o.oid = f.proowner \
+     WHERE f.prosecdef \
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+       AND f.prorettype NOT IN ('pg_catalog.trigger'::pg_catalog.regtype, \
+                                'pg_catalog.event_trigger'::pg_catalog.regtype) \
+       AND pg_catalog.has_function_privilege(f.oid, 'EXECUTE') \
+       AND EXISTS (SELECT 1 FROM powerful w WHERE pg_catalog.pg_has_role(f.proowner, w.oid, 'MEMBER')) \
+     ORDER BY 1"
+);
+
+/// Views and materialized views that read a protected table, directly or
+/// through other views, and that the tenant role can access: a view runs
+/// with its owner's rights unless it has `security_invoker`; a materialized
+/// view stores rows and has no row-level security at all.
+/// $1 schema, $2 declared tables, $3 policy name.
+const VIEWS: &str = concat!(
+    "WITH RECURSIVE ",
+    protected_cte!(),
+    ", reach(oid) AS ( \
+       SELECT t.oid FROM protected t \
+       UNION \
+       SELECT r.ev_class FROM reach x \
+       JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+         AND d.refobjid = x.oid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+       JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid AND r.rulename = '_RETURN' \
+       JOIN pg_catalog.pg_class v ON v.oid = r.ev_class AND v.relkind IN ('v', 'm') \
+       WHERE r.ev_class <> x.oid) \
+     SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS name, c.relkind::text AS kind \
+     FROM reach x \
+     JOIN pg_catalog.pg_class c ON c.oid = x.oid AND c.relkind IN ('v', 'm') \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE pg_catalog.has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE') \
+       AND NOT (c.relkind = 'v' AND ",
+    security_invoker!(),
+    ") ORDER BY 1"
+);
+
+/// The savepoint of an audit inside the caller's transaction.
+const SAVEPOINT: &str = "tenancy_audit";
 
 impl RlsPool {
     /// Checks, as tenant transactions will run, that they cannot bypass
@@ -144,10 +246,13 @@ impl RlsPool {
     /// every problem otherwise. Run it at start-up, after
     /// [`setup_role`](Self::setup_role) and [`protect_all`](Self::protect_all)
     /// (or [`PgSharedManager::setup`](crate::PgSharedManager::setup), which
-    /// runs all three).
+    /// runs all three). [`PgSharedManager::migrate_all`](crate::PgSharedManager::migrate_all)
+    /// runs it again, inside the migrations' transaction, whenever it applies
+    /// migrations.
     ///
     /// It opens a tenant transaction exactly like [`begin`](Self::begin) (with
-    /// a probe key, rolled back at the end) and refuses:
+    /// a probe key and the pinned `search_path`, rolled back at the end) and
+    /// refuses:
     ///
     /// - a tenant role that is a superuser, has `BYPASSRLS`, or is a member of
     ///   a role that is or has either (it could `SET ROLE` to it);
@@ -160,31 +265,61 @@ impl RlsPool {
     ///   role;
     /// - any other table, view or materialized view with the tenant column
     ///   that the tenant role can access without row-level security (views run
-    ///   with their owner's rights unless `security_invoker` is set).
+    ///   with their owner's rights unless `security_invoker` is set);
+    /// - the `TRUNCATE` privilege of the tenant role on a protected table (a
+    ///   declared table, or any table with the `tenancy_isolation` policy):
+    ///   `TRUNCATE` ignores row-level security;
+    /// - a `SECURITY DEFINER` function or procedure (outside `pg_catalog` and
+    ///   `information_schema`; trigger functions aside) that the tenant role
+    ///   may execute and whose owner is a superuser, has `BYPASSRLS`, owns a
+    ///   protected table, or is a member of such a role: it runs with its
+    ///   owner's rights;
+    /// - a view (unless `security_invoker` is set, Postgres 15+) or a
+    ///   materialized view that reads a protected table, directly or through
+    ///   other views, and that the tenant role can access, with or without the
+    ///   tenant column.
     ///
     /// A superuser *login* is fine: tenant queries switch to the tenant role.
     pub async fn audit(&self) -> Result<RlsAudit, TenancyError> {
         let config = &self.config;
-        let probe = SharedKey::new("tenancy-audit-probe")?;
-        let begin = AssertSqlSafe(sql::begin_statement(&config.role, &probe)).into_sql_str();
-        let mut tx = PgTx::begin(self.pool(), Some(begin))
+        let probe = probe_key()?;
+        let begin = sql::begin_statement(&config.role, &config.schema, &probe);
+        let mut tx = PgTx::begin(self.pool(), Some(AssertSqlSafe(begin).into_sql_str()))
             .await
             .map_err(|error| begin_error(&config.role, error))?;
         let outcome = self.inspect(&mut tx).await;
         tx.rollback().await.map_err(store_error)?;
-        let (audit, problems) = outcome?;
-        if problems.is_empty() {
-            tracing::info!(%audit, "row-level security audit passed");
-            Ok(audit)
-        } else {
-            Err(TenancyError::Configuration {
-                message: format!(
-                    "the row-level security audit refuses this setup, because tenant queries \
-                     could bypass the policies: {}",
-                    problems.join("; ")
-                ),
-            })
+        verdict(outcome?)
+    }
+
+    /// The [audit](Self::audit) inside the caller's open transaction (which
+    /// runs as the login role), e.g. after migrations, so that a refusal can
+    /// roll them back: it sees the transaction's uncommitted changes. The
+    /// tenant scope is taken and dropped around the checks with a savepoint,
+    /// so the transaction's role, settings and `search_path` are unchanged
+    /// afterwards.
+    pub(crate) async fn audit_on(&self, conn: &mut PgConnection) -> Result<RlsAudit, TenancyError> {
+        let config = &self.config;
+        let probe = probe_key()?;
+        let scope = format!(
+            "SAVEPOINT {SAVEPOINT}; {}",
+            sql::scope_statement(&config.role, &config.schema, &probe)
+        );
+        let undo = format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}");
+        if let Err(error) = sqlx::raw_sql(AssertSqlSafe(scope))
+            .execute(&mut *conn)
+            .await
+        {
+            // Best effort: the caller rolls its transaction back anyway.
+            let _ = sqlx::raw_sql(AssertSqlSafe(undo)).execute(&mut *conn).await;
+            return Err(begin_error(&config.role, error));
         }
+        let outcome = self.inspect(&mut *conn).await;
+        sqlx::raw_sql(AssertSqlSafe(undo))
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        verdict(outcome?)
     }
 
     async fn inspect(
@@ -307,6 +442,7 @@ impl RlsPool {
             .fetch_all(&mut *conn)
             .await
             .map_err(store_error)?;
+        let mut reported = HashSet::new();
         for row in &exposed {
             let name: String = row.try_get("name").map_err(TenancyError::storage)?;
             let kind: String = row.try_get("kind").map_err(TenancyError::storage)?;
@@ -320,6 +456,74 @@ impl RlsPool {
                 "{what} {name} has the tenant column `{column}` and the tenant role can read or \
                  write it without row-level security"
             ));
+            reported.insert(name);
+        }
+
+        let schema = config.schema.as_str();
+        let truncatable = sqlx::query(TRUNCATABLE)
+            .persistent(false)
+            .bind(schema)
+            .bind(&names)
+            .bind(sql::POLICY)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        for row in &truncatable {
+            let name: String = row.try_get("name").map_err(TenancyError::storage)?;
+            problems.push(format!(
+                "the tenant role `{role}` may TRUNCATE the tenant table {name}, which ignores \
+                 row-level security (it empties every tenant's rows); revoke TRUNCATE"
+            ));
+        }
+
+        let definers = sqlx::query(DEFINERS)
+            .persistent(false)
+            .bind(schema)
+            .bind(&names)
+            .bind(sql::POLICY)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        for row in &definers {
+            let name: String = row.try_get("name").map_err(TenancyError::storage)?;
+            let procedure: bool = row.try_get("is_procedure").map_err(TenancyError::storage)?;
+            let owner: String = row.try_get("owner").map_err(TenancyError::storage)?;
+            let why: String = row.try_get("why").map_err(TenancyError::storage)?;
+            problems.push(format!(
+                "the tenant role `{role}` may execute the SECURITY DEFINER {} {name}, owned by \
+                 `{owner}` ({why}), which runs with its owner's rights and so can bypass \
+                 row-level security; revoke EXECUTE from PUBLIC and the tenant role, or make it \
+                 SECURITY INVOKER",
+                if procedure { "procedure" } else { "function" }
+            ));
+        }
+
+        let views = sqlx::query(VIEWS)
+            .persistent(false)
+            .bind(schema)
+            .bind(&names)
+            .bind(sql::POLICY)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        for row in &views {
+            let name: String = row.try_get("name").map_err(TenancyError::storage)?;
+            if reported.contains(&name) {
+                continue;
+            }
+            let kind: String = row.try_get("kind").map_err(TenancyError::storage)?;
+            problems.push(if kind == "m" {
+                format!(
+                    "the materialized view {name} holds rows of a tenant table and the tenant \
+                     role `{role}` can read it (materialized views have no row-level security)"
+                )
+            } else {
+                format!(
+                    "the view {name} reads a tenant table and the tenant role `{role}` can access \
+                     it; the view runs with its owner's rights, bypassing row-level security \
+                     (set security_invoker = true, Postgres 15+, or revoke access)"
+                )
+            });
         }
 
         Ok((
@@ -332,5 +536,26 @@ impl RlsPool {
             },
             problems,
         ))
+    }
+}
+
+/// The key of the audit's tenant transaction (no tenant has it: keys are random).
+fn probe_key() -> Result<SharedKey, TenancyError> {
+    Ok(SharedKey::new("tenancy-audit-probe")?)
+}
+
+/// Passes the audit, or refuses it with every problem found.
+fn verdict((audit, problems): (RlsAudit, Vec<String>)) -> Result<RlsAudit, TenancyError> {
+    if problems.is_empty() {
+        tracing::info!(%audit, "row-level security audit passed");
+        Ok(audit)
+    } else {
+        Err(TenancyError::Configuration {
+            message: format!(
+                "the row-level security audit refuses this setup, because tenant queries \
+                 could bypass the policies: {}",
+                problems.join("; ")
+            ),
+        })
     }
 }

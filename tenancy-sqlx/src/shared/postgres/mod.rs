@@ -38,17 +38,27 @@ use crate::tenant::RegistryTenant;
 ///   (the default is NULL, the column is `NOT NULL`, and the check fails).
 ///   [`protect`](Self::protect) applies all of this to a table, idempotently.
 /// - [`begin`](Self::begin) opens a transaction with `BEGIN; SELECT
-///   set_config('role', <tenant role>, true), set_config('tenancy.tenant', <key>, true)`
+///   set_config('role', <tenant role>, true), set_config('tenancy.tenant', <key>, true),
+///   set_config('search_path', 'pg_catalog, "<schema>", pg_temp', true)`
 ///   (the first is `SET LOCAL ROLE`) — one simple query, so one round trip,
-///   like a plain `BEGIN`. Both the
-///   role and the key end with the transaction (commit, rollback, error, or a
-///   dropped transaction), so nothing leaks to the next user of the connection.
+///   like a plain `BEGIN`. The role, the key and the `search_path` end with
+///   the transaction (commit, rollback, error, or a dropped transaction), so
+///   nothing leaks to the next user of the connection, and all three work
+///   behind a transaction pooler.
+/// - The pinned `search_path` names `pg_catalog` first, then the
+///   [schema](Self::schema) of the tenant tables, then `pg_temp` *last*:
+///   neither a schema named like the tenant role (the default path starts
+///   with `"$user"`) nor a temporary table can shadow a tenant table.
+///   Objects in other schemas (`public`, when it is not the configured
+///   schema, e.g. extension functions) must be schema-qualified in tenant
+///   transactions.
 /// - The tenant role is `NOLOGIN NOSUPERUSER NOBYPASSRLS`
 ///   ([`setup_role`](Self::setup_role) creates it and lets the login role
 ///   switch to it). Policies therefore apply even when the connection URL
 ///   names a superuser or the tables' owner — the usual local setup.
-/// - [`audit`](Self::audit) refuses (at start-up) any setup in which tenant
-///   queries would bypass the policies.
+/// - [`audit`](Self::audit) refuses (at start-up, and after
+///   [`PgSharedManager::migrate_all`] applies migrations) any setup in which
+///   tenant queries would bypass the policies.
 ///
 /// What it does not protect against: SQL that deliberately leaves the scope
 /// inside a tenant transaction (`RESET ROLE`, `SET ROLE`, or `set_config` of
@@ -127,6 +137,9 @@ impl RlsPool {
     }
 
     /// The schema holding the tenant tables (default `public`).
+    ///
+    /// Tenant transactions run with `search_path` pinned to `pg_catalog,
+    /// "<schema>", pg_temp`: objects elsewhere must be schema-qualified there.
     #[must_use]
     pub fn schema(mut self, schema: Ident) -> Self {
         Arc::make_mut(&mut self.config).schema = schema;
@@ -187,8 +200,8 @@ impl RlsPool {
         &self.config.column
     }
 
-    /// Begins a transaction as `tenant`, as the restricted role, on a pooled
-    /// connection (one round trip).
+    /// Begins a transaction as `tenant`, as the restricted role, with the
+    /// pinned `search_path`, on a pooled connection (one round trip).
     ///
     /// `tenant` must have shared storage ([`Storage::Shared`](crate::Storage::Shared)),
     /// else [`TenancyError::Configuration`]. Pool and connection failures are
@@ -207,7 +220,12 @@ impl RlsPool {
         &self,
         key: &SharedKey,
     ) -> Result<RlsTransaction<'static>, TenancyError> {
-        let begin = AssertSqlSafe(sql::begin_statement(&self.config.role, key)).into_sql_str();
+        let begin = AssertSqlSafe(sql::begin_statement(
+            &self.config.role,
+            &self.config.schema,
+            key,
+        ))
+        .into_sql_str();
         let tx = PgTx::begin(self.pool(), Some(begin))
             .await
             .map_err(|error| begin_error(&self.config.role, error))?;
@@ -221,7 +239,12 @@ impl RlsPool {
         tenant: &RegistryTenant,
     ) -> Result<RlsTransaction<'c>, TenancyError> {
         let key = crate::shared::key_of(tenant)?;
-        let begin = AssertSqlSafe(sql::begin_statement(&self.config.role, key)).into_sql_str();
+        let begin = AssertSqlSafe(sql::begin_statement(
+            &self.config.role,
+            &self.config.schema,
+            key,
+        ))
+        .into_sql_str();
         let tx = PgTx::begin_on(conn, Some(begin))
             .await
             .map_err(|error| begin_error(&self.config.role, error))?;

@@ -19,21 +19,39 @@ pub(crate) fn current_key() -> String {
     format!("NULLIF(pg_catalog.current_setting('{SETTING}', true), '')")
 }
 
-/// `BEGIN`, the restricted role and the tenant key, as one simple query.
-pub(crate) fn begin_statement(role: &Ident, key: &SharedKey) -> String {
-    format!("BEGIN; {}", scope_statement(role, key))
+/// `BEGIN`, the restricted role, the tenant key and the pinned `search_path`,
+/// as one simple query.
+pub(crate) fn begin_statement(role: &Ident, schema: &Ident, key: &SharedKey) -> String {
+    format!("BEGIN; {}", scope_statement(role, schema, key))
 }
 
-/// The restricted role and the tenant key, for a transaction already open, as
-/// one statement: `set_config('role', …, true)` is `SET LOCAL ROLE` (the same
+/// The `search_path` of tenant transactions: `pg_catalog, "<schema>", pg_temp`.
+///
+/// `pg_catalog` comes first explicitly, so no object in another schema can
+/// shadow a built-in function or operator; the schema of the tenant tables
+/// comes next, and `pg_temp` last, so that a temporary table cannot shadow a
+/// tenant table (unlisted, `pg_temp` would be searched first for relations).
+/// `"$user"` is left out: a schema named like the tenant role could shadow
+/// the tenant tables. `public` is left out too unless it is the configured
+/// schema.
+pub(crate) fn search_path(schema: &Ident) -> String {
+    format!("pg_catalog, {}, pg_temp", schema.quoted())
+}
+
+/// The restricted role, the tenant key and the pinned
+/// [`search_path`](search_path()), for a transaction already open, as one
+/// statement: `set_config('role', …, true)` is `SET LOCAL ROLE` (the same
 /// setting, with the same membership check), and one statement costs the
-/// server less than two.
-pub(crate) fn scope_statement(role: &Ident, key: &SharedKey) -> String {
+/// server less than three. All three are transaction-local (they work
+/// behind a transaction pooler and end with the transaction).
+pub(crate) fn scope_statement(role: &Ident, schema: &Ident, key: &SharedKey) -> String {
     format!(
         "SELECT pg_catalog.set_config('role', {}, true), \
-         pg_catalog.set_config('{SETTING}', {}, true)",
+         pg_catalog.set_config('{SETTING}', {}, true), \
+         pg_catalog.set_config('search_path', {}, true)",
         quote_literal(role.as_str()),
-        quote_literal(key.as_str())
+        quote_literal(key.as_str()),
+        quote_literal(&search_path(schema))
     )
 }
 
@@ -124,14 +142,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn begin_sets_role_and_key_in_one_query() {
+    fn begin_sets_role_key_and_search_path_in_one_query() {
         let role = Ident::new("tenancy_tenant").unwrap();
         let key = SharedKey::new("abc-1").unwrap();
         assert_eq!(
-            begin_statement(&role, &key),
+            begin_statement(&role, &Ident::new("public").unwrap(), &key),
             "BEGIN; SELECT pg_catalog.set_config('role', 'tenancy_tenant', true), \
-             pg_catalog.set_config('tenancy.tenant', 'abc-1', true)"
+             pg_catalog.set_config('tenancy.tenant', 'abc-1', true), \
+             pg_catalog.set_config('search_path', 'pg_catalog, \"public\", pg_temp', true)"
         );
+    }
+
+    #[test]
+    fn the_search_path_quotes_the_schema() {
+        let schema = Ident::new("select").unwrap();
+        assert_eq!(search_path(&schema), "pg_catalog, \"select\", pg_temp");
     }
 
     #[test]

@@ -13,10 +13,14 @@ use crate::shared::key::SharedKey;
 /// A transaction in which row-level security shows one tenant's rows only.
 ///
 /// It was opened with `BEGIN; SELECT set_config('role', <tenant role>, true),
-/// set_config('tenancy.tenant', <key>, true)` (the first is `SET LOCAL ROLE`)
-/// in a single round trip, so the role and the key live exactly as long as
-/// the transaction: commit, rollback, an error or dropping the value (a
-/// cancelled request) all end them.
+/// set_config('tenancy.tenant', <key>, true), set_config('search_path',
+/// 'pg_catalog, "<schema>", pg_temp', true)` (the first is `SET LOCAL ROLE`)
+/// in a single round trip, so the role, the key and the pinned `search_path`
+/// live exactly as long as the transaction: commit, rollback, an error or
+/// dropping the value (a cancelled request) all end them. With `pg_temp` last
+/// and no `"$user"` entry, neither a temporary table nor a schema named like
+/// the tenant role can shadow a tenant table; objects outside the configured
+/// schema must be schema-qualified.
 ///
 /// Run queries with `&mut tx` (it is a sqlx `Executor`) or `&mut *tx` (it
 /// dereferences to the `PgConnection`). Behind a transaction pooler use
@@ -61,8 +65,8 @@ impl<'c> RlsTransaction<'c> {
         self.tx.rollback().await
     }
 
-    /// Opens a savepoint. The role and the key were set before it, so rolling
-    /// back to it cannot undo the scoping.
+    /// Opens a savepoint. The role, the key and the `search_path` were set
+    /// before it, so rolling back to it cannot undo the scoping.
     pub async fn savepoint(&mut self) -> Result<RlsTransaction<'_>, sqlx::Error> {
         let tx = PgTx::begin_on(&mut self.tx, None).await?;
         Ok(RlsTransaction {

@@ -1,6 +1,7 @@
 //! Migrations in shared-schema mode: applied once to the shared tables, under
-//! an advisory lock, with the declared tables re-protected in the same
-//! transaction; the report still has an entry for every tenant.
+//! an advisory lock, with the declared tables re-protected and the
+//! row-level security audit run in the same transaction; the report still has
+//! an entry for every tenant.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -29,9 +30,11 @@ pub(super) enum Outcome {
 
 impl PgSharedManager {
     /// Applies pending migrations to the shared tables, in one transaction
-    /// under an advisory lock (concurrent runs wait for each other), and
-    /// re-protects the declared tables in that transaction when anything was
-    /// applied. Returns the applied versions.
+    /// under an advisory lock (concurrent runs wait for each other), and,
+    /// when anything was applied, re-protects the declared tables and runs
+    /// the [audit](crate::RlsPool::audit) in that transaction: the
+    /// migrations are committed only if the audit passes. Returns the applied
+    /// versions.
     ///
     /// The history lives in the shared schema, in the table named by
     /// [`TenantMigrations::history_table`](crate::TenantMigrations::history_table)
@@ -39,10 +42,12 @@ impl PgSharedManager {
     /// own sqlx migrations use that schema too). Migrations run as the login
     /// role with `search_path` set to the shared schema, then `public`.
     ///
-    /// Errors: `Storage` (a migration failed; the shared tables are unchanged),
-    /// `StoreUnavailable`.
+    /// Errors: `Storage` (a migration or the protection failed; the shared
+    /// tables are unchanged), `Configuration` (the audit refused the migrated
+    /// setup, e.g. a migration granted a view over a tenant table to the
+    /// tenant role; the shared tables are unchanged), `StoreUnavailable`.
     pub async fn migrate(&self) -> Result<Vec<i64>, TenancyError> {
-        match self.migrate_shared(false, true).await? {
+        match self.migrate_shared(false, true, true).await? {
             Outcome::Applied(versions) => Ok(versions),
             Outcome::Refused { .. } => Ok(Vec::new()),
         }
@@ -53,6 +58,16 @@ impl PgSharedManager {
     /// tenant: since all tenants share the tables, every tenant gets the same
     /// outcome (`Migrated` with the applied versions, `UpToDate`, or `Failed`
     /// with the shared error as the source).
+    ///
+    /// A run that applies migrations re-protects the declared tables and
+    /// runs the [audit](crate::RlsPool::audit) in the migrations'
+    /// transaction. When protection fails or the audit refuses (a migration
+    /// left a tenant table unprotected, added a permissive policy, granted
+    /// `TRUNCATE`, a view over a tenant table or a `SECURITY DEFINER`
+    /// function to the tenant role, …), the migrations are rolled back and
+    /// every selected tenant is reported `Failed` with a
+    /// [`TenancyError::Migration`] whose source holds the refusal (a
+    /// [`TenancyError::Configuration`] listing every problem).
     ///
     /// Migrations change the rows of *every* tenant, so a
     /// [filter](MigrateOptions::filter) that leaves tenants out is refused with
@@ -71,7 +86,7 @@ impl PgSharedManager {
             .filter(|tenant| options.filter.matches(tenant))
             .collect();
         let skipped = listed - selected.len();
-        let outcome = match self.migrate_shared(false, skipped == 0).await {
+        let outcome = match self.migrate_shared(false, skipped == 0, true).await {
             Ok(Outcome::Refused { pending }) => {
                 return Err(refused(pending, skipped));
             }
@@ -90,11 +105,14 @@ impl PgSharedManager {
     }
 
     /// The migration run; `protect_always` re-protects even when nothing is
-    /// pending; without `allow_pending`, pending migrations are not applied.
+    /// pending; without `allow_pending`, pending migrations are not applied;
+    /// with `audit`, a run that applied migrations is audited before it
+    /// commits (and rolled back if the audit refuses).
     pub(super) async fn migrate_shared(
         &self,
         protect_always: bool,
         allow_pending: bool,
+        audit: bool,
     ) -> Result<Outcome, TenancyError> {
         let shared = &self.inner.shared;
         let migrations = &self.inner.migrations;
@@ -147,6 +165,16 @@ impl PgSharedManager {
         };
         if protect_always || !versions.is_empty() {
             shared.protect_on(&mut tx, shared.table_names()).await?;
+        }
+        if audit && !versions.is_empty() {
+            // Dropping `tx` on a refusal rolls the migrations back.
+            if let Err(error) = shared.audit_on(&mut tx).await {
+                tracing::warn!(
+                    %error, ?versions, schema = %schema,
+                    "the migrated shared tables fail the row-level security audit; rolled back"
+                );
+                return Err(error);
+            }
         }
         tx.commit()
             .await

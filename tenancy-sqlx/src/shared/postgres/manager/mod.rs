@@ -41,7 +41,9 @@ type SeedFn = Arc<
 ///   declared table and its registry row in one transaction.
 /// - [`migrate_all`](Self::migrate_all) applies pending migrations once to
 ///   the shared tables (under an advisory lock), re-protects the declared
-///   tables in the same transaction, and reports the outcome for every tenant.
+///   tables and runs the [audit](RlsPool::audit) in the same transaction
+///   (a refusal rolls the migrations back), and reports the outcome for
+///   every tenant.
 ///
 /// The [`RlsPool`] must be on the registry's database (usually
 /// `RlsPool::new(registry.pool().clone())`), so that a drop is atomic.
@@ -148,7 +150,7 @@ impl PgSharedManager {
     /// [`TenancyError::Configuration`] on any unsafe setup.
     pub async fn setup(&self) -> Result<RlsAudit, TenancyError> {
         self.inner.shared.setup_role().await?;
-        self.migrate_shared(true, true).await?;
+        self.migrate_shared(true, true, false).await?;
         self.inner.shared.audit().await
     }
 
@@ -182,7 +184,8 @@ impl PgSharedManager {
         match &self.inner.seed {
             Some(seed) => {
                 // Become the tenant for the seed: restricted role, key set.
-                let scope = sql::scope_statement(self.inner.shared.role_name(), &key);
+                let shared = &self.inner.shared;
+                let scope = sql::scope_statement(shared.role_name(), shared.schema_name(), &key);
                 sqlx::raw_sql(AssertSqlSafe(scope))
                     .execute(&mut *tx)
                     .await
