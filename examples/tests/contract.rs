@@ -234,8 +234,24 @@ async fn run_contract(addr: String) {
         404,
         "TenantNotFound",
     );
+    // A host that is neither a registered domain nor under a base domain
+    // names no tenant: the path prefix (or the header) decides.
     assert_error(
         &s(get("nobody.test", "/items")).await,
+        404,
+        "TenantRequired",
+    );
+    assert_eq!(
+        s(get("api.unlisted.example", "/")).await.json(),
+        json!({"tenant": null})
+    );
+    assert_eq!(
+        item_names(&s(get("api.unlisted.example", "/t/acme/items")).await).len(),
+        3,
+        "the path prefix decides on an unregistered host"
+    );
+    assert_error(
+        &s(get("api.unlisted.example", "/t/nobody/items")).await,
         404,
         "TenantNotFound",
     );
@@ -402,10 +418,11 @@ async fn run_contract(addr: String) {
         404,
         "TenantNotFound",
     );
+    // Its domain went with it: the host now names no tenant.
     assert_error(
         &s(get("initech.test", "/items")).await,
         404,
-        "TenantNotFound",
+        "TenantRequired",
     );
     assert_error(
         &s(admin(Request::delete("/admin/tenants/initrode"))).await,

@@ -382,3 +382,25 @@ async fn start_up_failure_names_its_cause_axum() {
 async fn start_up_failure_names_its_cause_actix() {
     start_up_failure_names_its_cause(Framework::Actix).await;
 }
+
+/// The admin token is read from the environment only: a flag would show it
+/// in every process list, so there is none, and `--help` says where it goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_token_has_no_command_line_flag() {
+    for framework in Framework::ALL {
+        let refused = tokio::process::Command::new(framework.binary())
+            .args(["--admin-token", "secret"])
+            .output()
+            .await
+            .unwrap();
+        assert!(!refused.status.success(), "{framework:?} took the flag");
+        let help = tokio::process::Command::new(framework.binary())
+            .arg("--help")
+            .output()
+            .await
+            .unwrap();
+        let help = String::from_utf8_lossy(&help.stdout);
+        assert!(help.contains("TENANCY_ADMIN_TOKEN"), "{help}");
+        assert!(!help.contains("--admin-token"), "{help}");
+    }
+}

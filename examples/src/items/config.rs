@@ -30,7 +30,14 @@ pub enum Backend {
 ///
 /// Every option can also be given by its environment variable.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "items", version, about, long_about = None)]
+#[command(
+    name = "items",
+    version,
+    about,
+    long_about = None,
+    after_help = "Secrets come from the environment only:\n  \
+                  TENANCY_ADMIN_TOKEN  bearer token for /admin [default: unset, admin API disabled]"
+)]
 pub struct Config {
     /// Address to bind (port 0 picks a free port; the address is printed).
     #[arg(long, env = "TENANCY_LISTEN", default_value = "127.0.0.1:8080")]
@@ -78,7 +85,9 @@ pub struct Config {
     pub header: Option<String>,
 
     /// Bearer token for the /admin API [default: admin API disabled].
-    #[arg(long, env = "TENANCY_ADMIN_TOKEN", hide_env_values = true)]
+    /// Read from the environment only: a command-line flag would show the
+    /// token in every process list.
+    #[arg(skip = std::env::var("TENANCY_ADMIN_TOKEN").ok())]
     pub admin_token: Option<String>,
 
     /// Seed tenants acme and globex with 3 items each (1 or 0) [default: 1 when the registry is empty].

@@ -52,7 +52,7 @@ impl<S: TenantStore<Tenant = RegistryTenant> + 'static> AppState<S> {
         tenant: &RegistryTenant,
         item: NewItem,
     ) -> Result<Item, AppError> {
-        check_name(&item.name)?;
+        check_item_name(&item.name)?;
         if !item.capacity.is_finite() {
             return Err(AppError::invalid_body(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -107,6 +107,12 @@ impl<S: TenantStore<Tenant = RegistryTenant> + 'static> AppState<S> {
         let id = TenantId::new(&body.id).map_err(TenancyError::from)?;
         let name = body.name.trim();
         check_name(name)?;
+        if body.domains.len() > MAX_DOMAINS {
+            return Err(AppError::invalid_body(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("a tenant has at most {MAX_DOMAINS} domains"),
+            ));
+        }
         let mut tenant = NewTenant::new(id, name);
         let mut seen = Vec::with_capacity(body.domains.len());
         for (index, domain) in body.domains.iter().enumerate() {
@@ -210,8 +216,31 @@ fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
     difference == 0
 }
 
-/// A display name: 1 to 200 characters, not blank, no control characters
-/// (databases refuse some of them, e.g. NUL on Postgres).
+/// The most domains a tenant may have.
+const MAX_DOMAINS: usize = 100;
+
+/// An item name: 1 to 200 characters, stored exactly as sent (any Unicode,
+/// tabs and newlines included) except NUL, which Postgres cannot store in
+/// text, refused the same way on every backend.
+fn check_item_name(name: &str) -> Result<(), AppError> {
+    let length = name.chars().count();
+    if length == 0 || length > 200 {
+        return Err(AppError::invalid_body(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name must have 1 to 200 characters",
+        ));
+    }
+    if name.contains('\0') {
+        return Err(AppError::invalid_body(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name must not contain NUL (U+0000)",
+        ));
+    }
+    Ok(())
+}
+
+/// A tenant's display name: 1 to 200 characters, not blank, no control
+/// characters.
 fn check_name(name: &str) -> Result<(), AppError> {
     let length = name.chars().count();
     if name.trim().is_empty() || length > 200 {
