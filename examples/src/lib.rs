@@ -3,11 +3,14 @@
 //! - [`items`]: the multi-tenant JSON service of `shared/ITEMS_APP.md`, shared
 //!   by the `items-axum` and `items-actix` binaries ([`axum_app`], [`actix_app`]).
 //! - [`baseline`]: the same endpoint without tenancy, for the load benchmark.
+//! - [`server`]: the limits both items binaries serve under (header, keep-alive
+//!   and request time-outs, a connection cap) and how each framework enforces them.
 
 pub mod actix_app;
 pub mod axum_app;
 pub mod baseline;
 pub mod items;
+pub mod server;
 
 use std::net::SocketAddr;
 

@@ -2,18 +2,16 @@
 
 use std::process::ExitCode;
 
-use axum::ServiceExt;
-use axum::extract::Request;
-use clap::Parser;
 use tenancy_core::BoxError;
 use tenancy_examples::items::{self, Config};
+use tenancy_examples::server::{self, Limits, axum_serve};
 use tenancy_examples::{SHUTDOWN_GRACE, announce, axum_app, init_tracing, shutdown_signal};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     init_tracing();
-    let config = Config::parse();
-    match run(config).await {
+    let (config, limits) = server::parse_cli();
+    match run(config, limits).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let error: &(dyn std::error::Error + 'static) = &*error;
@@ -23,18 +21,19 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(config: Config) -> Result<(), BoxError> {
+async fn run(config: Config, limits: Limits) -> Result<(), BoxError> {
     let app = items::build(&config).await?;
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let listener = axum_serve::bind(config.listen)?;
     tracing::info!("serving the items app on axum: {}", app.description);
     announce(listener.local_addr()?);
     let service = axum_app::app(&app.state);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = stop.send(true);
-        });
+    // Header, keep-alive and request time-outs and the connection cap: see
+    // `server::axum_serve` (`axum::serve` enforces none of them).
+    let server = axum_serve::serve(listener, service, limits, async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
     // In-flight requests finish, but never for longer than the grace period.
     let deadline = async move {
         let mut stopped = stopped;
