@@ -23,7 +23,7 @@ DB="tenancy_load_$$"
 DB_URL="${PG_URL%/*}/$DB"
 TOKEN="bench-token"
 
-fail() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+source bench/lib.sh
 
 if ! command -v wrk >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -44,73 +44,12 @@ echo "==> building release binaries"
 cargo build --release -q -p tenancy-examples --bins
 BIN=target/release
 
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]:-}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    psql "$PG_URL" -qc "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+trap cleanup_servers EXIT
 
-# start BINARY [VAR=value...]: starts BINARY with the given environment,
-# waits for "listening on", sets ADDR and PID.
-start() {
-    local binary=$1 log
-    shift
-    log=$(mktemp)
-    env "$@" TENANCY_LISTEN=127.0.0.1:0 RUST_LOG=warn "$binary" >"$log" 2>&1 &
-    PID=$!
-    PIDS+=("$PID")
-    for _ in $(seq 1 100); do
-        ADDR=$(grep -o 'listening on http://[^ ]*' "$log" | head -n1 | sed 's|listening on http://||' || true)
-        [ -n "$ADDR" ] && return 0
-        kill -0 "$PID" 2>/dev/null || { cat "$log" >&2; fail "server exited"; }
-        sleep 0.1
-    done
-    cat "$log" >&2
-    fail "server did not start"
-}
-
-stop() {
-    kill -TERM "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-}
-
-psql "$PG_URL" -qc "CREATE DATABASE \"$DB\"" >/dev/null
-
-echo "==> provisioning $TENANTS tenants with $ITEMS items each (schema mode)"
-start "$BIN/items-axum" TENANCY_DATABASE_URL="$DB_URL" TENANCY_ISOLATION=schema TENANCY_SEED=0 TENANCY_ADMIN_TOKEN="$TOKEN"
-for i in $(seq 1 "$TENANTS"); do printf 't%04d\n' "$i"; done |
-    xargs -P 8 -I{} curl -fsS -o /dev/null -H "Host: localhost" -H "Authorization: Bearer $TOKEN" \
-        -H "Content-Type: application/json" -d '{"id":"{}","name":"Tenant {}"}' "http://$ADDR/admin/tenants"
-for i in $(seq 1 "$TENANTS"); do for j in $(seq 1 "$ITEMS"); do printf 't%04d %d\n' "$i" "$j"; done; done |
-    xargs -P 8 -L 1 sh -c 'curl -fsS -o /dev/null -H "Host: $0.localhost" -H "Content-Type: application/json" \
-        -d "{\"name\":\"$0 item $1\",\"capacity\":$1}" "http://'"$ADDR"'/items"'
-stop
+provision "$TENANTS" "$ITEMS"
 # The baseline's single schema: the same table definition and rows as one tenant.
 psql "$DB_URL" -qc "CREATE SCHEMA baseline; CREATE TABLE baseline.items (LIKE tenant_t0001.items INCLUDING ALL);
     INSERT INTO baseline.items (name, capacity) SELECT name, capacity FROM tenant_t0001.items ORDER BY id" >/dev/null
-
-# Runs wrk; prints "rps p50_ms p99_ms".
-measure() {
-    local script=$1 out
-    out=$(TENANTS=$TENANTS wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "bench/$script" "http://$ADDR/items")
-    local rps p50 p99
-    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    if grep -q "Non-2xx" <<<"$out"; then echo "$out" >&2; fail "errors during the run"; fi
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
-}
-
-# wrk prints latencies as 1.23ms / 456.00us / 1.02s.
-to_ms() {
-    awk -v v="$1" 'BEGIN {
-        if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
-        else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
-        else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
-        else { printf "%s", v } }'
-}
 
 printf '\n%-8s %-9s %12s %10s %10s\n' framework variant req/s p50_ms p99_ms
 for round in $(seq 1 "$ROUNDS"); do

@@ -5,17 +5,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
 
 use tenancy_core::{
     BoxError, CacheBuilder, CachedStore, ChainResolver, HeaderResolver, PathPrefixResolver,
-    SubdomainResolver, Tenancy,
+    SubdomainResolver, Tenancy, TenancyError,
 };
 use tenancy_sqlx::{
-    AnyRegistry, DatabaseManager, DatabaseNaming, Ident, MySqlDatabases, MySqlSharedManager,
-    MySqlSharedPool, NotifyListener, PgConnections, PgDatabases, PgRegistry, PgSharedManager,
-    PgTenantManager, PoolConfig, Pooler, RegistryConfig, RlsPool, SqliteDatabases,
-    SqliteSharedManager, SqliteSharedPool, TenantLifecycle,
+    AnyRegistry, DatabaseManager, DatabaseNaming, Ident, MySqlDatabases, MySqlRegistry,
+    MySqlSharedManager, MySqlSharedPool, NotifyListener, PgConnections, PgDatabases, PgRegistry,
+    PgSharedManager, PgTenantManager, PoolConfig, Pooler, RegistryConfig, RegistryTables, RlsPool,
+    SqliteDatabases, SqliteSharedManager, SqliteSharedPool, TenantLifecycle,
 };
 
 use super::admin::LifecycleAdmin;
@@ -31,6 +33,23 @@ use super::storage::ItemsStore;
 /// Connections of the registry pool (and of the schema / shared-mode pools,
 /// which share it).
 pub const POOL_SIZE: u32 = 10;
+
+/// The longest a request waits for a database connection, opening one
+/// included, before it fails with `503 StoreUnavailable`: on the registry
+/// pool (which the schema and shared modes use for tenant data too) and on
+/// the tenant pools of the database mode.
+///
+/// While a database is down, a storage route waits on at most two pools in
+/// a row (the registry, when the tenant's cache entry has just expired and
+/// the cache tries the store before serving it stale, then the pool holding
+/// the items), so 2 s keeps the answer within the contract's 5 s. sqlx
+/// retries a refused connection until this deadline, so when the database is
+/// back a waiting request gets through at once.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long start-up waits for the registry database to accept a connection
+/// (e.g. a server still starting) before giving up with the last error.
+const STARTUP_WAIT: Duration = Duration::from_secs(10);
 
 /// The store behind the app's tenancy pipeline.
 pub type AppStore = Arc<CachedStore<AnyRegistry>>;
@@ -60,17 +79,18 @@ pub async fn build(config: &Config) -> Result<App, BoxError> {
     let isolation = config.isolation()?;
     let registry = match config.direct_url()? {
         Some(direct) => AnyRegistry::Postgres(pooled_registry(&config.database_url, direct).await?),
-        None => {
-            AnyRegistry::connect_with(&registry_url(&config.database_url, backend), POOL_SIZE)
-                .await?
-        }
+        None => connect_registry(&registry_url(&config.database_url, backend), backend).await?,
     };
     // Other processes' changes arrive by NOTIFY on Postgres; elsewhere they
     // show up within the TTL (at most 5 s).
+    // While the registry is down, tenants already cached keep resolving for
+    // `stale_for`, the store being retried every `retry_after`.
     let cache = Arc::new(
         CacheBuilder::new()
             .ttl(Duration::from_secs(5))
             .negative_ttl(Duration::from_secs(2))
+            .stale_for(Duration::from_secs(5 * 60))
+            .retry_after(Duration::from_secs(1))
             .build(registry.clone()),
     );
     registry.subscribe(cache.clone());
@@ -106,16 +126,81 @@ pub async fn build(config: &Config) -> Result<App, BoxError> {
 /// A Postgres registry whose traffic goes through the transaction pooler at
 /// `pooled`, with `direct` for LISTEN/NOTIFY and migrations.
 async fn pooled_registry(pooled: &str, direct: &str) -> Result<PgRegistry, BoxError> {
+    let pooled = Pooler::Transaction.connect_options(pooled)?;
+    let direct: PgConnectOptions = direct.parse()?;
+    wait_reachable::<sqlx::PgConnection>(&pooled).await?;
+    wait_reachable::<sqlx::PgConnection>(&direct).await?;
     let traffic = PgPoolOptions::new()
         .max_connections(POOL_SIZE)
-        .connect_with(Pooler::Transaction.connect_options(pooled)?)
-        .await?;
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(pooled);
     let direct = PgPoolOptions::new()
         .max_connections(2)
-        .connect(direct)
-        .await?;
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(direct);
     let connections = PgConnections::pooled(traffic).with_direct(direct);
     Ok(PgRegistry::connect(connections, RegistryConfig::default()).await?)
+}
+
+/// The registry at `url` (no pooler in between), on a pool of [`POOL_SIZE`]
+/// connections that gives up after [`ACQUIRE_TIMEOUT`].
+async fn connect_registry(url: &str, backend: Backend) -> Result<AnyRegistry, BoxError> {
+    Ok(match backend {
+        Backend::Postgres => {
+            let options: PgConnectOptions = url.parse()?;
+            wait_reachable::<sqlx::PgConnection>(&options).await?;
+            let pool = PgPoolOptions::new()
+                .max_connections(POOL_SIZE)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_lazy_with(options);
+            AnyRegistry::Postgres(PgRegistry::connect(pool, RegistryConfig::default()).await?)
+        }
+        Backend::MySql => {
+            let options: MySqlConnectOptions = url.replacen("mariadb:", "mysql:", 1).parse()?;
+            wait_reachable::<sqlx::MySqlConnection>(&options).await?;
+            let pool = MySqlPoolOptions::new()
+                .max_connections(POOL_SIZE)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_lazy_with(options);
+            AnyRegistry::MySql(MySqlRegistry::connect(pool, RegistryTables::default()).await?)
+        }
+        // A local file: no server to be down.
+        Backend::Sqlite => AnyRegistry::connect_with(url, POOL_SIZE).await?,
+    })
+}
+
+/// Waits until the database of `options` accepts a connection, for at most
+/// [`STARTUP_WAIT`], retrying while it is unreachable (a server starting up).
+/// An unreachable database is reported with its cause (e.g. "connection
+/// refused"), which a pool would hide behind "pool timed out".
+async fn wait_reachable<C: Connection>(options: &C::Options) -> Result<(), TenancyError> {
+    let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let error = match tokio::time::timeout_at(deadline, options.connect()).await {
+            Ok(Ok(conn)) => {
+                let _closed = conn.close().await;
+                return Ok(());
+            }
+            Ok(Err(error)) => error,
+            Err(_) => {
+                return Err(TenancyError::unavailable(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no connection to the registry database within {STARTUP_WAIT:?}"),
+                )));
+            }
+        };
+        if !tenancy_sqlx::is_unavailable(&error) || tokio::time::Instant::now() + pause >= deadline
+        {
+            return Err(if tenancy_sqlx::is_unavailable(&error) {
+                TenancyError::unavailable(error)
+            } else {
+                TenancyError::storage(error)
+            });
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
 }
 
 /// The registry URL; on Postgres with room in each connection's statement
@@ -182,9 +267,15 @@ async fn isolation_mode(
         }
         (_, Isolation::Database) => {
             let template = TenantTemplate::parse(config, backend)?;
+            // Every idle connection is pinged before reuse (as sqlx's own
+            // pools do): after a database restart the pooled connections are
+            // dead, and a request reusing one unpinged fails, hands it back
+            // and fails the next request again, past the outage.
             let pools = PoolConfig::new()
                 .max_connections(20)
-                .max_connections_per_tenant(5);
+                .max_connections_per_tenant(5)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .test_after_idle(Duration::ZERO);
             let default = Ident::new("default")?;
             match backend {
                 Backend::Postgres => {

@@ -12,6 +12,7 @@
 )]
 
 pub mod backend;
+pub mod cluster;
 pub mod http;
 pub mod server;
 
