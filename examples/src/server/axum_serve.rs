@@ -2,7 +2,7 @@
 //! accept loop, because `axum::serve` enforces none of the [`Limits`].
 //!
 //! - Header and keep-alive time-outs: each connection's socket is wrapped in
-//!   a [`WatchedIo`] that fails the read (so hyper drops the connection) when
+//!   a `WatchedIo` that fails the read (so hyper drops the connection) when
 //!   the connection waits for a request head past its deadline: the header
 //!   time-out from the connection's start, the keep-alive time-out after a
 //!   response, the header time-out again from the first byte of a later
