@@ -61,7 +61,15 @@ admin_users = postgres
 logfile = ${DIR}/pgbouncer.log
 pidfile = ${DIR}/pgbouncer.pid
 INI
-# PgBouncer refuses to run as root.
+# PgBouncer refuses to run as root. The daemon must not inherit our open
+# files beyond stdio (e.g. a lock a caller holds around the test run).
+close_extra_fds() {
+    local fd
+    for fd in $(ls /proc/$$/fd); do
+        [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true
+    done
+}
+close_extra_fds
 if [ "$(id -u)" = 0 ]; then
     chown -R postgres: "$DIR"
     runuser -u postgres -- "$BIN" -d "$DIR/pgbouncer.ini"
