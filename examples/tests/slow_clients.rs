@@ -1,6 +1,7 @@
 //! Slow and vanishing clients, end to end, on both frameworks (Postgres,
-//! schema mode): header trickling (slowloris), keep-alive idling, clients
-//! that disconnect mid-request, and the request time-out.
+//! schema mode): header trickling (slowloris, on a connection's first or a
+//! later request), keep-alive idling, clients that disconnect mid-request,
+//! and the request time-out.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -331,6 +332,109 @@ async fn idle_keep_alive_axum() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_keep_alive_actix() {
     idle_keep_alive(Framework::Actix).await;
+}
+
+/// A kept-alive connection whose second request trickles its headers (one
+/// byte every 500 ms) is closed within the header time-out of that request's
+/// first byte, while normal requests meanwhile succeed.
+async fn trickling_later_request(framework: Framework) {
+    with_env(Pair::PostgresSchema, move |env| async move {
+        // A short header time-out, the default keep-alive.
+        let settings = env.with(&[("TENANCY_HEADER_TIMEOUT_SECS", "2")]);
+        let server = Server::start(framework, &env.workdir, &settings).await;
+        let stream = TcpStream::connect(&server.addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (mut read, mut write) = stream.into_split();
+
+        // One complete request, its response read.
+        write
+            .write_all(b"GET /items HTTP/1.1\r\nHost: acme.localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut received = Vec::new();
+        let mut buffer = [0_u8; 4096];
+        // The seed's items: the body ends with the JSON array's `]`.
+        while !received.ends_with(b"]") {
+            let n = tokio::time::timeout(Duration::from_secs(10), read.read(&mut buffer))
+                .await
+                .expect("no response within 10 s")
+                .unwrap();
+            assert!(
+                n > 0,
+                "closed early: {:?}",
+                String::from_utf8_lossy(&received)
+            );
+            received.extend_from_slice(&buffer[..n]);
+        }
+        assert_eq!(parse_response(&received).status, 200);
+
+        // The second request's head, one byte every 500 ms, never finished.
+        let started = Instant::now();
+        let writer = tokio::spawn(async move {
+            let head = b"GET /items HTTP/1.1\r\nHost: acme.localhost\r\nX-Slow: ";
+            for byte in head.iter().chain(std::iter::repeat(&b'a')) {
+                if write.write_all(&[*byte]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+
+        // Normal traffic meanwhile: new connections and a kept-alive one.
+        let mut connection = Connection::open(&server.addr).await;
+        for _ in 0..3 {
+            let names = item_names(
+                &server
+                    .send(&Request::get("/items").host("acme.localhost"))
+                    .await,
+            );
+            assert!(names.len() >= 3, "{names:?}");
+            let names = item_names(
+                &connection
+                    .send(&Request::get("/items").host("globex.localhost"))
+                    .await,
+            );
+            assert!(names.len() >= 3, "{names:?}");
+        }
+
+        let rest = read_until_closed(&mut read, Duration::from_secs(15)).await;
+        let elapsed = started.elapsed();
+        writer.abort();
+        assert!(
+            !String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 2"),
+            "the unfinished request was answered: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+        assert!(
+            elapsed <= Duration::from_secs(6),
+            "a connection trickling its second request's headers stayed open {elapsed:?} \
+             (header time-out 2 s)"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(1500),
+            "closed after only {elapsed:?}, before the 2 s header time-out"
+        );
+        // Still serving.
+        let names = item_names(
+            &server
+                .send(&Request::get("/items").host("acme.localhost"))
+                .await,
+        );
+        assert!(names.len() >= 3, "{names:?}");
+        server.stop().await;
+        env
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickling_later_request_axum() {
+    trickling_later_request(Framework::Axum).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickling_later_request_actix() {
+    trickling_later_request(Framework::Actix).await;
 }
 
 /// How a vanishing client leaves.

@@ -6,9 +6,9 @@
 //!   the connection waits for a request head past its deadline: the header
 //!   time-out from the connection's start, the keep-alive time-out after a
 //!   response, the header time-out again from the first byte of a later
-//!   request. (hyper's own `header_read_timeout` restarts when a connection
-//!   goes idle, so it would close idle keep-alive connections after 10 s
-//!   instead of 60 s.)
+//!   request (see the `watched` module; hyper's own `header_read_timeout`
+//!   restarts when a connection goes idle, so it would close idle keep-alive
+//!   connections after 10 s instead of 60 s).
 //! - Request time-out: each request, body reading included, runs under
 //!   `tokio::time::timeout`; when it runs out, the answer is the JSON
 //!   [`request_timeout_error`] with `Connection: close`.
@@ -21,11 +21,10 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -34,27 +33,14 @@ use http::{HeaderValue, Request, header};
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
-use super::limits::{ACCEPT_BACKLOG, Limits};
+pub use super::bind;
+use super::limits::Limits;
 use super::request_timeout_error;
-
-/// Binds `addr` with the listen backlog of [`ACCEPT_BACKLOG`].
-pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    #[cfg(unix)]
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(ACCEPT_BACKLOG)
-}
+use super::watched::{ConnectionPhase, InFlight, WatchedIo};
 
 /// Serves `app` on `listener` under `limits` until `shutdown` completes, then
 /// lets the requests in flight finish and returns when every connection has
@@ -205,143 +191,6 @@ where
     }))
 }
 
-/// Where a connection is: waiting for a request head (until a deadline), or
-/// serving requests.
-#[derive(Debug)]
-struct ConnectionPhase {
-    limits: Limits,
-    state: Mutex<State>,
-}
-
-#[derive(Debug)]
-struct State {
-    phase: Phase,
-    /// The reader that found the connection busy: woken when it goes back
-    /// to waiting, so that its deadline is armed.
-    parked_reader: Option<Waker>,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Phase {
-    /// Waiting for a request head; `started` once its first byte is in (or
-    /// from the start, for a connection's first request).
-    Waiting { deadline: Instant, started: bool },
-    /// This many requests are in flight (head received, response not done).
-    Busy(usize),
-}
-
-impl ConnectionPhase {
-    fn new(limits: Limits) -> Self {
-        Self {
-            limits,
-            state: Mutex::new(State {
-                phase: Phase::Waiting {
-                    deadline: Instant::now() + limits.header_timeout(),
-                    started: true,
-                },
-                parked_reader: None,
-            }),
-        }
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&mut Phase) -> T) -> T {
-        f(&mut self
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .phase)
-    }
-
-    /// The deadline of the wait for a request head, if waiting for one;
-    /// otherwise `waker` is woken when the connection waits again.
-    fn deadline_or_park(&self, waker: &Waker) -> Option<Instant> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        match state.phase {
-            Phase::Waiting { deadline, .. } => Some(deadline),
-            Phase::Busy(_) => {
-                if !state
-                    .parked_reader
-                    .as_ref()
-                    .is_some_and(|parked| parked.will_wake(waker))
-                {
-                    state.parked_reader = Some(waker.clone());
-                }
-                None
-            }
-        }
-    }
-
-    /// The deadline of the wait for a request head, if waiting for one.
-    fn deadline(&self) -> Option<Instant> {
-        self.with(|phase| match *phase {
-            Phase::Waiting { deadline, .. } => Some(deadline),
-            Phase::Busy(_) => None,
-        })
-    }
-
-    /// Bytes arrived: a kept-alive connection's next request has begun.
-    fn bytes_read(&self) {
-        let header_timeout = self.limits.header_timeout();
-        self.with(|phase| {
-            if let Phase::Waiting { started: false, .. } = *phase {
-                *phase = Phase::Waiting {
-                    deadline: Instant::now() + header_timeout,
-                    started: true,
-                };
-            }
-        });
-    }
-
-    fn request_started(&self) {
-        self.with(|phase| {
-            *phase = match *phase {
-                Phase::Waiting { .. } => Phase::Busy(1),
-                Phase::Busy(requests) => Phase::Busy(requests + 1),
-            };
-        });
-    }
-
-    fn request_finished(&self) {
-        let keep_alive = self.limits.keep_alive();
-        let reader = {
-            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            match state.phase {
-                Phase::Busy(requests) if requests > 1 => {
-                    state.phase = Phase::Busy(requests - 1);
-                    None
-                }
-                Phase::Busy(_) => {
-                    state.phase = Phase::Waiting {
-                        deadline: Instant::now() + keep_alive,
-                        started: false,
-                    };
-                    state.parked_reader.take()
-                }
-                Phase::Waiting { .. } => None,
-            }
-        };
-        if let Some(reader) = reader {
-            reader.wake();
-        }
-    }
-}
-
-/// A request in flight, until its response body is done (or dropped).
-struct InFlight(Arc<ConnectionPhase>);
-
-impl InFlight {
-    fn start(phase: Arc<ConnectionPhase>) -> Self {
-        phase.request_started();
-        Self(phase)
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.request_finished();
-    }
-}
-
 /// The response body, keeping its request in flight until it is done.
 struct ResponseBody {
     inner: Body,
@@ -395,102 +244,5 @@ impl HttpBody for RequestBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
-    }
-}
-
-/// A connection's socket whose reads fail with `TimedOut` once the
-/// connection has waited for a request head past its deadline.
-struct WatchedIo {
-    io: TcpStream,
-    phase: Arc<ConnectionPhase>,
-    timer: Pin<Box<Sleep>>,
-    timer_deadline: Instant,
-}
-
-impl WatchedIo {
-    fn new(io: TcpStream, phase: Arc<ConnectionPhase>) -> Self {
-        let deadline = phase.deadline().unwrap_or_else(Instant::now);
-        Self {
-            io,
-            phase,
-            timer: Box::pin(tokio::time::sleep_until(deadline)),
-            timer_deadline: deadline,
-        }
-    }
-
-    fn timed_out() -> io::Error {
-        io::Error::new(
-            io::ErrorKind::TimedOut,
-            "no complete request head in time (header or keep-alive time-out)",
-        )
-    }
-}
-
-impl AsyncRead for WatchedIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this
-            .phase
-            .deadline()
-            .is_some_and(|deadline| Instant::now() >= deadline)
-        {
-            return Poll::Ready(Err(Self::timed_out()));
-        }
-        let before = buf.filled().len();
-        match Pin::new(&mut this.io).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => {
-                if buf.filled().len() > before {
-                    this.phase.bytes_read();
-                }
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
-            Poll::Pending => {
-                if let Some(deadline) = this.phase.deadline_or_park(cx.waker()) {
-                    if deadline != this.timer_deadline {
-                        this.timer.as_mut().reset(deadline);
-                        this.timer_deadline = deadline;
-                    }
-                    if this.timer.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(Err(Self::timed_out()));
-                    }
-                }
-                Poll::Pending
-            }
-        }
-    }
-}
-
-impl AsyncWrite for WatchedIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
