@@ -14,6 +14,8 @@
 
 mod support;
 
+use support::via_both;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -25,19 +27,6 @@ use tenancy_core::{TenancyError, TenantId};
 use tenancy_sqlx::{
     NewTenant, PgRegistry, PgTenantManager, RegistryConfig, SchemaNaming, SchemaPool,
 };
-
-/// Generates a `#[tokio::test]` per scenario and per way of reaching
-/// Postgres: `direct::name` and `pgbouncer::name`.
-macro_rules! via_both {
-    ($(#[$test:meta] $name:ident;)*) => {
-        mod direct {
-            $(#[$test] async fn $name() { super::$name(super::Via::Direct).await })*
-        }
-        mod pgbouncer {
-            $(#[$test] async fn $name() { super::$name(super::Via::PgBouncer).await })*
-        }
-    };
-}
 
 via_both! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

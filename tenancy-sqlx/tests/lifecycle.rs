@@ -15,6 +15,8 @@
 
 mod support;
 
+use support::via_both;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,19 +24,6 @@ use sqlx::PgPool;
 use support::{PgDb, Via, id, items_migrations, schema_exists};
 use tenancy_core::{CacheBuilder, DomainName, HeaderResolver, Tenancy, TenancyError, TenantStore};
 use tenancy_sqlx::{MigrationError, NewTenant, PgTenantManager, TenantMigrations};
-
-/// Generates a `#[tokio::test]` per scenario and per way of reaching
-/// Postgres: `direct::name` and `pgbouncer::name`.
-macro_rules! via_both {
-    ($(#[$test:meta] $name:ident;)*) => {
-        mod direct {
-            $(#[$test] async fn $name() { super::$name(super::Via::Direct).await })*
-        }
-        mod pgbouncer {
-            $(#[$test] async fn $name() { super::$name(super::Via::PgBouncer).await })*
-        }
-    };
-}
 
 via_both! {
     #[tokio::test] create_is_atomic_when_a_migration_fails;

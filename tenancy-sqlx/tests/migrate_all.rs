@@ -15,6 +15,8 @@
 
 mod support;
 
+use support::via_both;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,19 +34,6 @@ const ITEMS: &str = "CREATE TABLE items (id bigint GENERATED ALWAYS AS IDENTITY 
 
 fn with_v2(sql: &str) -> TenantMigrations {
     TenantMigrations::from_sql([(1, "items", ITEMS.to_owned()), (2, "v2", sql.to_owned())]).unwrap()
-}
-
-/// Generates a `#[tokio::test]` per scenario and per way of reaching
-/// Postgres: `direct::name` and `pgbouncer::name`.
-macro_rules! via_both {
-    ($(#[$test:meta] $name:ident;)*) => {
-        mod direct {
-            $(#[$test] async fn $name() { super::$name(super::Via::Direct).await })*
-        }
-        mod pgbouncer {
-            $(#[$test] async fn $name() { super::$name(super::Via::PgBouncer).await })*
-        }
-    };
 }
 
 via_both! {

@@ -18,6 +18,8 @@
 
 mod support;
 
+use support::via_both;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -30,19 +32,6 @@ use tenancy_sqlx::{
     Ident, NewTenant, PgConnections, PgRegistry, PgSharedManager, RegistryConfig, RegistryTenant,
     RlsPool, RlsTransaction, TenantAccess, TenantMigrations,
 };
-
-/// Generates a `#[tokio::test]` per scenario and per way of reaching
-/// Postgres: `direct::name` and `pgbouncer::name`.
-macro_rules! via_both {
-    ($(#[$test:meta] $name:ident;)*) => {
-        mod direct {
-            $(#[$test] async fn $name() { super::$name(super::Via::Direct).await })*
-        }
-        mod pgbouncer {
-            $(#[$test] async fn $name() { super::$name(super::Via::PgBouncer).await })*
-        }
-    };
-}
 
 via_both! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -17,6 +17,8 @@
 
 mod support;
 
+use support::via_both;
+
 use support::pg::PgDb;
 use support::{Via, id};
 use tenancy_core::TenancyError;
@@ -24,19 +26,6 @@ use tenancy_sqlx::{
     Ident, NewTenant, PgConnections, PgRegistry, PgSharedManager, RegistryConfig, RlsPool,
     TenantMigrations,
 };
-
-/// Generates a `#[tokio::test]` per scenario and per way of reaching
-/// Postgres: `direct::name` and `pgbouncer::name`.
-macro_rules! via_both {
-    ($(#[$test:meta] $name:ident;)*) => {
-        mod direct {
-            $(#[$test] async fn $name() { super::$name(super::Via::Direct).await })*
-        }
-        mod pgbouncer {
-            $(#[$test] async fn $name() { super::$name(super::Via::PgBouncer).await })*
-        }
-    };
-}
 
 via_both! {
     #[tokio::test] a_correct_setup_passes_and_protect_is_idempotent;

@@ -16,6 +16,8 @@
 
 mod support;
 
+use support::via_both;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -49,19 +51,6 @@ struct Setup {
     manager: PgSharedManager,
     registry: PgRegistry,
     shared: RlsPool,
-}
-
-/// Generates a `#[tokio::test]` per scenario and per way of reaching
-/// Postgres: `direct::name` and `pgbouncer::name`.
-macro_rules! via_both {
-    ($(#[$test:meta] $name:ident;)*) => {
-        mod direct {
-            $(#[$test] async fn $name() { super::$name(super::Via::Direct).await })*
-        }
-        mod pgbouncer {
-            $(#[$test] async fn $name() { super::$name(super::Via::PgBouncer).await })*
-        }
-    };
 }
 
 via_both! {

@@ -14,6 +14,7 @@
 // Each test binary uses a subset of this tree (and of its re-exports).
 #![allow(
     dead_code,
+    unused_macros,
     unused_imports,
     unreachable_pub,
     clippy::unwrap_used,
@@ -36,6 +37,8 @@ pub mod sqlite;
 pub use ids::{id, token};
 #[cfg(feature = "mysql")]
 pub use mysql::{MySqlDb, mysql_server, mysql_url};
+#[cfg(feature = "postgres")]
+pub(crate) use pg::via_both;
 #[cfg(feature = "postgres")]
 pub use pg::{
     PgDb, Via, items_migrations, manager, manager_via, pg_server, pg_url, pg2_url, pgbouncer_url,

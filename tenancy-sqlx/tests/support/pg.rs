@@ -40,6 +40,21 @@ pub fn pgbouncer_url() -> String {
     })
 }
 
+/// Generates a `#[tokio::test]` per scenario and per way of reaching
+/// Postgres: `direct::name` and `pgbouncer::name`, each calling the
+/// test file's `async fn name(via: Via)`.
+macro_rules! via_both {
+    ($(#[$test:meta] $name:ident;)*) => {
+        mod direct {
+            $(#[$test] async fn $name() { super::$name($crate::support::Via::Direct).await })*
+        }
+        mod pgbouncer {
+            $(#[$test] async fn $name() { super::$name($crate::support::Via::PgBouncer).await })*
+        }
+    };
+}
+pub(crate) use via_both;
+
 /// How a test reaches Postgres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {

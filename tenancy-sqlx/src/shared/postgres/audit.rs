@@ -460,14 +460,7 @@ impl RlsPool {
         }
 
         let schema = config.schema.as_str();
-        let truncatable = sqlx::query(TRUNCATABLE)
-            .persistent(false)
-            .bind(schema)
-            .bind(&names)
-            .bind(sql::POLICY)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(store_error)?;
+        let truncatable = protected_rows(conn, TRUNCATABLE, schema, &names).await?;
         for row in &truncatable {
             let name: String = row.try_get("name").map_err(TenancyError::storage)?;
             problems.push(format!(
@@ -476,14 +469,7 @@ impl RlsPool {
             ));
         }
 
-        let definers = sqlx::query(DEFINERS)
-            .persistent(false)
-            .bind(schema)
-            .bind(&names)
-            .bind(sql::POLICY)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(store_error)?;
+        let definers = protected_rows(conn, DEFINERS, schema, &names).await?;
         for row in &definers {
             let name: String = row.try_get("name").map_err(TenancyError::storage)?;
             let procedure: bool = row.try_get("is_procedure").map_err(TenancyError::storage)?;
@@ -498,14 +484,7 @@ impl RlsPool {
             ));
         }
 
-        let views = sqlx::query(VIEWS)
-            .persistent(false)
-            .bind(schema)
-            .bind(&names)
-            .bind(sql::POLICY)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(store_error)?;
+        let views = protected_rows(conn, VIEWS, schema, &names).await?;
         for row in &views {
             let name: String = row.try_get("name").map_err(TenancyError::storage)?;
             if reported.contains(&name) {
@@ -558,4 +537,22 @@ fn verdict((audit, problems): (RlsAudit, Vec<String>)) -> Result<RlsAudit, Tenan
             ),
         })
     }
+}
+
+/// Runs one of the checks over the protected tables (`$1` schema, `$2`
+/// declared tables, `$3` policy name).
+async fn protected_rows(
+    conn: &mut PgConnection,
+    check: &'static str,
+    schema: &str,
+    tables: &[&str],
+) -> Result<Vec<sqlx::postgres::PgRow>, TenancyError> {
+    sqlx::query(check)
+        .persistent(false)
+        .bind(schema)
+        .bind(tables)
+        .bind(sql::POLICY)
+        .fetch_all(conn)
+        .await
+        .map_err(store_error)
 }
