@@ -86,9 +86,13 @@ if ! pg2_up; then
             || fail "initdb failed; see $PG2_DATA.initdb.log"
     fi
     echo "starting it"
-    as_pg_owner "$PG2_BIN/pg_ctl" -D "$PG2_DATA" -l "$PG2_DATA/server.log" -w -t 30 \
+    # In a subshell that closes every inherited file beyond stdio first: the
+    # server would otherwise keep a caller's lock (e.g. `flock … test.sh`) for ever.
+    # shellcheck disable=SC2046
+    ( for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
+      as_pg_owner "$PG2_BIN/pg_ctl" -D "$PG2_DATA" -l "$PG2_DATA/server.log" -w -t 30 \
         -o "-p $PG2_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG2_DATA -c max_connections=100 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-        start >/dev/null || true
+        start >/dev/null ) || true
     wait_for pg2_up 30 || fail "the second PostgreSQL did not come up on 127.0.0.1:${PG2_PORT} (see $PG2_DATA/server.log)."
 fi
 psql "$TENANCY_TEST_PG2_URL" -Atc 'select version()'

@@ -10,7 +10,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::web::{self, Data, Json, JsonConfig, Path};
 use actix_web::{App, Error, HttpRequest, HttpResponse, ResponseError};
 use tenancy_actix::{CurrentTenant, OptionalTenant, TenancyMiddleware};
-use tenancy_core::TenantStore;
+use tenancy_core::{Gate, TenantStore};
 use tenancy_sqlx::RegistryTenant;
 
 use crate::items::{AppError, AppState, BODY_LIMIT, CreateTenant, NewItem, RenameTenant};
@@ -31,9 +31,11 @@ pub fn app<S>(
 where
     S: TenantStore<Tenant = RegistryTenant> + 'static,
 {
-    let middleware = TenancyMiddleware::new(Arc::clone(&state.tenancy))
-        .optional()
-        .central_route("/health");
+    let middleware = TenancyMiddleware::new(
+        Gate::new(Arc::clone(&state.tenancy))
+            .optional()
+            .central_route("/health"),
+    );
     let json = JsonConfig::default()
         .limit(BODY_LIMIT)
         .error_handler(|error, _| body_error(&error).into());

@@ -10,7 +10,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use tenancy_axum::{CurrentTenant, OptionalTenant, TenancyLayer, TenancyService};
-use tenancy_core::TenantStore;
+use tenancy_core::{Gate, TenantStore};
 use tenancy_sqlx::RegistryTenant;
 use tower_layer::Layer;
 
@@ -41,10 +41,12 @@ where
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(json_errors))
         .with_state(Arc::clone(state));
-    TenancyLayer::new(Arc::clone(&state.tenancy))
-        .optional()
-        .central_route("/health")
-        .layer(router)
+    TenancyLayer::new(
+        Gate::new(Arc::clone(&state.tenancy))
+            .optional()
+            .central_route("/health"),
+    )
+    .layer(router)
 }
 
 type AppResult<T> = Result<T, AppError>;

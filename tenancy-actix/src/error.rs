@@ -1,7 +1,5 @@
 //! Rendering [`TenancyError`]s as HTTP responses.
 
-use std::fmt;
-
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, ResponseError};
@@ -120,26 +118,9 @@ pub(crate) fn json_error(status: StatusCode, kind: &str, message: &str) -> HttpR
 /// assert_eq!(error.status_code(), 404);
 /// # }
 /// ```
-#[derive(Debug)]
-pub struct TenancyErrorResponse(pub TenancyError);
-
-impl From<TenancyError> for TenancyErrorResponse {
-    fn from(error: TenancyError) -> Self {
-        Self(error)
-    }
-}
-
-impl fmt::Display for TenancyErrorResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl std::error::Error for TenancyErrorResponse {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct TenancyErrorResponse(#[from] pub TenancyError);
 
 impl ResponseError for TenancyErrorResponse {
     fn status_code(&self) -> StatusCode {

@@ -1,4 +1,4 @@
-//! [`TenancyService`]: resolves the tenant, then calls the wrapped service.
+//! [`TenancyService`]: asks the gate, then calls the wrapped service.
 
 use std::fmt;
 use std::rc::Rc;
@@ -7,18 +7,20 @@ use std::sync::Arc;
 use actix_web::Error;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, forward_ready};
-use tenancy_core::{TenancyError, Tenant, TenantStore};
+use futures_util::future::{Either, LocalBoxFuture, TryFutureExt, ready};
+use tenancy_core::{Decision, TenantStore, request_span};
+use tracing::Instrument;
 
-use crate::context::Shared;
-use crate::future::ResponseFuture;
+use crate::future::{Answer, ResponseFuture, ToLeft};
+use crate::middleware::{MiddlewareState, apply};
 use crate::request::ActixRequest;
-use crate::routes::Policy;
 
 /// The [`Service`] made by [`TenancyMiddleware`](crate::TenancyMiddleware); see there for what it does.
 ///
-/// Resolution is synchronous and runs in [`call`](Service::call), and so is
-/// the lookup on a cache hit; only a cache miss costs a boxed future. A request that fails never reaches the wrapped service; its
-/// response body is the right side of the [`EitherBody`].
+/// The gate's decision is synchronous, and so is the lookup on a cache hit;
+/// only a cache miss costs a boxed future. A refused request never reaches
+/// the wrapped service; its response body is the right side of the
+/// [`EitherBody`].
 ///
 /// ```
 /// use actix_web::{App, test, web};
@@ -39,12 +41,12 @@ use crate::routes::Policy;
 /// ```
 pub struct TenancyService<I, S> {
     service: Rc<I>,
-    shared: Arc<Shared<S>>,
+    state: Arc<MiddlewareState<S>>,
 }
 
 impl<I, S> TenancyService<I, S> {
-    pub(crate) fn new(service: Rc<I>, shared: Arc<Shared<S>>) -> Self {
-        Self { service, shared }
+    pub(crate) fn new(service: Rc<I>, state: Arc<MiddlewareState<S>>) -> Self {
+        Self { service, state }
     }
 }
 
@@ -56,79 +58,45 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = ResponseFuture<I, B, S>;
+    type Future = ResponseFuture<I::Future, B>;
 
     forward_ready!(service);
 
-    fn call(&self, request: ServiceRequest) -> Self::Future {
-        let span = tracing::info_span!("tenancy", tenant.id = tracing::field::Empty);
-        let shared = &self.shared;
-        let policy = shared.routes.policy(request.path());
-        if policy == Policy::Central {
-            shared.mark(&request);
-            return ResponseFuture::inner(self.service.call(request), span);
-        }
-        let resolution = {
-            let _entered = span.enter();
-            shared.tenancy.resolve_key(&ActixRequest::from(&request))
-        };
-        match resolution {
-            Err(error) => {
-                let response = span.in_scope(|| shared.render(&error));
-                ResponseFuture::ready(request.into_response(response), span)
-            }
-            Ok(None) if policy == Policy::Required => {
-                let response = span.in_scope(|| shared.render(&TenancyError::TenantRequired));
-                ResponseFuture::ready(request.into_response(response), span)
-            }
-            Ok(None) => {
-                shared.mark(&request);
-                ResponseFuture::inner(self.service.call(request), span)
-            }
-            Ok(Some(resolution)) => {
-                let required = policy == Policy::Required;
-                if let Some(result) = shared.tenancy.lookup_cached(&resolution) {
-                    // A cache hit: no future to box.
-                    let mut request = request;
-                    let attached = result.and_then(|resolved| match resolved {
-                        Some(resolved) => {
-                            span.record("tenant.id", resolved.tenant().id().as_str());
-                            shared.attach(&mut request, resolved)
-                        }
-                        None if required => Err(TenancyError::TenantRequired),
-                        None => {
-                            shared.mark(&request);
-                            Ok(())
-                        }
-                    });
-                    return match attached {
-                        Ok(()) => ResponseFuture::inner(self.service.call(request), span),
-                        Err(error) => {
-                            let response = span.in_scope(|| shared.render(&error));
-                            ResponseFuture::ready(request.into_response(response), span)
-                        }
-                    };
+    fn call(&self, mut request: ServiceRequest) -> Self::Future {
+        let span = request_span();
+        let decision = span.in_scope(|| self.state.gate().decide(&ActixRequest::from(&request)));
+        let to_left: ToLeft<B> = ServiceResponse::map_into_left_body;
+        let future = match decision {
+            Decision::Ready(outcome) => match apply(&self.state, outcome, &mut request, &span) {
+                None => Either::Left(self.service.call(request).map_ok(to_left)),
+                Some(response) => {
+                    let response = request.into_response(response).map_into_right_body();
+                    Either::Right(Either::Left(ready(Ok(response))))
                 }
-                let tenancy = Arc::clone(&shared.tenancy);
-                let lookup = Box::pin(async move { tenancy.lookup(&resolution).await });
-                ResponseFuture::lookup(
-                    lookup,
-                    Rc::clone(&self.service),
-                    request,
-                    Arc::clone(&self.shared),
-                    required,
-                    span,
-                )
+            },
+            Decision::Lookup(pending) => {
+                let service = Rc::clone(&self.service);
+                let state = Arc::clone(&self.state);
+                let span = span.clone();
+                // A cache miss allocates anyway: the rest in one boxed future.
+                Either::Right(Either::Right(Box::pin(async move {
+                    let outcome = pending.await;
+                    match apply(&state, outcome, &mut request, &span) {
+                        None => service.call(request).await.map(to_left),
+                        Some(response) => Ok(request.into_response(response).map_into_right_body()),
+                    }
+                })
+                    as LocalBoxFuture<'static, Answer<B>>))
             }
-        }
+        };
+        future.instrument(span)
     }
 }
 
 impl<I, S: fmt::Debug> fmt::Debug for TenancyService<I, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenancyService")
-            .field("tenancy", &self.shared.tenancy)
-            .field("routes", &self.shared.routes)
+            .field("state", &self.state)
             .finish_non_exhaustive()
     }
 }

@@ -16,7 +16,7 @@ use actix_web::{App, HttpRequest, HttpResponse, test, web};
 use serde_json::{Value, json};
 use tenancy_actix::{CurrentTenant, OptionalTenant, TenancyMiddleware};
 use tenancy_core::{
-    ChainResolver, InMemoryStore, PathPrefixResolver, SubdomainResolver, Tenancy, TenantId,
+    ChainResolver, Gate, InMemoryStore, PathPrefixResolver, SubdomainResolver, Tenancy, TenantId,
     TenantRecord,
 };
 
@@ -128,7 +128,9 @@ async fn a_scope_middleware_refuses_to_misroute_a_prefixed_path() {
     let app = test::init_service(
         App::new().service(
             web::scope("/t")
-                .wrap(TenancyMiddleware::new(tenancy()).rewrite_path_prefix(false))
+                .wrap(TenancyMiddleware::new(
+                    Gate::new(tenancy()).rewrite_path_prefix(false),
+                ))
                 .route("/{tenant}/items", web::get().to(routed)),
         ),
     )
@@ -193,7 +195,7 @@ async fn asking_for_another_tenant_type_is_a_configuration_error() {
     }
     let app = test::init_service(
         App::new()
-            .wrap(TenancyMiddleware::new(tenancy()).optional())
+            .wrap(TenancyMiddleware::new(Gate::new(tenancy()).optional()))
             .route("/wrong", web::get().to(wrong)),
     )
     .await;

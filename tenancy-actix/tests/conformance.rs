@@ -19,7 +19,7 @@ use std::time::Duration;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use tenancy_actix::{CurrentTenant, OptionalTenant, OriginalUri, TenancyMiddleware, status_code};
-use tenancy_core::{TenancyError, TenantRecord};
+use tenancy_core::{Gate, TenancyError, TenantRecord};
 
 use common::ActixApp;
 use suite::{Harness, Renderer, Setup, TestApp, TestResponse};
@@ -85,14 +85,15 @@ struct Actix;
 
 impl Harness for Actix {
     async fn app(setup: Setup) -> impl TestApp {
-        let mut middleware = TenancyMiddleware::new(setup.tenancy)
+        let mut gate = Gate::new(setup.tenancy)
             .central_route("/health")
             .optional_route("/")
             .optional_route("/maybe")
             .optional_route("/strict");
         if setup.optional {
-            middleware = middleware.optional();
+            gate = gate.optional();
         }
+        let mut middleware = TenancyMiddleware::new(gate);
         if setup.renderer == Renderer::Text {
             middleware = middleware.error_renderer(text_renderer);
         }

@@ -23,9 +23,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, HttpServer, test, web};
 use serde_json::{Value, json};
-use tenancy_actix::{CurrentTenant, TenancyMiddleware, TenantDb, TenantDbRejection, status_code};
+use tenancy_actix::{CurrentTenant, TenancyMiddleware, TenantDb, TenantRejection, status_code};
 use tenancy_core::{
-    BoxFuture, HeaderResolver, InMemoryStore, Tenancy, TenancyError, TenantId, TenantRecord,
+    BoxFuture, Gate, HeaderResolver, InMemoryStore, Tenancy, TenancyError, TenantId, TenantRecord,
 };
 use tenancy_sqlx::{RegistryTenant, SchemaName, SchemaPool, Storage, TenantAccess};
 
@@ -86,7 +86,7 @@ async fn fail(
 async fn upload(
     db: TenantDb<SchemaPool>,
     body: web::Json<Value>,
-) -> Result<HttpResponse, TenantDbRejection> {
+) -> Result<HttpResponse, TenantRejection> {
     let name = body["name"].as_str().unwrap_or_default().to_owned();
     let marker = db.tenant().id().as_str().to_owned();
     let mut tx = db.into_handle().await?;
@@ -99,7 +99,7 @@ async fn upload(
     Ok(HttpResponse::Created().json(json!({ "inserted": name })))
 }
 
-async fn list_pool(mut db: TenantDb<PoolPerTenant>) -> Result<HttpResponse, TenantDbRejection> {
+async fn list_pool(mut db: TenantDb<PoolPerTenant>) -> Result<HttpResponse, TenantRejection> {
     // `?` answers a failed open with its rejection (e.g. 503 StoreUnavailable).
     let pool = db.open().await?;
     Ok(respond(sql::list_pool(pool).await))
@@ -141,9 +141,11 @@ fn wrapped(
     if let Some(schemas) = setup.schemas {
         app = app.app_data(web::Data::new(schemas));
     }
-    let mut middleware = TenancyMiddleware::new(setup.tenancy)
-        .optional()
-        .central_route("/central/*");
+    let mut middleware = TenancyMiddleware::new(
+        Gate::new(setup.tenancy)
+            .optional()
+            .central_route("/central/*"),
+    );
     if setup.text_errors {
         middleware = middleware.error_renderer(text_renderer);
     }
@@ -222,6 +224,7 @@ async fn a_store_of_another_tenant_type_is_a_configuration_error() {
 struct Counting(Arc<AtomicUsize>);
 
 impl TenantAccess for Counting {
+    type Tenant = RegistryTenant;
     type Handle = Cell<usize>;
 
     fn open<'a>(
@@ -236,7 +239,7 @@ async fn unused(_db: TenantDb<Counting>) -> &'static str {
     "unused"
 }
 
-async fn twice(mut db: TenantDb<Counting>) -> Result<String, TenantDbRejection> {
+async fn twice(mut db: TenantDb<Counting>) -> Result<String, TenantRejection> {
     let first = db.open().await?.get();
     let again = db.open().await?.get();
     let tenant = db.tenant().id().to_string();

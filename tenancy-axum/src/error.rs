@@ -1,7 +1,5 @@
 //! Rendering [`TenancyError`]s as HTTP responses.
 
-use std::fmt;
-
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
@@ -110,26 +108,9 @@ pub(crate) fn json_error(status: StatusCode, kind: &str, message: &str) -> Respo
 /// assert_eq!(error.into_response().status(), 404);
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
-pub struct TenancyErrorResponse(pub TenancyError);
-
-impl From<TenancyError> for TenancyErrorResponse {
-    fn from(error: TenancyError) -> Self {
-        Self(error)
-    }
-}
-
-impl fmt::Display for TenancyErrorResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl std::error::Error for TenancyErrorResponse {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct TenancyErrorResponse(#[from] pub TenancyError);
 
 impl IntoResponse for TenancyErrorResponse {
     fn into_response(self) -> Response {

@@ -1,61 +1,17 @@
 //! [`CurrentTenant`] and [`OptionalTenant`]: the tenant in a handler.
 
-use std::any::{TypeId, type_name};
-use std::ops::{Deref, DerefMut};
-
 use axum::extract::FromRequestParts;
-use http::Extensions;
 use http::request::Parts;
-use tenancy_core::{Resolved, Tenant};
+use tenancy_core::RequestTenant;
 
-use crate::context::TenancyContext;
-use crate::rejection::{RejectionReason, TenantRejection};
-
-/// A type the tenant extractors can hand out: the `Tenant` type of a store.
-///
-/// Implemented for every `T: Tenant + Clone + 'static`; it exists to explain
-/// a wrong type argument in `CurrentTenant<T>` at the place it is written
-/// (rather than as an unsatisfied handler bound). Stores with their own tenant
-/// type work the same way:
-///
-/// ```
-/// use std::sync::Arc;
-/// use tenancy_axum::{CurrentTenant, RequestTenant};
-/// use tenancy_core::{Tenant, TenantId};
-///
-/// #[derive(Clone)]
-/// struct Customer { id: TenantId, plan: Arc<str> }
-///
-/// impl Tenant for Customer {
-///     fn id(&self) -> &TenantId { &self.id }
-///     fn name(&self) -> &str { self.id.as_str() }
-///     fn is_active(&self) -> bool { &*self.plan != "cancelled" }
-/// }
-///
-/// fn assert_extractable<T: RequestTenant>() {}
-/// assert_extractable::<Customer>();
-/// async fn handler(CurrentTenant(customer): CurrentTenant<Customer>) -> String {
-///     customer.plan.to_string()
-/// }
-/// # let _ = handler;
-/// ```
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a tenant type: `CurrentTenant<T>` and `OptionalTenant<T>` need `T: tenancy_core::Tenant + Clone + 'static`",
-    label = "not a tenant type",
-    note = "use the `Tenant` type of the store given to `TenancyLayer`: `TenantRecord` for `InMemoryStore` and `CachedStore<InMemoryStore>`"
-)]
-pub trait RequestTenant: Tenant + Clone + 'static {}
-
-// Not recommended: an error names `RequestTenant` (with the message above),
-// not the bounds of this impl.
-#[diagnostic::do_not_recommend]
-impl<T: Tenant + Clone + 'static> RequestTenant for T {}
+use crate::rejection::TenantRejection;
 
 /// The tenant of the request; rejects with `404 TenantRequired` when there is none.
 ///
 /// `T` is the `Tenant` type of the layer's store (`TenantRecord` for the
-/// built-in stores). The tenant is cloned out of the request extensions,
-/// where [`TenancyLayer`](crate::TenancyLayer) put it.
+/// built-in stores, `RegistryTenant` for the registries of `tenancy-sqlx`).
+/// The tenant is cloned out of the request extensions, where
+/// [`TenancyLayer`](crate::TenancyLayer) put it.
 ///
 /// ```
 /// use axum::{Router, body::Body, http::Request, routing::get};
@@ -83,14 +39,14 @@ pub struct CurrentTenant<T: RequestTenant>(pub T);
 
 /// The tenant of the request, if it names one.
 ///
-/// `None` on a central host (for an [optional](crate::TenancyLayer::optional)
-/// route) and on [central routes](crate::TenancyLayer::central_route). It
+/// `None` on a central host (for an [optional](tenancy_core::Gate::optional)
+/// route) and on [central routes](tenancy_core::Gate::central_route). It
 /// rejects only when the layer is missing or resolves another tenant type.
 ///
 /// ```
 /// use axum::{Router, body::Body, http::Request, routing::get};
 /// use tenancy_axum::{OptionalTenant, TenancyLayer};
-/// use tenancy_core::{InMemoryStore, SubdomainResolver, Tenancy, TenantRecord};
+/// use tenancy_core::{Gate, InMemoryStore, SubdomainResolver, Tenancy, TenantRecord};
 /// use tower::{Layer, ServiceExt};
 ///
 /// async fn home(OptionalTenant(tenant): OptionalTenant<TenantRecord>) -> String {
@@ -99,7 +55,7 @@ pub struct CurrentTenant<T: RequestTenant>(pub T);
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let tenancy = Tenancy::new(SubdomainResolver::new(["example.com"])?, InMemoryStore::new());
-/// let app = TenancyLayer::new(tenancy).optional().layer(Router::new().route("/", get(home)));
+/// let app = TenancyLayer::new(Gate::new(tenancy).optional()).layer(Router::new().route("/", get(home)));
 ///
 /// let request = Request::get("/").header("host", "example.com").body(Body::empty())?;
 /// let body = axum::body::to_bytes(app.oneshot(request).await?.into_body(), 1024).await?;
@@ -109,90 +65,13 @@ pub struct CurrentTenant<T: RequestTenant>(pub T);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionalTenant<T: RequestTenant>(pub Option<T>);
 
-impl<T: RequestTenant> CurrentTenant<T> {
-    /// The tenant, by value.
-    pub fn into_inner(self) -> T {
-        self.0
-    }
-}
-
-impl<T: RequestTenant> OptionalTenant<T> {
-    /// The tenant, if any, by value.
-    pub fn into_inner(self) -> Option<T> {
-        self.0
-    }
-}
-
-impl<T: RequestTenant> Deref for CurrentTenant<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T: RequestTenant> DerefMut for CurrentTenant<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
-    }
-}
-
-impl<T: RequestTenant> Deref for OptionalTenant<T> {
-    type Target = Option<T>;
-
-    fn deref(&self) -> &Option<T> {
-        &self.0
-    }
-}
-
-impl<T: RequestTenant> DerefMut for OptionalTenant<T> {
-    fn deref_mut(&mut self) -> &mut Option<T> {
-        &mut self.0
-    }
-}
-
-/// The context of the layer that handled the request, if it resolves tenants
-/// of type `T`; errors without a layer or with another tenant type.
-pub(crate) fn layer_context<T: RequestTenant>(
-    extensions: &Extensions,
-) -> Result<&TenancyContext, TenantRejection> {
-    let Some(context) = extensions.get::<TenancyContext>() else {
-        return Err(TenantRejection::new(RejectionReason::MissingLayer, None));
-    };
-    if context.tenant_type != TypeId::of::<T>() {
-        return Err(TenantRejection::new(
-            RejectionReason::TenantTypeMismatch {
-                requested: type_name::<T>(),
-                provided: context.tenant_type_name,
-            },
-            Some(context.renderer.clone()),
-        ));
-    }
-    Ok(context)
-}
-
-/// The request's tenant of type `T`, `None` without one; errors without a layer.
-fn find<T: RequestTenant>(extensions: &Extensions) -> Result<Option<T>, TenantRejection> {
-    layer_context::<T>(extensions)?;
-    Ok(extensions
-        .get::<Resolved<T>>()
-        .map(|resolved| resolved.tenant().clone()))
-}
-
 impl<T: RequestTenant, St: Send + Sync> FromRequestParts<St> for CurrentTenant<T> {
     type Rejection = TenantRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
-        match find::<T>(&parts.extensions)? {
-            Some(tenant) => Ok(Self(tenant)),
-            None => Err(TenantRejection::new(
-                RejectionReason::TenantRequired,
-                parts
-                    .extensions
-                    .get::<TenancyContext>()
-                    .map(|context| context.renderer.clone()),
-            )),
-        }
+        tenancy_core::current_tenant(&parts.extensions)
+            .map(Self)
+            .map_err(TenantRejection::from)
     }
 }
 
@@ -200,6 +79,8 @@ impl<T: RequestTenant, St: Send + Sync> FromRequestParts<St> for OptionalTenant<
     type Rejection = TenantRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
-        find::<T>(&parts.extensions).map(Self)
+        tenancy_core::optional_tenant(&parts.extensions)
+            .map(Self)
+            .map_err(TenantRejection::from)
     }
 }

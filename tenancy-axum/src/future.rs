@@ -9,22 +9,19 @@ use std::task::{Context, Poll, ready};
 use axum::response::{IntoResponse, Response};
 use http::{Request, StatusCode};
 use pin_project_lite::pin_project;
-use tenancy_core::{Resolved, TenancyError, Tenant, TenantStore};
+use tenancy_core::{Pending, TenantStore};
 use tower_service::Service;
 use tracing::Span;
 
-use crate::context::Shared;
-
-/// The boxed store lookup of one request.
-pub(crate) type Lookup<T> =
-    Pin<Box<dyn Future<Output = Result<Option<Resolved<T>>, TenancyError>> + Send + 'static>>;
+use crate::layer::{LayerState, apply};
 
 pin_project! {
     /// Response future of [`TenancyService`](crate::TenancyService).
     ///
-    /// Looks the tenant up (when the request names one), then runs the wrapped
-    /// service's future, all inside the request's `tenancy` span. It is
-    /// `Send` when the wrapped service, its future and the body are.
+    /// Looks the tenant up (when the request names one and the cache cannot
+    /// answer), then runs the wrapped service's future, all inside the
+    /// request's `tenancy` span. It is `Send` when the wrapped service, its
+    /// future and the body are.
     ///
     /// ```
     /// use axum::{Router, body::Body, extract::Request};
@@ -53,11 +50,8 @@ pin_project! {
         S: TenantStore,
     {
         Lookup {
-            lookup: Lookup<S::Tenant>,
-            pending: Option<(I, Request<B>)>,
-            shared: Arc<Shared<S>>,
-            // Whether the route needs a tenant (when the lookup finds none).
-            required: bool,
+            pending: Pending<S::Tenant>,
+            waiting: Option<(I, Request<B>, Arc<LayerState<S>>)>,
         },
         Inner {
             #[pin]
@@ -75,38 +69,26 @@ where
     S: TenantStore,
 {
     pub(crate) fn inner(future: I::Future, span: Span) -> Self {
-        Self {
-            state: State::Inner { future },
-            span,
-        }
+        let state = State::Inner { future };
+        Self { state, span }
     }
 
     pub(crate) fn ready(response: Response, span: Span) -> Self {
-        Self {
-            state: State::Ready {
-                response: Some(response),
-            },
-            span,
-        }
+        let response = Some(response);
+        let state = State::Ready { response };
+        Self { state, span }
     }
 
     pub(crate) fn lookup(
-        lookup: Lookup<S::Tenant>,
+        pending: Pending<S::Tenant>,
         service: I,
         request: Request<B>,
-        shared: Arc<Shared<S>>,
-        required: bool,
+        state: Arc<LayerState<S>>,
         span: Span,
     ) -> Self {
-        Self {
-            state: State::Lookup {
-                lookup,
-                pending: Some((service, request)),
-                shared,
-                required,
-            },
-            span,
-        }
+        let waiting = Some((service, request, state));
+        let state = State::Lookup { pending, waiting };
+        Self { state, span }
     }
 }
 
@@ -122,44 +104,23 @@ where
         let _entered = this.span.enter();
         loop {
             let next = match this.state.as_mut().project() {
-                StateProj::Lookup {
-                    lookup,
-                    pending,
-                    shared,
-                    required,
-                } => {
-                    let result = ready!(lookup.as_mut().poll(cx));
-                    match (result, pending.take()) {
-                        (Ok(None), Some(_)) if *required => State::Ready {
-                            response: Some(shared.render(&TenancyError::TenantRequired)),
+                StateProj::Lookup { pending, waiting } => {
+                    let outcome = ready!(Pin::new(pending).poll(cx));
+                    // `None` only if polled again after completion: answer, never panic.
+                    let Some((mut service, mut request, state)) = waiting.take() else {
+                        return Poll::Ready(Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response()));
+                    };
+                    match apply(&state, outcome, &mut request, this.span) {
+                        None => State::Inner {
+                            future: service.call(request),
                         },
-                        (Ok(None), Some((mut service, mut request))) => {
-                            shared.mark(&mut request);
-                            State::Inner {
-                                future: service.call(request),
-                            }
-                        }
-                        (Ok(Some(resolved)), Some((mut service, mut request))) => {
-                            this.span
-                                .record("tenant.id", resolved.tenant().id().as_str());
-                            match shared.attach(&mut request, resolved) {
-                                Ok(()) => State::Inner {
-                                    future: service.call(request),
-                                },
-                                Err(error) => State::Ready {
-                                    response: Some(shared.render(&error)),
-                                },
-                            }
-                        }
-                        (Err(error), _) => State::Ready {
-                            response: Some(shared.render(&error)),
+                        Some(response) => State::Ready {
+                            response: Some(response),
                         },
-                        (Ok(_), None) => State::Ready { response: None },
                     }
                 }
                 StateProj::Inner { future } => return future.poll(cx),
                 StateProj::Ready { response } => {
-                    // `None` only if polled again after completion: answer, never panic.
                     let response = response
                         .take()
                         .unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response());

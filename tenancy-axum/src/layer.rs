@@ -1,51 +1,35 @@
-//! [`TenancyLayer`]: the tower layer that configures tenant resolution.
+//! [`TenancyLayer`]: the tower layer that runs a [`Gate`] for every request.
 
 use std::fmt;
 use std::sync::Arc;
 
-use tenancy_core::{Tenancy, TenantStore};
+use axum::extract::OriginalUri;
+use axum::response::Response;
+use http::uri::PathAndQuery;
+use http::{Request, Uri};
+use tenancy_core::{AdapterState, Gate, Outcome, TenancyError, TenantStore};
 use tower_layer::Layer;
 
-use crate::context::Shared;
 use crate::error::{ErrorRenderer, JsonErrors};
-use crate::routes::{Policy, Routes};
 use crate::service::TenancyService;
 
 /// A tower [`Layer`] that resolves the tenant of every request it wraps.
 ///
-/// For each request the [`TenancyService`] it produces runs the core
-/// [`Tenancy`] pipeline once (resolve → look up → refuse inactive), then:
+/// Built from a [`Gate`] (or just a [`Tenancy`](tenancy_core::Tenancy),
+/// requiring a tenant on every route), which holds the route policies; see
+/// there for which requests run with a tenant, without one, or are refused.
+/// For each request the [`TenancyService`] it produces asks the gate once,
+/// then:
 ///
 /// - puts the tenant in the request extensions as a
-///   [`tenancy_core::Resolved<T>`], where [`CurrentTenant`](crate::CurrentTenant)
-///   and [`OptionalTenant`](crate::OptionalTenant) find it;
+///   [`tenancy_core::Resolved<T>`], where [`CurrentTenant`](crate::CurrentTenant),
+///   [`OptionalTenant`](crate::OptionalTenant) and [`TenantDb`](crate::TenantDb) find it;
 /// - strips a path prefix that named the tenant, so the router sees `/items`
 ///   for `/t/acme/items` (query kept; the original URI is in
 ///   [`axum::extract::OriginalUri`]);
 /// - records `tenant.id` on a `tenancy` [`tracing`] span that covers the rest
 ///   of the request;
-/// - or answers with the rendered [`TenancyError`](tenancy_core::TenancyError).
-///
-/// # Routes with and without a tenant
-///
-/// Every path has one of three policies, matched against the path *as
-/// received* (first matching rule wins; a pattern is an exact path, or
-/// `/base/*` for `/base` and everything under it):
-///
-/// | policy | names a valid tenant | names no tenant (central host) | names a tenant badly (unknown, inactive, invalid, conflicting) or the store fails |
-/// |---|---|---|---|
-/// | required (default) | runs with it | `404 TenantRequired` | the error |
-/// | optional ([`optional`](Self::optional), [`optional_route`](Self::optional_route)) | runs with it | runs without one | the error |
-/// | central ([`central_route`](Self::central_route)) | runs without one | runs without one | runs without one: nothing is resolved |
-///
-/// An optional route is not lenient: a request that names a tenant which
-/// cannot be served is refused, never served as if it named none.
-///
-/// With the default (required) policy a central-host request for an unknown
-/// path is answered `404 TenantRequired` before routing. To let it reach your
-/// fallback (`404 NotFound`) instead, make the layer [`optional`](Self::optional):
-/// handlers that take [`CurrentTenant`](crate::CurrentTenant) still answer
-/// `404 TenantRequired` on central hosts, through the extractor's rejection.
+/// - or answers with the rendered [`TenancyError`].
 ///
 /// # Wrap the router, not its routes
 ///
@@ -57,7 +41,7 @@ use crate::service::TenancyService;
 /// ```
 /// use axum::{Router, routing::get};
 /// use tenancy_axum::TenancyLayer;
-/// use tenancy_core::{CachedStore, InMemoryStore, SubdomainResolver, Tenancy};
+/// use tenancy_core::{CachedStore, Gate, InMemoryStore, SubdomainResolver, Tenancy};
 /// use tower::Layer;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -66,87 +50,31 @@ use crate::service::TenancyService;
 ///     .route("/", get(|| async { "home" }))
 ///     .route("/items", get(|| async { "items" }))
 ///     .route("/health", get(|| async { "ok" }));
-/// let app = TenancyLayer::new(tenancy)
+/// let gate = Gate::new(tenancy)
 ///     .central_route("/health") // on every host, without a tenant
-///     .optional_route("/")      // with a tenant, or without one on a central host
-///     .layer(router);           // every other route requires a tenant
+///     .optional_route("/"); // with a tenant, or without one on a central host
+/// let app = TenancyLayer::new(gate).layer(router); // every other route requires a tenant
 /// # let _ = app;
 /// # Ok(()) }
 /// ```
 pub struct TenancyLayer<S> {
-    tenancy: Arc<Tenancy<S>>,
-    routes: Routes,
-    rewrite: bool,
-    renderer: Arc<dyn ErrorRenderer>,
+    state: LayerState<S>,
 }
 
+/// The state of one layer, shared by its services and their futures.
+pub(crate) type LayerState<S> = AdapterState<S, Arc<dyn ErrorRenderer>>;
+
 impl<S: TenantStore + 'static> TenancyLayer<S> {
-    /// A layer running `tenancy`, requiring a tenant on every route, rendering
-    /// errors with [`JsonErrors`] and stripping tenant path prefixes.
-    ///
-    /// Pass an `Arc<Tenancy<S>>` to keep a handle, e.g. to invalidate its cache.
-    pub fn new(tenancy: impl Into<Arc<Tenancy<S>>>) -> Self {
-        Self {
-            tenancy: tenancy.into(),
-            routes: Routes::default(),
-            rewrite: true,
-            renderer: Arc::new(JsonErrors),
-        }
-    }
-
-    /// Makes a tenant optional on every route without a more specific rule:
-    /// requests that name no tenant run without one.
-    #[must_use]
-    pub fn optional(mut self) -> Self {
-        self.routes.set_default(Policy::Optional);
-        self
-    }
-
-    /// Requires a tenant on every route without a more specific rule (the default).
-    #[must_use]
-    pub fn required(mut self) -> Self {
-        self.routes.set_default(Policy::Required);
-        self
-    }
-
-    /// Runs paths matching `pattern` without resolving any tenant, on every host.
-    ///
-    /// For health checks and other host-independent routes. `pattern` is an
-    /// exact path (`/health`) or `/base/*`.
-    #[must_use]
-    pub fn central_route(mut self, pattern: impl AsRef<str>) -> Self {
-        self.routes.add(pattern.as_ref(), Policy::Central);
-        self
-    }
-
-    /// Makes a tenant optional on paths matching `pattern`.
-    #[must_use]
-    pub fn optional_route(mut self, pattern: impl AsRef<str>) -> Self {
-        self.routes.add(pattern.as_ref(), Policy::Optional);
-        self
-    }
-
-    /// Requires a tenant on paths matching `pattern` (useful after [`optional`](Self::optional)).
-    #[must_use]
-    pub fn required_route(mut self, pattern: impl AsRef<str>) -> Self {
-        self.routes.add(pattern.as_ref(), Policy::Required);
-        self
-    }
-
-    /// Whether to strip a tenant path prefix before routing (default `true`).
-    ///
-    /// Turn it off if your router matches the prefix itself (e.g. routes
-    /// nested under `/t/{tenant}`).
-    #[must_use]
-    pub fn rewrite_path_prefix(mut self, rewrite: bool) -> Self {
-        self.rewrite = rewrite;
-        self
+    /// A layer running `gate` (or a `Tenancy`: a tenant on every route),
+    /// rendering errors with [`JsonErrors`].
+    pub fn new(gate: impl Into<Gate<S>>) -> Self {
+        let state = AdapterState::new(gate, Arc::new(JsonErrors) as Arc<dyn ErrorRenderer>);
+        Self { state }
     }
 
     /// Renders errors (and extractor rejections) with `renderer` instead of [`JsonErrors`].
     ///
     /// ```
-    /// use axum::http::StatusCode;
     /// use tenancy_axum::TenancyLayer;
     /// use tenancy_core::{InMemoryStore, SubdomainResolver, Tenancy, TenancyError};
     ///
@@ -159,14 +87,14 @@ impl<S: TenantStore + 'static> TenancyLayer<S> {
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn error_renderer(mut self, renderer: impl ErrorRenderer) -> Self {
-        self.renderer = Arc::new(renderer);
-        self
+    pub fn error_renderer(self, renderer: impl ErrorRenderer) -> Self {
+        let state = self.state.with_renderer(Arc::new(renderer));
+        Self { state }
     }
 
-    /// The tenancy pipeline this layer runs.
-    pub fn tenancy(&self) -> &Arc<Tenancy<S>> {
-        &self.tenancy
+    /// The gate this layer runs.
+    pub fn gate(&self) -> &Gate<S> {
+        self.state.gate()
     }
 }
 
@@ -174,35 +102,62 @@ impl<S: TenantStore + 'static, I> Layer<I> for TenancyLayer<S> {
     type Service = TenancyService<I, S>;
 
     fn layer(&self, inner: I) -> Self::Service {
-        TenancyService::new(
-            inner,
-            Arc::new(Shared::new(
-                Arc::clone(&self.tenancy),
-                self.routes.clone(),
-                self.rewrite,
-                Arc::clone(&self.renderer),
-            )),
-        )
+        TenancyService::new(inner, Arc::new(self.state.clone()))
     }
 }
 
 impl<S> Clone for TenancyLayer<S> {
     fn clone(&self) -> Self {
-        Self {
-            tenancy: Arc::clone(&self.tenancy),
-            routes: self.routes.clone(),
-            rewrite: self.rewrite,
-            renderer: Arc::clone(&self.renderer),
-        }
+        let state = self.state.clone();
+        Self { state }
     }
 }
 
 impl<S: fmt::Debug> fmt::Debug for TenancyLayer<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TenancyLayer")
-            .field("tenancy", &self.tenancy)
-            .field("routes", &self.routes)
-            .field("rewrite", &self.rewrite)
-            .finish_non_exhaustive()
+        fmt::Debug::fmt(&self.state, f)
     }
+}
+
+/// Carries the gate's outcome out on `request`: marks it (and attaches the
+/// tenant), or gives the answer to send instead of running it.
+pub(crate) fn apply<S: TenantStore + 'static, B>(
+    state: &LayerState<S>,
+    outcome: Outcome<S::Tenant>,
+    request: &mut Request<B>,
+    span: &tracing::Span,
+) -> Option<Response> {
+    let admitted = state.admit(outcome, span, |resolved| {
+        let uri = request.uri();
+        if let Some(target) = state
+            .gate()
+            .routed_target(&resolved, uri.path(), uri.query())?
+        {
+            route_to(request, &target)?;
+        }
+        request.extensions_mut().insert(resolved);
+        Ok(())
+    });
+    match admitted {
+        Ok(mark) => {
+            request.extensions_mut().insert(mark);
+            None
+        }
+        Err(error) => Some(state.renderer().render(&error)),
+    }
+}
+
+/// Routes `request` to `target` (path and query), keeping the URI it came
+/// with as [`OriginalUri`].
+fn route_to<B>(request: &mut Request<B>, target: &str) -> Result<(), TenancyError> {
+    let mut parts = request.uri().clone().into_parts();
+    parts.path_and_query = PathAndQuery::try_from(target).ok();
+    let routed = Uri::from_parts(parts).map_err(|_| TenancyError::Configuration {
+        message: "the routed request URI is invalid".to_owned(),
+    })?;
+    let original = std::mem::replace(request.uri_mut(), routed);
+    if request.extensions().get::<OriginalUri>().is_none() {
+        request.extensions_mut().insert(OriginalUri(original));
+    }
+    Ok(())
 }

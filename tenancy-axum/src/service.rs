@@ -1,4 +1,4 @@
-//! [`TenancyService`]: resolves the tenant, then calls the wrapped service.
+//! [`TenancyService`]: asks the gate, then calls the wrapped service.
 
 use std::fmt;
 use std::sync::Arc;
@@ -6,17 +6,17 @@ use std::task::{Context, Poll};
 
 use axum::response::Response;
 use http::Request;
-use tenancy_core::{TenancyError, Tenant, TenantStore};
+use tenancy_core::{Decision, TenantStore, request_span};
 use tower_service::Service;
 
-use crate::context::Shared;
 use crate::future::ResponseFuture;
-use crate::routes::Policy;
+use crate::layer::{LayerState, apply};
 
 /// The [`Service`] made by [`TenancyLayer`](crate::TenancyLayer); see there for what it does.
 ///
-/// Resolution is synchronous and runs in [`call`](Service::call), and so is
-/// the lookup on a cache hit; only a cache miss costs a boxed future. A request that fails never reaches the wrapped service.
+/// The gate's decision is synchronous, and so is the lookup on a cache hit;
+/// only a cache miss costs a boxed future. A refused request never reaches
+/// the wrapped service.
 ///
 /// ```
 /// use axum::{Router, body::Body, http::Request, routing::get};
@@ -36,12 +36,12 @@ use crate::routes::Policy;
 /// ```
 pub struct TenancyService<I, S> {
     inner: I,
-    shared: Arc<Shared<S>>,
+    state: Arc<LayerState<S>>,
 }
 
 impl<I, S> TenancyService<I, S> {
-    pub(crate) fn new(inner: I, shared: Arc<Shared<S>>) -> Self {
-        Self { inner, shared }
+    pub(crate) fn new(inner: I, state: Arc<LayerState<S>>) -> Self {
+        Self { inner, state }
     }
 
     /// The wrapped service.
@@ -74,66 +74,18 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let span = tracing::info_span!("tenancy", tenant.id = tracing::field::Empty);
-        let shared = &self.shared;
-        let policy = shared.routes.policy(request.uri().path());
-        if policy == Policy::Central {
-            shared.mark(&mut request);
-            return ResponseFuture::inner(self.inner.call(request), span);
-        }
-        let resolution = {
-            let _entered = span.enter();
-            shared.tenancy.resolve_key(&request)
-        };
-        match resolution {
-            Err(error) => {
-                let response = span.in_scope(|| shared.render(&error));
-                ResponseFuture::ready(response, span)
-            }
-            Ok(None) if policy == Policy::Required => {
-                let response = span.in_scope(|| shared.render(&TenancyError::TenantRequired));
-                ResponseFuture::ready(response, span)
-            }
-            Ok(None) => {
-                shared.mark(&mut request);
-                ResponseFuture::inner(self.inner.call(request), span)
-            }
-            Ok(Some(resolution)) => {
-                let required = policy == Policy::Required;
-                if let Some(result) = shared.tenancy.lookup_cached(&resolution) {
-                    // A cache hit: no future to box.
-                    let attached = result.and_then(|resolved| match resolved {
-                        Some(resolved) => {
-                            span.record("tenant.id", resolved.tenant().id().as_str());
-                            shared.attach(&mut request, resolved)
-                        }
-                        None if required => Err(TenancyError::TenantRequired),
-                        None => {
-                            shared.mark(&mut request);
-                            Ok(())
-                        }
-                    });
-                    return match attached {
-                        Ok(()) => ResponseFuture::inner(self.inner.call(request), span),
-                        Err(error) => {
-                            let response = span.in_scope(|| shared.render(&error));
-                            ResponseFuture::ready(response, span)
-                        }
-                    };
-                }
-                let tenancy = Arc::clone(&shared.tenancy);
-                let lookup = Box::pin(async move { tenancy.lookup(&resolution).await });
+        let span = request_span();
+        match span.in_scope(|| self.state.gate().decide(&request)) {
+            Decision::Ready(outcome) => match apply(&self.state, outcome, &mut request, &span) {
+                None => ResponseFuture::inner(self.inner.call(request), span),
+                Some(response) => ResponseFuture::ready(response, span),
+            },
+            Decision::Lookup(pending) => {
                 // The ready service goes with the request; keep a fresh clone.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::lookup(
-                    lookup,
-                    inner,
-                    request,
-                    Arc::clone(&self.shared),
-                    required,
-                    span,
-                )
+                let state = Arc::clone(&self.state);
+                ResponseFuture::lookup(pending, inner, request, state, span)
             }
         }
     }
@@ -143,7 +95,7 @@ impl<I: Clone, S> Clone for TenancyService<I, S> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            shared: Arc::clone(&self.shared),
+            state: Arc::clone(&self.state),
         }
     }
 }
@@ -152,8 +104,7 @@ impl<I: fmt::Debug, S: fmt::Debug> fmt::Debug for TenancyService<I, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenancyService")
             .field("inner", &self.inner)
-            .field("tenancy", &self.shared.tenancy)
-            .field("routes", &self.shared.routes)
-            .finish_non_exhaustive()
+            .field("state", &self.state)
+            .finish()
     }
 }

@@ -17,7 +17,7 @@ use axum::routing::get;
 use serde_json::Value;
 use tenancy_axum::{CurrentTenant, OptionalTenant, TenancyLayer};
 use tenancy_core::{
-    InMemoryStore, PathPrefixResolver, SubdomainResolver, Tenancy, TenantId, TenantRecord,
+    Gate, InMemoryStore, PathPrefixResolver, SubdomainResolver, Tenancy, TenantId, TenantRecord,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::{Layer, ServiceExt};
@@ -89,7 +89,7 @@ async fn asking_for_another_tenant_type_is_a_configuration_error() {
         format!("{tenant:?}")
     }
     let tenancy = Tenancy::new(SubdomainResolver::new(["localhost"]).unwrap(), store());
-    let app = TenancyLayer::new(tenancy).optional().layer(
+    let app = TenancyLayer::new(Gate::new(tenancy).optional()).layer(
         Router::new()
             .route("/wrong", get(wrong))
             .route("/wrong-optional", get(wrong_optional)),
@@ -141,8 +141,7 @@ async fn rewriting_can_be_turned_off_for_routers_that_match_the_prefix() {
         format!("{} {segment} {}", tenant.id, uri.path())
     }
     let tenancy = Tenancy::new(PathPrefixResolver::new("/t").unwrap(), store());
-    let app = TenancyLayer::new(tenancy)
-        .rewrite_path_prefix(false)
+    let app = TenancyLayer::new(Gate::new(tenancy).rewrite_path_prefix(false))
         .layer(Router::new().route("/t/{tenant}/items", get(nested)));
     assert_eq!(
         send(app, "/t/acme/items", "localhost").await,

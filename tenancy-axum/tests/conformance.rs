@@ -20,7 +20,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::{Value, json};
 use tenancy_axum::{CurrentTenant, OptionalTenant, TenancyLayer, TenancyService};
-use tenancy_core::{TenancyError, TenantRecord};
+use tenancy_core::{Gate, TenancyError, TenantRecord};
 use tower::{Layer, ServiceExt as _};
 
 use suite::fixture::Store;
@@ -89,14 +89,15 @@ impl Harness for Axum {
             .route("/items", get(items))
             .route("/items/{id}", get(item))
             .route("/slow", get(slow));
-        let mut layer = TenancyLayer::new(setup.tenancy)
+        let mut gate = Gate::new(setup.tenancy)
             .central_route("/health")
             .optional_route("/")
             .optional_route("/maybe")
             .optional_route("/strict");
         if setup.optional {
-            layer = layer.optional();
+            gate = gate.optional();
         }
+        let mut layer = TenancyLayer::new(gate);
         if setup.renderer == Renderer::Text {
             layer = layer.error_renderer(text_renderer);
         }

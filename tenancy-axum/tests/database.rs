@@ -21,9 +21,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
-use tenancy_axum::{CurrentTenant, TenancyLayer, TenantDb, TenantDbRejection};
+use tenancy_axum::{CurrentTenant, TenancyLayer, TenantDb, TenantRejection};
 use tenancy_core::{
-    BoxFuture, HeaderResolver, InMemoryStore, Tenancy, TenancyError, TenantId, TenantRecord,
+    BoxFuture, Gate, HeaderResolver, InMemoryStore, Tenancy, TenancyError, TenantId, TenantRecord,
 };
 use tenancy_sqlx::{RegistryTenant, SchemaName, SchemaPool, Storage, TenantAccess};
 use tower::{Layer, ServiceExt as _};
@@ -95,7 +95,7 @@ async fn upload(db: TenantDb<SchemaPool>, Json(body): Json<Value>) -> Result<Res
     Ok((StatusCode::CREATED, Json(json!({ "inserted": name }))).into_response())
 }
 
-async fn list_pool(mut db: TenantDb<PoolPerTenant>) -> Result<Json<Value>, TenantDbRejection> {
+async fn list_pool(mut db: TenantDb<PoolPerTenant>) -> Result<Json<Value>, TenantRejection> {
     let pool = db.open().await?;
     Ok(sql::list_pool(pool)
         .await
@@ -129,9 +129,11 @@ fn router(setup: DbSetup) -> Router {
     if !setup.layer {
         return router;
     }
-    let mut layer = TenancyLayer::new(setup.tenancy)
-        .optional()
-        .central_route("/central/*");
+    let mut layer = TenancyLayer::new(
+        Gate::new(setup.tenancy)
+            .optional()
+            .central_route("/central/*"),
+    );
     if setup.text_errors {
         layer = layer.error_renderer(text_renderer);
     }
@@ -222,6 +224,7 @@ async fn a_store_of_another_tenant_type_is_a_configuration_error() {
 struct Counting(Arc<AtomicUsize>);
 
 impl TenantAccess for Counting {
+    type Tenant = RegistryTenant;
     type Handle = Cell<usize>;
 
     fn open<'a>(
@@ -236,7 +239,7 @@ async fn unused(_db: TenantDb<Counting>) -> &'static str {
     "unused"
 }
 
-async fn twice(mut db: TenantDb<Counting>) -> Result<String, TenantDbRejection> {
+async fn twice(mut db: TenantDb<Counting>) -> Result<String, TenantRejection> {
     let first = db.open().await?.get();
     let again = db.open().await?.get();
     let tenant = db.tenant().id().to_string();

@@ -14,6 +14,11 @@
 //! - [`TenantStore`]s: [`InMemoryStore`] and the [`CachedStore`] decorator
 //!   (TTL, refresh ahead, stale on error, bounded misses, [`CacheStats`]).
 //! - [`Tenancy`]: resolve → look up → refuse inactive → tenant.
+//! - [`Gate`]: the per-request decision of a web framework adapter (route
+//!   policies, path-prefix stripping), and what its extractors share
+//!   ([`current_tenant`], [`RejectionReason`], ...).
+//! - [`TenantAccess`]: tenant-scoped access to data, opened on first use
+//!   through [`LazyAccess`].
 //! - [`TenancyError`]: every failure, each with an HTTP status.
 //! - [`scope`]: a task-local tenant for background work.
 //!
@@ -57,8 +62,11 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
 mod domain;
 mod error;
+mod extract;
+mod gate;
 mod host;
 mod id;
 mod key;
@@ -69,8 +77,17 @@ mod store;
 mod tenancy;
 mod tenant;
 
+pub use access::{LazyAccess, TenantAccess};
 pub use domain::{Domain, DomainName, DomainRecord, InvalidDomain};
 pub use error::{BoxError, TenancyError};
+pub use extract::{
+    Admitted, Rejection, RejectionReason, RequestAccess, RequestTenant, TypeMap, current_tenant,
+    optional_tenant, tenant_access,
+};
+pub use gate::{
+    AdapterState, Decision, Gate, Outcome, Pending, Policy, log_refusal, record_tenant,
+    request_span,
+};
 pub use host::{Host, InvalidHost};
 pub use id::{InvalidTenantId, TenantId};
 pub use key::TenantKey;

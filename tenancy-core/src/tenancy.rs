@@ -66,15 +66,44 @@ impl<S: TenantStore> Tenancy<S> {
     /// type. A cache hit ([`TenantStore::find_cached`]) yields a future that
     /// is already complete; only a cache miss allocates.
     pub fn resolve<'a>(&'a self, request: &dyn RequestInfo) -> Resolve<'a, S::Tenant> {
+        match self.resolve_now(request) {
+            Ok(ready) => Resolve::ready(ready),
+            Err(resolution) => {
+                Resolve::pending(Box::pin(async move { self.lookup(&resolution).await }))
+            }
+        }
+    }
+
+    /// [`resolve`](Self::resolve) for a shared pipeline: the future owns a
+    /// clone of the `Arc`, so it is `'static` (what a middleware keeps).
+    pub fn resolve_shared(
+        self: &Arc<Self>,
+        request: &dyn RequestInfo,
+    ) -> Resolve<'static, S::Tenant>
+    where
+        S: 'static,
+    {
+        match self.resolve_now(request) {
+            Ok(ready) => Resolve::ready(ready),
+            Err(resolution) => {
+                let tenancy = Arc::clone(self);
+                Resolve::pending(Box::pin(async move { tenancy.lookup(&resolution).await }))
+            }
+        }
+    }
+
+    /// The result, when it is known without waiting; else the resolution
+    /// the store must be asked about.
+    fn resolve_now(
+        &self,
+        request: &dyn RequestInfo,
+    ) -> Result<ResolveResult<S::Tenant>, Resolution> {
         let resolution = match self.resolve_key(request) {
             Ok(Some(resolution)) => resolution,
-            Ok(None) => return Resolve::ready(Ok(None)),
-            Err(error) => return Resolve::ready(Err(error)),
+            Ok(None) => return Ok(Ok(None)),
+            Err(error) => return Ok(Err(error)),
         };
-        if let Some(result) = self.lookup_cached(&resolution) {
-            return Resolve::ready(result);
-        }
-        Resolve::pending(Box::pin(async move { self.lookup(&resolution).await }))
+        self.lookup_cached(&resolution).ok_or(resolution)
     }
 
     /// Only the synchronous half: which tenant key `request` names, if any.
@@ -90,7 +119,7 @@ impl<S: TenantStore> Tenancy<S> {
     /// tenant. `Ok(None)` when the request names no tenant after all: its key
     /// is [optional](Resolution::optional) (an unregistered custom domain)
     /// and nothing else named one.
-    pub async fn lookup(
+    async fn lookup(
         &self,
         resolution: &Resolution,
     ) -> Result<Option<Resolved<S::Tenant>>, TenancyError> {
@@ -124,9 +153,8 @@ impl<S: TenantStore> Tenancy<S> {
 
     /// The asynchronous half without waiting: `Some` when the store can answer
     /// from memory ([`TenantStore::find_cached`]), `None` when
-    /// [`lookup`](Self::lookup) must ask it. Adapters use it to skip boxing a
-    /// future on cache hits.
-    pub fn lookup_cached(
+    /// [`lookup`](Self::lookup) must ask it.
+    fn lookup_cached(
         &self,
         resolution: &Resolution,
     ) -> Option<Result<Option<Resolved<S::Tenant>>, TenancyError>> {
@@ -210,6 +238,9 @@ impl<S: fmt::Debug> fmt::Debug for Tenancy<S> {
     }
 }
 
+/// What resolving a request gives: its tenant, none (it names none), or the error.
+type ResolveResult<T> = Result<Option<Resolved<T>>, TenancyError>;
+
 /// A request's tenant, with how it was found.
 #[derive(Debug, Clone)]
 pub struct Resolved<T> {
@@ -269,6 +300,21 @@ impl<'a, T> Resolve<'a, T> {
     fn pending(future: BoxFuture<'a, Result<Option<Resolved<T>>, TenancyError>>) -> Self {
         Self {
             state: ResolveState::Pending(future),
+        }
+    }
+}
+
+impl<T> Resolve<'_, T> {
+    /// The result, if it is already known (a cache hit, or a request that
+    /// names no tenant or is refused before any look-up); else the future.
+    ///
+    /// # Errors
+    ///
+    /// Gives the future back when the store must be asked.
+    pub fn into_ready(self) -> Result<ResolveResult<T>, Self> {
+        match self.state {
+            ResolveState::Ready(Some(result)) => Ok(result),
+            state => Err(Self { state }),
         }
     }
 }

@@ -100,7 +100,6 @@
 #[macro_use]
 mod sql_registry;
 
-mod access;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod any_registry;
 mod database;
@@ -118,7 +117,6 @@ mod shared;
 mod sqlite;
 mod tenant;
 
-pub use access::TenantAccess;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub use any_registry::AnyRegistry;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
@@ -170,4 +168,6 @@ pub use sql_registry::RegistryTables;
 pub use sqlite::database::SqliteDatabases;
 #[cfg(feature = "sqlite")]
 pub use sqlite::registry::SqliteRegistry;
+/// Re-exported from `tenancy-core`: implemented by every isolation mode here.
+pub use tenancy_core::TenantAccess;
 pub use tenant::{NewTenant, RegistryTenant, RegistryTenantBuilder, Storage};

@@ -525,6 +525,7 @@ async fn the_access_handle_is_a_connection_of_the_tenant_database() {
         .await
         .unwrap();
     let access: &dyn TenantAccess<
+        Tenant = RegistryTenant,
         Handle = tenancy_sqlx::TenantConnection<tenancy_sqlx::SqliteDatabases>,
     > = manager.pools();
 

@@ -182,7 +182,7 @@ macro_rules! suite {
             seed(&shared, &acme, 3).await;
             seed(&shared, &globex, 4).await;
 
-            let access: &dyn TenantAccess<Handle = SharedTransaction<$db>> = &shared;
+            let access: &dyn TenantAccess<Tenant = RegistryTenant, Handle = SharedTransaction<$db>> = &shared;
             let mut tx = access.open(&acme).await.unwrap();
             assert_eq!(markers(&mut tx).await, ["acme"; 3]);
             let updated = tx

@@ -385,7 +385,8 @@ async fn superuser_url_still_gets_row_level_security(via: Via) {
     tx.commit().await.unwrap();
 
     // Also through the dyn-compatible access seam.
-    let access: &dyn TenantAccess<Handle = RlsTransaction<'static>> = manager.shared();
+    let access: &dyn TenantAccess<Tenant = RegistryTenant, Handle = RlsTransaction<'static>> =
+        manager.shared();
     let mut tx = access.open(&globex).await.unwrap();
     assert_eq!(markers(&mut tx).await, ["globex", "globex"]);
     tx.commit().await.unwrap();

@@ -45,6 +45,7 @@ impl PoolPerTenant {
 }
 
 impl TenantAccess for PoolPerTenant {
+    type Tenant = RegistryTenant;
     type Handle = PgPool;
 
     fn open<'a>(

@@ -8,6 +8,7 @@ use super::TenantStore;
 use crate::domain::DomainName;
 use crate::error::TenancyError;
 use crate::id::TenantId;
+use crate::key::TenantKey;
 use crate::tenant::{Tenant, TenantRecord};
 
 /// A [`TenantStore`] held in memory: for tests, fixed tenant lists, and as the
@@ -145,6 +146,16 @@ impl<T: Tenant + Clone + 'static> TenantStore for InMemoryStore<T> {
             .get(domain)
             .and_then(|id| maps.tenants.get(id))
             .cloned())
+    }
+
+    /// Always answers: the tenants are in memory.
+    fn find_cached(&self, key: &TenantKey) -> Option<Option<T>> {
+        let maps = self.read();
+        let id = match key {
+            TenantKey::Id(id) => Some(id),
+            TenantKey::Domain(domain) => maps.domains.get(domain),
+        };
+        Some(id.and_then(|id| maps.tenants.get(id)).cloned())
     }
 }
 

@@ -7,7 +7,6 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tenancy_core::{DomainName, Invalidate, TenancyError, TenantId, TenantStore};
 
-use crate::access::TenantAccess;
 use crate::lifecycle::TenantLifecycle;
 use crate::migrate::{MigrateOptions, MigrationReport};
 use crate::postgres::manager::PgTenantManager;
@@ -15,6 +14,7 @@ use crate::postgres::registry::PgRegistry;
 use crate::postgres::schema::{SchemaPool, TenantTransaction};
 use crate::registry::TenantRegistry;
 use crate::tenant::{NewTenant, RegistryTenant};
+use tenancy_core::TenantAccess;
 
 impl TenantRegistry for PgRegistry {
     fn list(&self) -> BoxFuture<'_, Result<Vec<RegistryTenant>, TenancyError>> {
@@ -102,6 +102,7 @@ impl TenantLifecycle for PgTenantManager {
 }
 
 impl TenantAccess for SchemaPool {
+    type Tenant = RegistryTenant;
     type Handle = TenantTransaction<'static>;
 
     fn open<'a>(

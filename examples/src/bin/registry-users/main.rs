@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::web::{self, Data, Json};
 use actix_web::{App, HttpResponse, HttpServer};
 use serde::{Deserialize, Serialize};
-use tenancy_actix::{TenancyMiddleware, TenantDb, TenantDbRejection};
+use tenancy_actix::{TenancyMiddleware, TenantDb, TenantRejection};
 use tenancy_core::{BoxError, CachedStore, SubdomainResolver, Tenancy, TenancyError, TenantId};
 use tenancy_sqlx::{
     AnyRegistry, DatabaseManager, NewTenant, PoolConfig, SqliteDatabases, TenantMigrations,
@@ -83,7 +83,7 @@ async fn main() -> Result<(), BoxError> {
 }
 
 /// `GET /users` on `{tenant}.localhost`: the tenant's users, from its database.
-async fn list_users(db: TenantDb<Pools>) -> Result<HttpResponse, TenantDbRejection> {
+async fn list_users(db: TenantDb<Pools>) -> Result<HttpResponse, TenantRejection> {
     // The connection is taken here, when the handler needs it (a tenant
     // database that cannot be opened answers with its rejection, e.g. 503).
     let mut conn = db.into_handle().await?;
@@ -102,7 +102,7 @@ async fn list_users(db: TenantDb<Pools>) -> Result<HttpResponse, TenantDbRejecti
 async fn create_user(
     db: TenantDb<Pools>,
     Json(user): Json<NewUser>,
-) -> Result<HttpResponse, TenantDbRejection> {
+) -> Result<HttpResponse, TenantRejection> {
     // The body is in: only now is a connection taken from the tenant's pool.
     let mut conn = db.into_handle().await?;
     let created =

@@ -136,7 +136,7 @@ impl<B: DatabaseBackend> DatabaseManager<B> {
         &self,
         tenant: &RegistryTenant,
     ) -> Result<TenantConnection<B>, TenancyError> {
-        crate::access::TenantAccess::open(&self.inner.pools, tenant).await
+        tenancy_core::TenantAccess::open(&self.inner.pools, tenant).await
     }
 
     fn server_for(&self, new: &NewTenant) -> Ident {

@@ -24,9 +24,9 @@ use tokio::time::Instant;
 
 use super::backend::{BackendConnectOptions, BackendConnection, DatabaseBackend};
 use super::name::DatabaseLocation;
-use crate::access::TenantAccess;
 use crate::error::store_error;
 use crate::tenant::RegistryTenant;
+use tenancy_core::TenantAccess;
 
 /// How often the background task runs the pool cache's maintenance (idle
 /// and over-capacity pools are closed by it when no request does).
@@ -565,6 +565,7 @@ async fn maintain<B: DatabaseBackend>(shared: Weak<Shared<B>>) {
 }
 
 impl<B: DatabaseBackend> TenantAccess for TenantPools<B> {
+    type Tenant = RegistryTenant;
     type Handle = TenantConnection<B>;
 
     fn open<'a>(

@@ -21,8 +21,8 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tenancy_core::TenancyError;
 
-use crate::access::TenantAccess;
 use crate::tenant::RegistryTenant;
+use tenancy_core::TenantAccess;
 
 /// [`SharedPool`] on MySQL / MariaDB.
 #[cfg(feature = "mysql")]
@@ -44,6 +44,7 @@ pub type SqliteSharedTransaction = SharedTransaction<sqlx::Sqlite>;
 pub type SqliteSharedManager = SharedManager<sqlx::Sqlite>;
 
 impl<DB: SharedBackend> TenantAccess for SharedPool<DB> {
+    type Tenant = RegistryTenant;
     type Handle = SharedTransaction<DB>;
 
     fn open<'a>(

@@ -5,13 +5,14 @@ use futures_util::future::BoxFuture;
 use tenancy_core::{TenancyError, TenantId};
 
 use super::{PgSharedManager, RlsPool, RlsTransaction};
-use crate::access::TenantAccess;
 use crate::lifecycle::TenantLifecycle;
 use crate::migrate::{MigrateOptions, MigrationReport};
 use crate::registry::TenantRegistry;
 use crate::tenant::{NewTenant, RegistryTenant};
+use tenancy_core::TenantAccess;
 
 impl TenantAccess for RlsPool {
+    type Tenant = RegistryTenant;
     type Handle = RlsTransaction<'static>;
 
     fn open<'a>(

@@ -2,9 +2,10 @@
 
 use std::fmt;
 
-/// What the layer does for a request, decided from its path.
+/// Whether a route needs a tenant: what the [`Gate`](crate::Gate) does for a
+/// request, decided from its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Policy {
+pub enum Policy {
     /// Resolve; a request that names no tenant is refused with `TenantRequired`.
     Required,
     /// Resolve; a request that names no tenant runs without one.

@@ -1,0 +1,173 @@
+//! [`TenantAccess`]: how a request gets at its tenant's data, whatever the
+//! storage; [`LazyAccess`]: opened on first use.
+
+use std::any::type_name;
+use std::fmt;
+
+use crate::error::TenancyError;
+use crate::store::BoxFuture;
+use crate::tenant::Tenant;
+
+/// Opens tenant-scoped access to data for a resolved tenant.
+///
+/// Each isolation mode of `tenancy-sqlx` implements it with the handle that
+/// fits it: a transaction scoped to the tenant's schema, a transaction with
+/// the tenant set for row-level security, or the tenant's own pool. The
+/// framework adapters' `TenantDb<A>` extractors call it with the request's
+/// tenant, so a handler only ever receives a handle for the tenant of its
+/// request. [`Tenant`](Self::Tenant) is the tenant type of the store the
+/// tenancy layer resolves with.
+///
+/// ```
+/// use tenancy_core::{BoxFuture, TenancyError, Tenant, TenantAccess, TenantRecord};
+///
+/// /// Hands out the tenant's id: a stand-in for a real database handle.
+/// struct Ids;
+///
+/// impl TenantAccess for Ids {
+///     type Tenant = TenantRecord;
+///     type Handle = String;
+///
+///     fn open<'a>(&'a self, tenant: &'a TenantRecord) -> BoxFuture<'a, Result<String, TenancyError>> {
+///         Box::pin(async move { Ok(tenant.id().to_string()) })
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not open tenant-scoped access",
+    label = "not a `TenantAccess`",
+    note = "use an isolation mode's access type (e.g. `tenancy_sqlx::SchemaPool`, the database-mode pools \
+            or the shared-mode pools), not a plain pool: a plain pool is not scoped to the request's tenant"
+)]
+pub trait TenantAccess: Send + Sync + 'static {
+    /// The tenant type it opens access for.
+    type Tenant: Tenant + Clone + Send + Sync + 'static;
+
+    /// What a handler receives.
+    type Handle: Send + 'static;
+
+    /// Opens access to `tenant`'s data.
+    fn open<'a>(
+        &'a self,
+        tenant: &'a Self::Tenant,
+    ) -> BoxFuture<'a, Result<Self::Handle, TenancyError>>;
+}
+
+impl<A: TenantAccess + ?Sized> TenantAccess for std::sync::Arc<A> {
+    type Tenant = A::Tenant;
+    type Handle = A::Handle;
+
+    fn open<'a>(
+        &'a self,
+        tenant: &'a A::Tenant,
+    ) -> BoxFuture<'a, Result<Self::Handle, TenancyError>> {
+        (**self).open(tenant)
+    }
+}
+
+impl<A: TenantAccess + ?Sized> TenantAccess for Box<A> {
+    type Tenant = A::Tenant;
+    type Handle = A::Handle;
+
+    fn open<'a>(
+        &'a self,
+        tenant: &'a A::Tenant,
+    ) -> BoxFuture<'a, Result<Self::Handle, TenancyError>> {
+        (**self).open(tenant)
+    }
+}
+
+/// A tenant's access, opened the first time it is asked for.
+///
+/// What the adapters' `TenantDb<A>` holds: an access object and the request's
+/// tenant, and no handle (no pooled connection) until
+/// [`open`](Self::open) or [`into_handle`](Self::into_handle) is called.
+///
+/// ```
+/// # use tenancy_core::{BoxFuture, TenancyError, Tenant, TenantAccess, TenantRecord};
+/// # struct Ids;
+/// # impl TenantAccess for Ids {
+/// #     type Tenant = TenantRecord;
+/// #     type Handle = String;
+/// #     fn open<'a>(&'a self, tenant: &'a TenantRecord) -> BoxFuture<'a, Result<String, TenancyError>> {
+/// #         Box::pin(async move { Ok(tenant.id().to_string()) })
+/// #     }
+/// # }
+/// use tenancy_core::{LazyAccess, TenantId};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut access = LazyAccess::new(Ids, TenantRecord::new(TenantId::new("acme")?, "Acme"));
+/// assert_eq!(access.open().await?, "acme");
+/// assert_eq!(access.into_handle().await?, "acme");
+/// # Ok(()) }
+/// ```
+pub struct LazyAccess<A: TenantAccess> {
+    access: A,
+    tenant: A::Tenant,
+    handle: Option<A::Handle>,
+}
+
+impl<A: TenantAccess> LazyAccess<A> {
+    /// `tenant`'s access through `access`, not opened yet.
+    pub fn new(access: A, tenant: A::Tenant) -> Self {
+        Self {
+            access,
+            tenant,
+            handle: None,
+        }
+    }
+
+    /// The handle, opened on the first call; later calls return the same
+    /// handle.
+    ///
+    /// # Errors
+    ///
+    /// The error of [`TenantAccess::open`]; a later call tries again.
+    pub async fn open(&mut self) -> Result<&mut A::Handle, TenancyError> {
+        let handle = match self.handle.take() {
+            Some(handle) => handle,
+            None => self.open_new().await?,
+        };
+        Ok(self.handle.insert(handle))
+    }
+
+    /// The handle, by value (e.g. to commit a transaction): the one
+    /// [`open`](Self::open) returned, or a new one.
+    ///
+    /// # Errors
+    ///
+    /// The error of [`TenantAccess::open`].
+    pub async fn into_handle(mut self) -> Result<A::Handle, TenancyError> {
+        match self.handle.take() {
+            Some(handle) => Ok(handle),
+            None => self.open_new().await,
+        }
+    }
+
+    /// The tenant whose data the handle is scoped to.
+    pub fn tenant(&self) -> &A::Tenant {
+        &self.tenant
+    }
+
+    /// Whether the handle is open.
+    pub fn is_open(&self) -> bool {
+        self.handle.is_some()
+    }
+
+    /// A new handle. Borrows the fields it needs, not `self`: the future
+    /// stays `Send` for a handle that is `Send` but not `Sync`.
+    async fn open_new(&mut self) -> Result<A::Handle, TenancyError> {
+        let Self { access, tenant, .. } = self;
+        access.open(tenant).await
+    }
+}
+
+impl<A: TenantAccess> fmt::Debug for LazyAccess<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LazyAccess")
+            .field("access", &type_name::<A>())
+            .field("tenant", self.tenant.id())
+            .field("opened", &self.handle.is_some())
+            .finish_non_exhaustive()
+    }
+}
