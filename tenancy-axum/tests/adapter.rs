@@ -224,3 +224,62 @@ async fn parallel_requests_on_several_threads_see_only_their_own_tenant() {
         assert_eq!(answer, (200, format!("t{tenant} Tenant {tenant} /echo")));
     }
 }
+
+/// Resolves the first label of the host after an `await`, refusing `bad.*`
+/// with `401 InvalidToken`: a stand-in for a resolver that verifies a token.
+struct SlowLabel;
+
+impl tenancy_core::AsyncResolver for SlowLabel {
+    type Input = String;
+
+    fn extract(
+        &self,
+        request: &tenancy_core::RequestView<'_>,
+    ) -> Result<Option<String>, tenancy_core::TenancyError> {
+        let host = request.host().and_then(|host| host.name()).unwrap_or("");
+        Ok(host.split_once('.').map(|(label, _)| label.to_owned()))
+    }
+
+    fn resolve(
+        &self,
+        label: String,
+    ) -> tenancy_core::BoxFuture<
+        '_,
+        Result<Option<tenancy_core::Resolution>, tenancy_core::TenancyError>,
+    > {
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            if label == "bad" {
+                let status = http::StatusCode::UNAUTHORIZED;
+                return Err(tenancy_core::TenancyError::refused(
+                    status,
+                    "InvalidToken",
+                    "no",
+                ));
+            }
+            Ok(Some(tenancy_core::Resolution::id(TenantId::new(&label)?)))
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_async_resolver_resolves_and_refuses_with_its_own_status() {
+    let tenancy = Tenancy::with_async_resolver(SlowLabel, store());
+    let app = TenancyLayer::new(tenancy).layer(Router::new().route("/name", get(name)));
+    assert_eq!(
+        send(app.clone(), "/name", "acme.localhost").await,
+        (200, "Acme Corp".into())
+    );
+    let (status, body) = send(app.clone(), "/name", "bad.localhost").await;
+    assert_eq!((status, error_kind(&body).as_str()), (401, "InvalidToken"));
+    let (status, body) = send(app.clone(), "/name", "localhost").await;
+    assert_eq!(
+        (status, error_kind(&body).as_str()),
+        (404, "TenantRequired")
+    );
+    let (status, body) = send(app, "/name", "nope.localhost").await;
+    assert_eq!(
+        (status, error_kind(&body).as_str()),
+        (404, "TenantNotFound")
+    );
+}

@@ -175,6 +175,18 @@ pub enum TenancyError {
         #[source]
         source: BoxError,
     },
+
+    /// A resolver (or other application code) refused the request with its
+    /// own status, kind and message: see [`refused`](Self::refused).
+    #[error("{message}")]
+    Refused {
+        /// The HTTP status of the response.
+        status: StatusCode,
+        /// The machine-readable error name of the response.
+        kind: &'static str,
+        /// The message of the response: it is sent to the client.
+        message: String,
+    },
 }
 
 impl TenancyError {
@@ -197,6 +209,7 @@ impl TenancyError {
             | Self::Migration { .. }
             | Self::Configuration { .. }
             | Self::Storage { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Refused { status, .. } => *status,
         }
     }
 
@@ -223,6 +236,32 @@ impl TenancyError {
             Self::Migration { .. } => "Migration",
             Self::Configuration { .. } => "Configuration",
             Self::Storage { .. } => "Storage",
+            Self::Refused { kind, .. } => kind,
+        }
+    }
+
+    /// Refuses a request with the caller's own status, kind and message, e.g.
+    /// a resolver answering `401 InvalidToken` for a bad bearer token. The
+    /// adapters render it like every other error (`{"error": kind,
+    /// "message": message}` by default) and log it as a refusal (`DEBUG`) —
+    /// unless `status` is a server error, logged at `ERROR`.
+    ///
+    /// The message is sent to the client: do not put secrets or raw input in it.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tenancy_core::TenancyError;
+    ///
+    /// let error = TenancyError::refused(StatusCode::UNAUTHORIZED, "InvalidToken", "the token has expired");
+    /// assert_eq!((error.status(), error.kind()), (StatusCode::UNAUTHORIZED, "InvalidToken"));
+    /// assert_eq!(error.to_string(), "the token has expired");
+    /// assert!(!error.is_server_error());
+    /// ```
+    pub fn refused(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self::Refused {
+            status,
+            kind,
+            message: message.into(),
         }
     }
 

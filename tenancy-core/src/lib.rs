@@ -93,7 +93,7 @@ pub use id::{InvalidTenantId, TenantId};
 pub use key::TenantKey;
 pub use request::{HeaderValues, RequestInfo, RequestView};
 pub use resolver::{
-    ChainResolver, DomainResolver, FnResolver, HeaderResolver, InvalidPathPrefix,
+    AsyncResolver, ChainResolver, DomainResolver, FnResolver, HeaderResolver, InvalidPathPrefix,
     PathPrefixResolver, Resolution, Resolver, Strategy, SubdomainResolver, from_fn,
 };
 pub use store::{

@@ -10,7 +10,7 @@ use crate::error::TenancyError;
 use crate::id::TenantId;
 use crate::key::TenantKey;
 use crate::request::{RequestInfo, RequestView};
-use crate::resolver::{Resolution, Resolver, Strategy};
+use crate::resolver::{AsyncResolver, DynAsyncResolver, Resolution, Resolver, Resolving, Strategy};
 use crate::store::{BoxFuture, TenantStore};
 use crate::tenant::Tenant;
 
@@ -36,22 +36,41 @@ use crate::tenant::Tenant;
 /// # Ok(()) }
 /// ```
 pub struct Tenancy<S> {
-    resolver: Arc<dyn Resolver>,
+    resolver: Resolvers,
     store: S,
+}
+
+/// The resolver of a pipeline: synchronous, or needing I/O.
+#[derive(Clone)]
+enum Resolvers {
+    Sync(Arc<dyn Resolver>),
+    Async(Arc<dyn DynAsyncResolver>),
 }
 
 impl<S: TenantStore> Tenancy<S> {
     /// A pipeline that resolves with `resolver` and looks up in `store`.
     pub fn new(resolver: impl Resolver + 'static, store: S) -> Self {
         Self {
-            resolver: Arc::new(resolver),
+            resolver: Resolvers::Sync(Arc::new(resolver)),
             store,
         }
     }
 
-    /// The resolver.
-    pub fn resolver(&self) -> &dyn Resolver {
-        &*self.resolver
+    /// A pipeline whose resolver needs I/O (see [`AsyncResolver`]): the
+    /// request is resolved, then looked up in `store`, in one future.
+    pub fn with_async_resolver(resolver: impl AsyncResolver, store: S) -> Self {
+        Self {
+            resolver: Resolvers::Async(Arc::new(resolver)),
+            store,
+        }
+    }
+
+    /// The resolver, if it is synchronous.
+    pub fn resolver(&self) -> Option<&dyn Resolver> {
+        match &self.resolver {
+            Resolvers::Sync(resolver) => Some(&**resolver),
+            Resolvers::Async(_) => None,
+        }
     }
 
     /// The store.
@@ -67,9 +86,12 @@ impl<S: TenantStore> Tenancy<S> {
     /// is already complete; only a cache miss allocates.
     pub fn resolve<'a>(&'a self, request: &dyn RequestInfo) -> Resolve<'a, S::Tenant> {
         match self.resolve_now(request) {
-            Ok(ready) => Resolve::ready(ready),
-            Err(resolution) => {
+            Now::Done(ready) => Resolve::ready(ready),
+            Now::Lookup(resolution) => {
                 Resolve::pending(Box::pin(async move { self.lookup(&resolution).await }))
+            }
+            Now::Resolving(resolving) => {
+                Resolve::pending(Box::pin(async move { self.finish(resolving).await }))
             }
         }
     }
@@ -84,35 +106,60 @@ impl<S: TenantStore> Tenancy<S> {
         S: 'static,
     {
         match self.resolve_now(request) {
-            Ok(ready) => Resolve::ready(ready),
-            Err(resolution) => {
+            Now::Done(ready) => Resolve::ready(ready),
+            Now::Lookup(resolution) => {
                 let tenancy = Arc::clone(self);
                 Resolve::pending(Box::pin(async move { tenancy.lookup(&resolution).await }))
+            }
+            Now::Resolving(resolving) => {
+                let tenancy = Arc::clone(self);
+                Resolve::pending(Box::pin(async move { tenancy.finish(resolving).await }))
             }
         }
     }
 
-    /// The result, when it is known without waiting; else the resolution
-    /// the store must be asked about.
-    fn resolve_now(
-        &self,
-        request: &dyn RequestInfo,
-    ) -> Result<ResolveResult<S::Tenant>, Resolution> {
-        let resolution = match self.resolve_key(request) {
-            Ok(Some(resolution)) => resolution,
-            Ok(None) => return Ok(Ok(None)),
-            Err(error) => return Ok(Err(error)),
-        };
-        self.lookup_cached(&resolution).ok_or(resolution)
+    /// How far resolving `request` gets without waiting.
+    fn resolve_now(&self, request: &dyn RequestInfo) -> Now<S::Tenant> {
+        let started = RequestView::new(request).and_then(|view| match &self.resolver {
+            Resolvers::Sync(resolver) => resolver.resolve(&view).map(Started::Key),
+            Resolvers::Async(resolver) => Arc::clone(resolver).start(&view).map(Started::Future),
+        });
+        match started {
+            Err(error) => Now::Done(Err(error)),
+            Ok(Started::Key(None) | Started::Future(None)) => Now::Done(Ok(None)),
+            Ok(Started::Future(Some(resolving))) => Now::Resolving(resolving),
+            Ok(Started::Key(Some(resolution))) => match self.lookup_cached(&resolution) {
+                Some(ready) => Now::Done(ready),
+                None => Now::Lookup(resolution),
+            },
+        }
+    }
+
+    /// The rest of an asynchronous resolution: the key, then its look-up.
+    async fn finish(&self, resolving: Resolving) -> ResolveResult<S::Tenant> {
+        match resolving.await? {
+            Some(resolution) => self.lookup(&resolution).await,
+            None => Ok(None),
+        }
     }
 
     /// Only the synchronous half: which tenant key `request` names, if any.
+    ///
+    /// # Errors
+    ///
+    /// The request names a tenant badly; `Configuration` for a pipeline
+    /// with an [`AsyncResolver`], which has no synchronous half.
     pub fn resolve_key(
         &self,
         request: &dyn RequestInfo,
     ) -> Result<Option<Resolution>, TenancyError> {
         let view = RequestView::new(request)?;
-        self.resolver.resolve(&view)
+        match &self.resolver {
+            Resolvers::Sync(resolver) => resolver.resolve(&view),
+            Resolvers::Async(_) => Err(TenancyError::Configuration {
+                message: "an asynchronous resolver has no synchronous half".to_owned(),
+            }),
+        }
     }
 
     /// Only the asynchronous half: looks `resolution` up and checks the
@@ -218,6 +265,19 @@ impl<S: TenantStore> Tenancy<S> {
         }
         Ok(tenant)
     }
+}
+
+/// What a resolver gave without waiting.
+enum Started {
+    Key(Option<Resolution>),
+    Future(Option<Resolving>),
+}
+
+/// How far a request's resolution got without waiting.
+enum Now<T> {
+    Done(ResolveResult<T>),
+    Lookup(Resolution),
+    Resolving(Resolving),
 }
 
 /// Where the lookup of a resolution goes once its key was looked up.

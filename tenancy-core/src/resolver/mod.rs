@@ -1,4 +1,5 @@
-//! Resolvers: pure, synchronous functions from a request to a [`TenantKey`].
+//! Resolvers: pure, synchronous functions from a request to a [`TenantKey`],
+//! and [`AsyncResolver`] for those that need I/O.
 //!
 //! Built-ins cover the usual strategies: [`SubdomainResolver`],
 //! [`DomainResolver`] (custom domains), [`PathPrefixResolver`],
@@ -6,6 +7,7 @@
 //! resolvers through [`from_fn`].
 
 mod chain;
+mod deferred;
 mod domain;
 mod function;
 mod header;
@@ -16,6 +18,8 @@ pub(crate) use resolution::routed_path;
 mod subdomain;
 
 pub use chain::ChainResolver;
+pub use deferred::AsyncResolver;
+pub(crate) use deferred::{DynAsyncResolver, Resolving};
 pub use domain::DomainResolver;
 pub use function::{FnResolver, from_fn};
 pub use header::HeaderResolver;
