@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: databases, formatting, lints, docs, tests.
+# The whole test suite, as CI runs it: databases, formatting, lints, docs,
+# packaging, tests, and each crate feature alone.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh -p CRATE   # extra arguments go to `cargo test`
@@ -144,7 +145,7 @@ package_files="$(cargo package "${package_flags[@]}" --list)" \
     || fail "cargo package --list failed (see above)."
 package_junk="$(grep -Ev '^(\.cargo_vcs_info\.json|Cargo\.toml|Cargo\.toml\.orig|Cargo\.lock|README\.md|(src|tests|benches)/.+\.rs)$' <<<"$package_files" || true)"
 [ -z "$package_junk" ] \
-    || fail "the packages would contain files that do not belong in them (delete them, or exclude them in the crate's Cargo.toml):
+    || fail "the packages would contain files this check does not expect (delete them, exclude them in the crate's Cargo.toml, or allow them here if they belong):
 $package_junk"
 [ "$(grep -cx 'Cargo.toml' <<<"$package_files")" = "$(grep -cx 'README.md' <<<"$package_files")" ] \
     || fail "a package has no README.md (set readme = \"README.md\" in its Cargo.toml)."
