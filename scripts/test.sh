@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: databases, formatting, lints, docs, tests.
+# The whole test suite, as CI runs it: databases, formatting, lints, docs,
+# packaging, tests, and each crate feature alone.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh -p CRATE   # extra arguments go to `cargo test`
@@ -126,7 +127,93 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "cargo doc (broken links and missing docs denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 
+# ---- packaging ----
+# Every published crate must package: `cargo publish` refuses a crate whose
+# readme is missing or whose files lie outside it. `--workspace` packages the
+# crates together, so that their dependencies on each other (path + version,
+# not on crates.io yet) resolve to the local copies; `--no-verify` skips
+# building each package again from its tarball (the steps here build and test
+# the same sources). CI runs on a clean clone; a local run with uncommitted
+# changes packages them as they are (`--allow-dirty`) instead of failing.
+step "cargo package (every published crate, file lists checked)"
+package_flags=(--workspace --exclude tenancy-examples)
+if [ -n "$(git status --porcelain 2>/dev/null || true)" ]; then
+    echo "uncommitted changes: packaging them as they are (--allow-dirty)"
+    package_flags+=(--allow-dirty)
+fi
+cargo package "${package_flags[@]}" --no-verify \
+    || fail "cargo package failed (see above): a crate could not be published as it is."
+# A package holds its manifest, README and the Rust sources of src/, tests/ and
+# benches/; anything else (data, logs, editor files, databases) is junk.
+package_files="$(cargo package "${package_flags[@]}" --list)" \
+    || fail "cargo package --list failed (see above)."
+package_junk="$(grep -Ev '^(\.cargo_vcs_info\.json|Cargo\.toml|Cargo\.toml\.orig|Cargo\.lock|README\.md|(src|tests|benches)/.+\.rs)$' <<<"$package_files" || true)"
+[ -z "$package_junk" ] \
+    || fail "the packages would contain files this check does not expect (delete them, exclude them in the crate's Cargo.toml, or allow them here if they belong):
+$package_junk"
+[ "$(grep -cx 'Cargo.toml' <<<"$package_files")" = "$(grep -cx 'README.md' <<<"$package_files")" ] \
+    || fail "a package has no README.md (set readme = \"README.md\" in its Cargo.toml)."
+echo "$(grep -cx 'Cargo.toml' <<<"$package_files") crates packaged, $(wc -l <<<"$package_files") files, none unexpected"
+# ---- end of packaging ----
+
 step "cargo test (whole workspace, all features)"
 cargo test --workspace --all-features "$@"
+
+# ---- each feature alone ----
+# A user enables one feature at a time (tenancy-sqlx with only `mysql`, an
+# adapter without `sqlx`), while the run above enables all of them at once,
+# which hides code that needs a feature it does not declare. For every feature
+# a user may pick alone, and for no features at all:
+#   - `cargo check --all-targets`: the library, its tests, benches and
+#     examples compile with exactly that feature;
+#   - `cargo test --lib` and `cargo test --doc`: its unit tests and doc
+#     examples pass (a doc example needing another feature fails here).
+# The integration tests are compiled but not run again: they ran above, with
+# every feature, against the same databases; running them once per feature
+# would multiply the suite's time. A plain loop rather than `cargo hack
+# --each-feature`: it needs no tool installed first (cargo-hack builds from
+# source in CI), and the check below keeps it complete: a feature added to a
+# manifest but not to this list fails the run.
+step "each feature alone: check all targets, unit and doc tests"
+FEATURE_SETS=(
+    "tenancy-core:"
+    "tenancy-core:serde"
+    "tenancy-sqlx:"
+    "tenancy-sqlx:postgres"
+    "tenancy-sqlx:mysql"
+    "tenancy-sqlx:sqlite"
+    "tenancy-axum:"
+    "tenancy-actix:"
+)
+# The features of a crate's manifest (its folder is named after it), but `default`.
+declared_features() {
+    awk '/^\[/ { in_features = ($0 == "[features]"); next }
+         in_features && /^[A-Za-z0-9_-]+[[:space:]]*=/ {
+             sub(/[[:space:]]*=.*/, ""); if ($0 != "default") print
+         }' "$1/Cargo.toml"
+}
+for crate in tenancy-core tenancy-sqlx tenancy-axum tenancy-actix; do
+    for feature in $(declared_features "$crate"); do
+        [[ " ${FEATURE_SETS[*]} " == *" $crate:$feature "* ]] \
+            || fail "feature '$feature' of $crate is not in FEATURE_SETS of scripts/test.sh; add it."
+    done
+done
+feature_failures=()
+for set in "${FEATURE_SETS[@]}"; do
+    crate="${set%%:*}" feature="${set#*:}"
+    selection=(-p "$crate" --no-default-features)
+    if [ -n "$feature" ]; then selection+=(--features "$feature"); fi
+    printf '\n--- %s, %s\n' "$crate" "${feature:-no features}"
+    for command in "check --all-targets" "test --lib" "test --doc"; do
+        # shellcheck disable=SC2086 # $command is two words on purpose
+        cargo $command "${selection[@]}" \
+            || feature_failures+=("$crate ${feature:-(no features)}: cargo $command")
+    done
+done
+if [ "${#feature_failures[@]}" -gt 0 ]; then
+    printf '  %s\n' "${feature_failures[@]}" >&2
+    fail "${#feature_failures[@]} command(s) failed with a single feature (listed above)."
+fi
+# ---- end of each feature alone ----
 
 step "all checks passed"

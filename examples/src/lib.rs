@@ -1,7 +1,8 @@
 //! Runnable example apps for tenancy-rs (not published).
 //!
-//! - [`items`]: the multi-tenant JSON service of `shared/ITEMS_APP.md`, shared
-//!   by the `items-axum` and `items-actix` binaries ([`axum_app`], [`actix_app`]).
+//! - [`items`]: the multi-tenant JSON service whose HTTP contract is
+//!   `examples/ITEMS_APP.md`, shared by the `items-axum` and `items-actix`
+//!   binaries ([`axum_app`], [`actix_app`]).
 //! - [`baseline`]: the same endpoint without tenancy, for the load benchmark.
 //! - [`server`]: the limits both items binaries serve under (header, keep-alive
 //!   and request time-outs, a connection cap) and how each framework enforces them.

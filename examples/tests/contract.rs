@@ -1,5 +1,6 @@
-//! The HTTP contract of `shared/ITEMS_APP.md`, driven over real sockets against
-//! the real binaries, for every mode × backend pair and both frameworks.
+//! The HTTP contract of `examples/ITEMS_APP.md`, driven over real sockets
+//! against the real binaries, for every mode × backend pair and both
+//! frameworks.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

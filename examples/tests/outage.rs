@@ -1,5 +1,5 @@
-//! Database outages, end to end (ITEMS_APP.md, "Under faults and hostile
-//! load"): while the database is down, storage routes answer
+//! Database outages, end to end (`examples/ITEMS_APP.md`, "Slow, vanishing
+//! and numerous clients"): while the database is down, storage routes answer
 //! `503 StoreUnavailable` within 5 s, tenants already cached keep resolving
 //! (`GET /` and `/health` answer 200), and once the database is back the app
 //! serves normally again within 5 s, without a restart.

@@ -16,14 +16,18 @@ use crate::request::RequestView;
 /// - A nested subdomain (`a.b.example.com`) names no tenant, unless
 ///   `b.example.com` is itself configured as a base; the longest matching base
 ///   wins.
-/// - A label that is not a valid [`TenantId`] (e.g. `acme_corp.example.com`)
-///   is an [`InvalidTenantId`](TenancyError::InvalidTenantId) error.
+/// - A host that is not a valid host name, such as `acme_corp.example.com`
+///   (`_` is not allowed), never reaches the resolver: building the
+///   [`RequestView`] fails with [`InvalidHost`](TenancyError::InvalidHost)
+///   (`400`), and so does [`Tenancy::resolve`](crate::Tenancy::resolve).
+///   A label of a valid host name is always a valid [`TenantId`] (both are
+///   DNS labels), upper-case letters being lower-cased.
 /// - IP addresses and hosts outside every base name no tenant, unless
 ///   [`with_custom_domains`](Self::with_custom_domains) turns such hosts into
 ///   [`TenantKey::Domain`] keys.
 ///
 /// ```
-/// use tenancy_core::{Resolver, RequestView, SubdomainResolver};
+/// use tenancy_core::{RequestView, Resolver, SubdomainResolver, TenancyError};
 ///
 /// let resolver = SubdomainResolver::new(["example.com", "localhost"])?;
 /// let request = http::Request::builder().header("host", "Acme.Example.com:443").body(())?;
@@ -32,6 +36,12 @@ use crate::request::RequestView;
 ///
 /// let central = http::Request::builder().header("host", "www.localhost").body(())?;
 /// assert!(resolver.resolve(&RequestView::new(&central)?)?.is_none());
+///
+/// // Not a host name: refused before any resolver runs.
+/// let invalid = http::Request::builder().header("host", "acme_corp.example.com").body(())?;
+/// let error = RequestView::new(&invalid).unwrap_err();
+/// assert!(matches!(error, TenancyError::InvalidHost(_)));
+/// assert_eq!((error.kind(), error.status().as_u16()), ("InvalidHost", 400));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
