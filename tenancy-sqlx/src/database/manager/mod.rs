@@ -34,6 +34,7 @@ type PlacementFn = Arc<dyn Fn(&NewTenant) -> Ident + Send + Sync>;
 /// [`TenancyError`] and invalidates subscribed caches. Cheap to clone.
 ///
 /// ```no_run
+/// # #[cfg(feature = "sqlite")] mod example {
 /// use tenancy_core::TenantId;
 /// use tenancy_sqlx::{AnyRegistry, DatabaseManager, MigrateOptions, NewTenant, PoolConfig, SqliteDatabases, TenantMigrations};
 ///
@@ -53,6 +54,8 @@ type PlacementFn = Arc<dyn Fn(&NewTenant) -> Ident + Send + Sync>;
 /// assert!(report.is_success());
 /// manager.drop_tenant(acme.id()).await?;
 /// # Ok(()) }
+/// # }
+/// # fn main() {}
 /// ```
 pub struct DatabaseManager<B: DatabaseBackend> {
     inner: Arc<Inner<B>>,

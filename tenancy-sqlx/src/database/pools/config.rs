@@ -136,11 +136,14 @@ impl PoolConfig {
 /// Counters of a [`TenantPools`](crate::TenantPools), for tests and metrics.
 ///
 /// ```no_run
+/// # #[cfg(feature = "sqlite")] mod example {
 /// # fn example(pools: tenancy_sqlx::TenantPools<tenancy_sqlx::SqliteDatabases>) {
 /// let stats = pools.stats();
 /// assert!(stats.open_connections <= 20);
 /// println!("{} pools opened, {} connections opened", stats.pools_opened, stats.connections_opened);
 /// # }
+/// # }
+/// # fn main() {}
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]

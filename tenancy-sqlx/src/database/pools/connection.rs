@@ -20,6 +20,7 @@ use crate::database::name::DatabaseLocation;
 /// transactions roll back before the connection is reused).
 ///
 /// ```no_run
+/// # #[cfg(feature = "sqlite")] mod example {
 /// use sqlx::Connection;
 ///
 /// # async fn example(mut conn: tenancy_sqlx::TenantConnection<tenancy_sqlx::SqliteDatabases>) -> Result<(), sqlx::Error> {
@@ -28,6 +29,8 @@ use crate::database::name::DatabaseLocation;
 /// sqlx::query("DELETE FROM items WHERE id = ?").bind(1).execute(&mut *tx).await?;
 /// tx.commit().await?;
 /// # let _ = rows; Ok(()) }
+/// # }
+/// # fn main() {}
 /// ```
 pub struct TenantConnection<B: DatabaseBackend> {
     /// `Some` from checkout until `drop` hands the connection back.

@@ -67,6 +67,7 @@ const RECHECK: Duration = Duration::from_millis(50);
 /// use their own short-lived connections, outside the budget.
 ///
 /// ```no_run
+/// # #[cfg(feature = "sqlite")] mod example {
 /// use tenancy_core::TenantStore;
 /// use tenancy_sqlx::{DatabaseManager, SqliteDatabases, TenantAccess};
 ///
@@ -75,6 +76,8 @@ const RECHECK: Duration = Duration::from_millis(50);
 /// let mut conn = manager.pools().open(&tenant).await?;
 /// let names: Vec<String> = sqlx::query_scalar("SELECT name FROM items").fetch_all(&mut *conn).await?;
 /// # let _ = names; Ok(()) }
+/// # }
+/// # fn main() {}
 /// ```
 pub struct TenantPools<B: DatabaseBackend> {
     shared: Arc<Shared<B>>,

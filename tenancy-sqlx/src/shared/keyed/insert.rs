@@ -13,6 +13,7 @@ use crate::shared::key::SharedKey;
 /// pairs; the helper adds the tenant column with the transaction's key.
 ///
 /// ```no_run
+/// # #[cfg(feature = "mysql")] mod example {
 /// # async fn example(mut tx: tenancy_sqlx::MySqlSharedTransaction) -> Result<(), sqlx::Error> {
 /// let done = tx
 ///     .insert("items")
@@ -22,6 +23,8 @@ use crate::shared::key::SharedKey;
 ///     .await?;
 /// let id = done.last_insert_id(); // MySQL; on SQLite: last_insert_rowid()
 /// # let _ = id; Ok(()) }
+/// # }
+/// # fn main() {}
 /// ```
 #[must_use = "an insert does nothing until it is executed"]
 pub struct SharedInsert<'t, DB: SharedBackend> {

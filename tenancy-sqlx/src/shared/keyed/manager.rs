@@ -52,6 +52,7 @@ type SeedFn<DB> = Arc<
 /// registry changes within their cache TTL. Cheap to clone.
 ///
 /// ```no_run
+/// # #[cfg(feature = "sqlite")] mod example {
 /// use tenancy_core::TenantId;
 /// use tenancy_sqlx::{Ident, NewTenant, SqliteRegistry, SqliteSharedManager, SqliteSharedPool, TenantMigrations};
 ///
@@ -72,6 +73,8 @@ type SeedFn<DB> = Arc<
 /// tx.commit().await?;
 /// manager.drop_tenant(acme.id()).await?;
 /// # Ok(()) }
+/// # }
+/// # fn main() {}
 /// ```
 pub struct SharedManager<DB: SharedBackend> {
     inner: Arc<Inner<DB>>,

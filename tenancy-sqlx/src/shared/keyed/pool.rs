@@ -35,6 +35,7 @@ use crate::tenant::RegistryTenant;
 /// index), which [`check`](Self::check) verifies. Cheap to clone.
 ///
 /// ```no_run
+/// # #[cfg(feature = "sqlite")] mod example {
 /// use sqlx::sqlite::SqlitePoolOptions;
 /// use tenancy_sqlx::{Ident, RegistryTenant, SqliteSharedPool};
 ///
@@ -51,6 +52,8 @@ use crate::tenant::RegistryTenant;
 ///     .await?;
 /// tx.commit().await?;
 /// # let _ = count; Ok(()) }
+/// # }
+/// # fn main() {}
 /// ```
 pub struct SharedPool<DB: SharedBackend> {
     pool: Pool<DB>,

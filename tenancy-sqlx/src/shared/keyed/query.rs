@@ -92,6 +92,7 @@ where
 /// [`sqlx::Error::Configuration`]); so is a wrong number of bound values.
 ///
 /// ```no_run
+/// # #[cfg(feature = "sqlite")] mod example {
 /// # async fn example(mut tx: tenancy_sqlx::SqliteSharedTransaction) -> Result<(), sqlx::Error> {
 /// #[derive(sqlx::FromRow)]
 /// struct Item { id: i64, name: String }
@@ -102,6 +103,8 @@ where
 ///     .fetch_optional()
 ///     .await?;
 /// # let _ = item; Ok(()) }
+/// # }
+/// # fn main() {}
 /// ```
 #[must_use = "a query does nothing until it is executed"]
 pub struct SharedQuery<'t, DB: SharedBackend, O> {

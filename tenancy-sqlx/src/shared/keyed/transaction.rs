@@ -31,6 +31,7 @@ use crate::shared::key::SharedKey;
 /// Dropping it without [`commit`](Self::commit) rolls back.
 ///
 /// ```no_run
+/// # #[cfg(feature = "mysql")] mod example {
 /// # async fn example(shared: tenancy_sqlx::MySqlSharedPool, tenant: tenancy_sqlx::RegistryTenant) -> Result<(), Box<dyn std::error::Error>> {
 /// let mut tx = shared.begin(&tenant).await?;
 /// tx.insert("items").value("name", "pen").execute().await?;
@@ -44,6 +45,8 @@ use crate::shared::key::SharedKey;
 ///     .await?;
 /// tx.commit().await?;
 /// # let _ = names; Ok(()) }
+/// # }
+/// # fn main() {}
 /// ```
 pub struct SharedTransaction<DB: SharedBackend> {
     tx: Transaction<'static, DB>,
