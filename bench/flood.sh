@@ -31,7 +31,7 @@ BENCH_LOG=error
 
 echo "==> building release binaries"
 cargo build --release -q -p tenancy-examples --bins
-BIN=target/release
+BIN="${CARGO_TARGET_DIR:-target}/release"
 
 trap cleanup_servers EXIT
 

@@ -54,7 +54,7 @@ provision() {
     local tenants=$1 items=$2
     psql "$PG_URL" -qc "CREATE DATABASE \"$DB\"" >/dev/null
     echo "==> provisioning $tenants tenants with $items items each (schema mode)"
-    start target/release/items-axum TENANCY_DATABASE_URL="$DB_URL" TENANCY_ISOLATION=schema TENANCY_SEED=0 TENANCY_ADMIN_TOKEN="$TOKEN"
+    start "${CARGO_TARGET_DIR:-target}/release/items-axum" TENANCY_DATABASE_URL="$DB_URL" TENANCY_ISOLATION=schema TENANCY_SEED=0 TENANCY_ADMIN_TOKEN="$TOKEN"
     for i in $(seq 1 "$tenants"); do printf 't%04d\n' "$i"; done |
         xargs -P 8 -I{} curl -fsS -o /dev/null -H "Host: localhost" -H "Authorization: Bearer $TOKEN" \
             -H "Content-Type: application/json" -d '{"id":"{}","name":"Tenant {}"}' "http://$ADDR/admin/tenants"

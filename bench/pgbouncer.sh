@@ -29,7 +29,7 @@ need wrk wrk; need curl curl; need psql postgresql-client
 
 echo "==> building release binaries"
 cargo build --release -q -p tenancy-examples --bins
-BIN=target/release
+BIN="${CARGO_TARGET_DIR:-target}/release"
 
 echo "==> PgBouncer (transaction mode, default_pool_size = 10)"
 BOUNCER_PORT=$(TENANCY_PGBOUNCER_DIR=$BOUNCER_DIR TENANCY_PGBOUNCER_POOL_SIZE=10 scripts/pgbouncer.sh)
