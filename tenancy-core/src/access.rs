@@ -51,6 +51,55 @@ pub trait TenantAccess: Send + Sync + 'static {
         &'a self,
         tenant: &'a Self::Tenant,
     ) -> BoxFuture<'a, Result<Self::Handle, TenancyError>>;
+
+    /// Opens access to the current tenant of a [`scope`](crate::scope::scope):
+    /// what background work calls, so that it never names the tenant twice.
+    ///
+    /// Fails with `TenantRequired` outside a scope, and with `Configuration`
+    /// in a scope whose tenant is of another type than [`Tenant`](Self::Tenant);
+    /// else as [`open`](Self::open).
+    ///
+    /// ```
+    /// # use tenancy_core::{BoxFuture, TenancyError, Tenant, TenantAccess, TenantRecord};
+    /// # struct Ids;
+    /// # impl TenantAccess for Ids {
+    /// #     type Tenant = TenantRecord;
+    /// #     type Handle = String;
+    /// #     fn open<'a>(&'a self, tenant: &'a TenantRecord) -> BoxFuture<'a, Result<String, TenancyError>> {
+    /// #         Box::pin(async move { Ok(tenant.id().to_string()) })
+    /// #     }
+    /// # }
+    /// use tenancy_core::{TenantId, scope};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let acme = TenantRecord::new(TenantId::new("acme")?, "Acme");
+    /// let handle = scope::scope(acme, async { Ids.open_current().await }).await?;
+    /// assert_eq!(handle, "acme");
+    /// assert_eq!(Ids.open_current().await.unwrap_err().kind(), "TenantRequired");
+    /// # Ok(()) }
+    /// ```
+    fn open_current(&self) -> BoxFuture<'_, Result<Self::Handle, TenancyError>> {
+        // The scope is read when the future runs, not when it is made.
+        Box::pin(async move {
+            match crate::scope::current::<Self::Tenant>() {
+                Some(tenant) => self.open(&tenant).await,
+                None => Err(outside_a_scope::<Self::Tenant>()),
+            }
+        })
+    }
+}
+
+/// Why [`TenantAccess::open_current`] found no tenant of type `T`.
+fn outside_a_scope<T>() -> TenancyError {
+    match crate::scope::current_id() {
+        None => TenancyError::TenantRequired,
+        Some(_) => TenancyError::Configuration {
+            message: format!(
+                "the current scope's tenant is not a `{}`",
+                std::any::type_name::<T>()
+            ),
+        },
+    }
 }
 
 impl<A: TenantAccess + ?Sized> TenantAccess for std::sync::Arc<A> {
@@ -169,5 +218,54 @@ impl<A: TenantAccess> fmt::Debug for LazyAccess<A> {
             .field("tenant", self.tenant.id())
             .field("opened", &self.handle.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{TenantId, TenantRecord, scope};
+
+    /// Opens the tenant's id; its tenant type is `TenantRecord`.
+    struct Ids;
+
+    impl TenantAccess for Ids {
+        type Tenant = TenantRecord;
+        type Handle = String;
+
+        fn open<'a>(
+            &'a self,
+            tenant: &'a TenantRecord,
+        ) -> BoxFuture<'a, Result<String, TenancyError>> {
+            Box::pin(async move { Ok(tenant.id().to_string()) })
+        }
+    }
+
+    /// A tenant of another type than `Ids` opens for.
+    #[derive(Clone)]
+    struct Other(TenantId);
+
+    impl Tenant for Other {
+        fn id(&self) -> &TenantId {
+            &self.0
+        }
+        fn name(&self) -> &str {
+            self.0.as_str()
+        }
+        fn is_active(&self) -> bool {
+            true
+        }
+    }
+
+    #[tokio::test]
+    async fn open_current_needs_a_scope_of_the_access_tenant_type() {
+        let acme = TenantId::new("acme").unwrap();
+        let record = TenantRecord::new(acme.clone(), "Acme");
+        let opened = scope::scope(record, Ids.open_current()).await;
+        assert_eq!(opened.unwrap(), "acme");
+        let arc = std::sync::Arc::new(Ids);
+        let other = scope::scope(Other(acme), async { arc.open_current().await }).await;
+        assert_eq!(other.unwrap_err().kind(), "Configuration");
+        assert_eq!(Ids.open_current().await.unwrap_err().kind(), "TenantRequired");
     }
 }
