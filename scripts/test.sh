@@ -178,6 +178,7 @@ step "each feature alone: check all targets, unit and doc tests"
 FEATURE_SETS=(
     "tenancy-core:"
     "tenancy-core:serde"
+    "tenancy-core:testing"
     "tenancy-sqlx:"
     "tenancy-sqlx:postgres"
     "tenancy-sqlx:mysql"

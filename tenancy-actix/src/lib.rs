@@ -75,12 +75,14 @@ mod middleware;
 mod rejection;
 mod request;
 mod service;
+mod state;
 
 pub use db::TenantDb;
 pub use error::{ErrorRenderer, JsonErrors, TenancyErrorResponse, status_code};
 pub use extract::{CurrentTenant, OptionalTenant};
 pub use future::ResponseFuture;
-pub use middleware::{OriginalUri, TenancyMiddleware};
+pub use middleware::TenancyMiddleware;
 pub use rejection::TenantRejection;
 pub use request::ActixRequest;
 pub use service::TenancyService;
+pub use state::OriginalUri;

@@ -12,8 +12,8 @@ use tenancy_core::{Decision, TenantStore, request_span};
 use tracing::Instrument;
 
 use crate::future::{Answer, ResponseFuture, ToLeft};
-use crate::middleware::{MiddlewareState, apply};
 use crate::request::ActixRequest;
+use crate::state::{MiddlewareState, apply};
 
 /// The [`Service`] made by [`TenancyMiddleware`](crate::TenancyMiddleware); see there for what it does.
 ///

@@ -1,7 +1,6 @@
-//! The shared conformance suite, run against the actix-web adapter.
-//!
-//! The suite lives with the axum adapter (`tenancy-axum/tests/suite`) and is
-//! included here unchanged: only the harness below is actix-specific.
+//! The adapters' HTTP conformance suite (`tenancy_core::testing`, feature
+//! `testing`), run against the actix-web adapter: the harness below serves
+//! the suite's test app with actix-web handlers behind a `TenancyMiddleware`.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,18 +10,17 @@
 )]
 
 mod common;
-#[path = "../../tenancy-axum/tests/suite/mod.rs"]
-mod suite;
 
 use std::time::Duration;
 
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use tenancy_actix::{CurrentTenant, OptionalTenant, OriginalUri, TenancyMiddleware, status_code};
-use tenancy_core::{Gate, TenancyError, TenantRecord};
+// `common` uses `TestApp` and `TestResponse` from the crate root.
+use tenancy_core::testing::{Harness, Renderer, Setup, TestApp, TestResponse};
+use tenancy_core::{TenancyError, TenantRecord};
 
 use common::ActixApp;
-use suite::{Harness, Renderer, Setup, TestApp, TestResponse};
 
 async fn health() -> web::Json<Value> {
     tracing::info!("handler");
@@ -78,22 +76,14 @@ async fn slow(
 fn text_renderer(error: &TenancyError) -> HttpResponse {
     HttpResponse::build(status_code(error))
         .content_type("text/plain; charset=utf-8")
-        .body(format!("{}: {error}", error.kind()))
+        .body(Renderer::text_body(error))
 }
 
 struct Actix;
 
 impl Harness for Actix {
     async fn app(setup: Setup) -> impl TestApp {
-        let mut gate = Gate::new(setup.tenancy)
-            .central_route("/health")
-            .optional_route("/")
-            .optional_route("/maybe")
-            .optional_route("/strict");
-        if setup.optional {
-            gate = gate.optional();
-        }
-        let mut middleware = TenancyMiddleware::new(gate);
+        let mut middleware = TenancyMiddleware::new(setup.gate);
         if setup.renderer == Renderer::Text {
             middleware = middleware.error_renderer(text_renderer);
         }
@@ -110,7 +100,7 @@ impl Harness for Actix {
     }
 }
 
-suite::conformance_suite!(
+tenancy_core::conformance_suite!(
     #[actix_web::test]
     Actix
 );

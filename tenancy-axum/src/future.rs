@@ -13,7 +13,7 @@ use tenancy_core::{Pending, TenantStore};
 use tower_service::Service;
 use tracing::Span;
 
-use crate::layer::{LayerState, apply};
+use crate::state::{LayerState, apply};
 
 pin_project! {
     /// Response future of [`TenancyService`](crate::TenancyService).

@@ -3,15 +3,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use axum::extract::OriginalUri;
-use axum::response::Response;
-use http::uri::PathAndQuery;
-use http::{Request, Uri};
-use tenancy_core::{AdapterState, Gate, Outcome, TenancyError, TenantStore};
+use tenancy_core::{AdapterState, Gate, TenantStore};
 use tower_layer::Layer;
 
 use crate::error::{ErrorRenderer, JsonErrors};
 use crate::service::TenancyService;
+use crate::state::LayerState;
 
 /// A tower [`Layer`] that resolves the tenant of every request it wraps.
 ///
@@ -29,7 +26,7 @@ use crate::service::TenancyService;
 ///   [`axum::extract::OriginalUri`]);
 /// - records `tenant.id` on a `tenancy` [`tracing`] span that covers the rest
 ///   of the request;
-/// - or answers with the rendered [`TenancyError`].
+/// - or answers with the rendered [`TenancyError`](tenancy_core::TenancyError).
 ///
 /// # Wrap the router, not its routes
 ///
@@ -60,9 +57,6 @@ use crate::service::TenancyService;
 pub struct TenancyLayer<S> {
     state: LayerState<S>,
 }
-
-/// The state of one layer, shared by its services and their futures.
-pub(crate) type LayerState<S> = AdapterState<S, Arc<dyn ErrorRenderer>>;
 
 impl<S: TenantStore + 'static> TenancyLayer<S> {
     /// A layer running `gate` (or a `Tenancy`: a tenant on every route),
@@ -117,47 +111,4 @@ impl<S: fmt::Debug> fmt::Debug for TenancyLayer<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.state, f)
     }
-}
-
-/// Carries the gate's outcome out on `request`: marks it (and attaches the
-/// tenant), or gives the answer to send instead of running it.
-pub(crate) fn apply<S: TenantStore + 'static, B>(
-    state: &LayerState<S>,
-    outcome: Outcome<S::Tenant>,
-    request: &mut Request<B>,
-    span: &tracing::Span,
-) -> Option<Response> {
-    let admitted = state.admit(outcome, span, |resolved| {
-        let uri = request.uri();
-        if let Some(target) = state
-            .gate()
-            .routed_target(&resolved, uri.path(), uri.query())?
-        {
-            route_to(request, &target)?;
-        }
-        request.extensions_mut().insert(resolved);
-        Ok(())
-    });
-    match admitted {
-        Ok(mark) => {
-            request.extensions_mut().insert(mark);
-            None
-        }
-        Err(error) => Some(state.renderer().render(&error)),
-    }
-}
-
-/// Routes `request` to `target` (path and query), keeping the URI it came
-/// with as [`OriginalUri`].
-fn route_to<B>(request: &mut Request<B>, target: &str) -> Result<(), TenancyError> {
-    let mut parts = request.uri().clone().into_parts();
-    parts.path_and_query = PathAndQuery::try_from(target).ok();
-    let routed = Uri::from_parts(parts).map_err(|_| TenancyError::Configuration {
-        message: "the routed request URI is invalid".to_owned(),
-    })?;
-    let original = std::mem::replace(request.uri_mut(), routed);
-    if request.extensions().get::<OriginalUri>().is_none() {
-        request.extensions_mut().insert(OriginalUri(original));
-    }
-    Ok(())
 }

@@ -74,6 +74,7 @@ mod future;
 mod layer;
 mod rejection;
 mod service;
+mod state;
 
 pub use db::TenantDb;
 pub use error::{ErrorRenderer, JsonErrors, TenancyErrorResponse};

@@ -10,7 +10,7 @@ use tenancy_core::{Decision, TenantStore, request_span};
 use tower_service::Service;
 
 use crate::future::ResponseFuture;
-use crate::layer::{LayerState, apply};
+use crate::state::{LayerState, apply};
 
 /// The [`Service`] made by [`TenancyLayer`](crate::TenancyLayer); see there for what it does.
 ///

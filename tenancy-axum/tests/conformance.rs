@@ -1,4 +1,6 @@
-//! The shared conformance suite (`tests/suite`), run against the axum adapter.
+//! The adapters' HTTP conformance suite (`tenancy_core::testing`, feature
+//! `testing`), run against the axum adapter: the harness below serves the
+//! suite's test app with axum handlers behind a `TenancyLayer`.
 
 #![allow(
     clippy::unwrap_used,
@@ -6,8 +8,6 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-
-mod suite;
 
 use std::time::Duration;
 
@@ -20,11 +20,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::{Value, json};
 use tenancy_axum::{CurrentTenant, OptionalTenant, TenancyLayer, TenancyService};
-use tenancy_core::{Gate, TenancyError, TenantRecord};
+use tenancy_core::testing::{Harness, Renderer, Setup, Store, TestApp, TestResponse};
+use tenancy_core::{TenancyError, TenantRecord};
 use tower::{Layer, ServiceExt as _};
-
-use suite::fixture::Store;
-use suite::{Harness, Renderer, Setup, TestApp, TestResponse};
 
 async fn health() -> Json<Value> {
     tracing::info!("handler");
@@ -72,7 +70,7 @@ async fn slow(CurrentTenant(tenant): CurrentTenant<TenantRecord>, uri: Uri) -> J
 }
 
 fn text_renderer(error: &TenancyError) -> axum::response::Response {
-    (error.status(), format!("{}: {error}", error.kind())).into_response()
+    (error.status(), Renderer::text_body(error)).into_response()
 }
 
 struct Axum;
@@ -89,15 +87,7 @@ impl Harness for Axum {
             .route("/items", get(items))
             .route("/items/{id}", get(item))
             .route("/slow", get(slow));
-        let mut gate = Gate::new(setup.tenancy)
-            .central_route("/health")
-            .optional_route("/")
-            .optional_route("/maybe")
-            .optional_route("/strict");
-        if setup.optional {
-            gate = gate.optional();
-        }
-        let mut layer = TenancyLayer::new(gate);
+        let mut layer = TenancyLayer::new(setup.gate);
         if setup.renderer == Renderer::Text {
             layer = layer.error_renderer(text_renderer);
         }
@@ -127,7 +117,7 @@ impl TestApp for AxumApp {
     }
 }
 
-suite::conformance_suite!(
+tenancy_core::conformance_suite!(
     #[tokio::test]
     Axum
 );

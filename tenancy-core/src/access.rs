@@ -94,10 +94,7 @@ fn outside_a_scope<T>() -> TenancyError {
     match crate::scope::current_id() {
         None => TenancyError::TenantRequired,
         Some(_) => TenancyError::Configuration {
-            message: format!(
-                "the current scope's tenant is not a `{}`",
-                std::any::type_name::<T>()
-            ),
+            message: format!("the current scope's tenant is not a `{}`", type_name::<T>()),
         },
     }
 }
@@ -266,6 +263,9 @@ mod tests {
         let arc = std::sync::Arc::new(Ids);
         let other = scope::scope(Other(acme), async { arc.open_current().await }).await;
         assert_eq!(other.unwrap_err().kind(), "Configuration");
-        assert_eq!(Ids.open_current().await.unwrap_err().kind(), "TenantRequired");
+        assert_eq!(
+            Ids.open_current().await.unwrap_err().kind(),
+            "TenantRequired"
+        );
     }
 }

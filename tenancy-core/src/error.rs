@@ -5,8 +5,8 @@ use http::StatusCode;
 use crate::domain::{DomainName, InvalidDomain};
 use crate::host::InvalidHost;
 use crate::id::{InvalidTenantId, TenantId};
+use crate::key::Strategy;
 use crate::key::TenantKey;
-use crate::resolver::Strategy;
 
 /// A boxed error kept as the source of a [`TenancyError`], never stringified.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

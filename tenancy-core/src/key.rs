@@ -61,3 +61,31 @@ impl From<DomainName> for TenantKey {
         Self::Domain(domain)
     }
 }
+
+/// Which strategy found a tenant key (for errors and tracing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// A subdomain of a base domain.
+    Subdomain,
+    /// A custom domain (the whole host).
+    Domain,
+    /// A path prefix such as `/t/{id}`.
+    PathPrefix,
+    /// A request header.
+    Header,
+    /// A user-defined resolver, with its name.
+    Custom(&'static str),
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Subdomain => f.write_str("subdomain"),
+            Self::Domain => f.write_str("domain"),
+            Self::PathPrefix => f.write_str("path prefix"),
+            Self::Header => f.write_str("header"),
+            Self::Custom(name) => f.write_str(name),
+        }
+    }
+}

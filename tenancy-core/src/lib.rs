@@ -21,6 +21,8 @@
 //!   through [`LazyAccess`].
 //! - [`TenancyError`]: every failure, each with an HTTP status.
 //! - [`scope`]: a task-local tenant for background work.
+//! - `testing` (feature `testing`): the HTTP conformance kit every framework
+//!   adapter runs in its tests.
 //!
 //! # Example
 //!
@@ -76,6 +78,8 @@ pub mod scope;
 mod store;
 mod tenancy;
 mod tenant;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use access::{LazyAccess, TenantAccess};
 pub use domain::{Domain, DomainName, DomainRecord, InvalidDomain};
@@ -90,11 +94,11 @@ pub use gate::{
 };
 pub use host::{Host, InvalidHost};
 pub use id::{InvalidTenantId, TenantId};
-pub use key::TenantKey;
+pub use key::{Strategy, TenantKey};
 pub use request::{HeaderValues, RequestInfo, RequestView};
 pub use resolver::{
     AsyncResolver, ChainResolver, DomainResolver, FnResolver, HeaderResolver, InvalidPathPrefix,
-    PathPrefixResolver, Resolution, Resolver, Strategy, SubdomainResolver, from_fn,
+    PathPrefixResolver, Resolution, Resolver, SubdomainResolver, from_fn,
 };
 pub use store::{
     BoxFuture, CacheBuilder, CacheStats, CachedStore, Clock, InMemoryStore, Invalidate,

@@ -8,9 +8,10 @@ use std::task::{Context, Poll};
 
 use crate::error::TenancyError;
 use crate::id::TenantId;
+use crate::key::Strategy;
 use crate::key::TenantKey;
 use crate::request::{RequestInfo, RequestView};
-use crate::resolver::{AsyncResolver, DynAsyncResolver, Resolution, Resolver, Resolving, Strategy};
+use crate::resolver::{AsyncResolver, DynAsyncResolver, Resolution, Resolver, Resolving};
 use crate::store::{BoxFuture, TenantStore};
 use crate::tenant::Tenant;
 

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
+use tenancy_core::testing::{get, post};
 
 use super::DbHarness;
-use super::client::{get, post};
 use super::fixture::{DbFixture, DbSetup};
 use super::pg::Via;
 use super::raw::{self, Progress};

@@ -1,7 +1,8 @@
-//! The adapters' shared database suite (feature `sqlx`), against a real Postgres.
+//! The adapters' shared database suite (`TenantDb` over real Postgres, directly and through PgBouncer).
 //!
 //! Written once, run against every framework adapter in process, like the
-//! conformance suite (`tests/suite`): each adapter crate has a
+//! HTTP conformance suite (`tenancy_core::testing`, whose client it uses:
+//! [`TestApp`], [`TestResponse`], `get`, `post`): each adapter crate has a
 //! `tests/database.rs` that includes this module, implements [`DbHarness`]
 //! and expands [`database_suite!`]. Every case creates its own database (see
 //! [`pg::TestDb`]) on the server named by `TENANCY_TEST_PG_URL` (default
@@ -23,8 +24,8 @@
 //! Every harness serves these routes behind its adapter, configured from a
 //! [`DbSetup`] with `.optional()` (so that the extractor, not the layer,
 //! answers requests without a tenant), `central_route("/central/*")`, the
-//! text renderer of the conformance suite when `setup.text_errors`, and no
-//! adapter at all when `!setup.layer`. `setup.schemas` (when `Some`) is the
+//! text renderer of the conformance suite (`Renderer::Text`) when
+//! `setup.text_errors`, and no adapter at all when `!setup.layer`. `setup.schemas` (when `Some`) is the
 //! access object of `TenantDb<SchemaPool>` and `setup.pools` the one of
 //! `TenantDb<PoolPerTenant>`, provided the framework's way (axum: an
 //! `Extension` layer; actix-web: `web::Data`). Handlers open their
@@ -48,8 +49,6 @@
 #![allow(dead_code)]
 
 pub(crate) mod cases;
-#[path = "../suite/client.rs"]
-pub(crate) mod client;
 pub(crate) mod fixture;
 pub(crate) mod pg;
 pub(crate) mod raw;
@@ -59,8 +58,8 @@ use std::any::Any;
 use std::future::Future;
 use std::net::SocketAddr;
 
-pub(crate) use client::{TestApp, TestResponse};
 pub(crate) use fixture::{DbSetup, PoolPerTenant};
+pub(crate) use tenancy_core::testing::{TestApp, TestResponse};
 
 /// How one adapter builds the test app described in the module docs.
 pub(crate) trait DbHarness {

@@ -4,11 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::resolution::Parts;
-use super::{Resolution, Resolver, Strategy};
+use super::{Resolution, Resolver};
 use crate::domain::DomainName;
 use crate::error::TenancyError;
 use crate::id::TenantId;
-use crate::key::TenantKey;
+use crate::key::{Strategy, TenantKey};
 use crate::request::RequestView;
 
 /// Runs several resolvers in order and merges what they find.

@@ -1,9 +1,9 @@
 //! [`DomainResolver`]: the whole host is a custom-domain key.
 
-use super::{Resolution, Resolver, Strategy};
+use super::{Resolution, Resolver};
 use crate::domain::{DomainName, InvalidDomain, is_within};
 use crate::error::TenancyError;
-use crate::key::TenantKey;
+use crate::key::{Strategy, TenantKey};
 use crate::request::RequestView;
 
 /// Resolves the whole host to a [`TenantKey::Domain`] (custom domains).

@@ -2,10 +2,10 @@
 
 use http::HeaderName;
 
-use super::{Resolution, Resolver, Strategy};
+use super::{Resolution, Resolver};
 use crate::error::TenancyError;
 use crate::id::TenantId;
-use crate::key::TenantKey;
+use crate::key::{Strategy, TenantKey};
 use crate::request::{HeaderValues, RequestView};
 
 /// Resolves the value of a header (e.g. `X-Tenant-ID`) as a tenant id.

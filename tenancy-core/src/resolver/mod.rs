@@ -24,7 +24,7 @@ pub use domain::DomainResolver;
 pub use function::{FnResolver, from_fn};
 pub use header::HeaderResolver;
 pub use path::{InvalidPathPrefix, PathPrefixResolver};
-pub use resolution::{Resolution, Strategy};
+pub use resolution::Resolution;
 pub use subdomain::SubdomainResolver;
 
 use std::sync::Arc;

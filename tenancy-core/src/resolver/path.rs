@@ -1,9 +1,9 @@
 //! [`PathPrefixResolver`]: `/{prefix}/{id}/rest` names tenant `id`.
 
-use super::{Resolution, Resolver, Strategy};
+use super::{Resolution, Resolver};
 use crate::error::TenancyError;
 use crate::id::TenantId;
-use crate::key::TenantKey;
+use crate::key::{Strategy, TenantKey};
 use crate::request::RequestView;
 
 /// Resolves `{prefix}/{id}/rest` to tenant `id`; adapters route `/rest`.

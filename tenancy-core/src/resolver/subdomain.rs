@@ -2,11 +2,11 @@
 
 use std::collections::HashSet;
 
-use super::{Resolution, Resolver, Strategy};
+use super::{Resolution, Resolver};
 use crate::domain::{DomainName, InvalidDomain};
 use crate::error::TenancyError;
 use crate::id::TenantId;
-use crate::key::TenantKey;
+use crate::key::{Strategy, TenantKey};
 use crate::request::RequestView;
 
 /// Resolves `{id}.{base}` to tenant `id`, for one or more base domains.

@@ -2,10 +2,10 @@
 
 use serde_json::json;
 
-use super::super::Harness;
-use super::super::client::{Req, get};
-use super::super::fixture::{Fixture, Setup};
 use super::{app, app_with};
+use crate::testing::Harness;
+use crate::testing::client::{TestRequest, get};
+use crate::testing::fixture::Fixture;
 
 const CENTRAL_HOSTS: [Option<&str>; 6] = [
     Some("localhost"),
@@ -16,14 +16,16 @@ const CENTRAL_HOSTS: [Option<&str>; 6] = [
     None,
 ];
 
-fn central(uri: &str, host: Option<&str>) -> Req {
+fn central(uri: &str, host: Option<&str>) -> TestRequest {
     match host {
         Some(host) => get(uri).host(host),
         None => get(uri),
     }
 }
 
-pub(crate) async fn central_host_on_tenant_routes<H: Harness>() {
+/// A central host (no tenant) is refused on required routes, and runs
+/// without a tenant on optional ones.
+pub async fn central_host_on_tenant_routes<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     for host in CENTRAL_HOSTS {
@@ -61,7 +63,9 @@ pub(crate) async fn central_host_on_tenant_routes<H: Harness>() {
     assert_eq!(body, json!({"tenant": "globex"}));
 }
 
-pub(crate) async fn central_route_runs_on_every_host<H: Harness>() {
+/// A central route runs on every host, even a bad one, without asking the
+/// store.
+pub async fn central_route_runs_on_every_host<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     fixture.backend.set_failing(true);
@@ -89,13 +93,11 @@ pub(crate) async fn central_route_runs_on_every_host<H: Harness>() {
     );
 }
 
-pub(crate) async fn optional_by_default<H: Harness>() {
+/// With a tenant optional by default, central requests pass to the router,
+/// and a badly named tenant is still refused.
+pub async fn optional_by_default<H: Harness>() {
     let fixture = Fixture::new();
-    let app = app_with::<H>(Setup {
-        optional: true,
-        ..fixture.setup()
-    })
-    .await;
+    let app = app_with::<H>(fixture.setup().optional()).await;
     // An unknown path on a central host reaches the router's own 404.
     let response = get("/nowhere").host("localhost").send(&app).await;
     assert_eq!(response.status, 404);

@@ -1,11 +1,12 @@
 //! The tenancy rows of the error table, each with its JSON shape.
 
-use super::super::Harness;
-use super::super::client::get;
-use super::super::fixture::Fixture;
 use super::app;
+use crate::testing::Harness;
+use crate::testing::client::get;
+use crate::testing::fixture::Fixture;
 
-pub(crate) async fn invalid_tenant_id_is_400<H: Harness>() {
+/// An invalid tenant id, from the path or the header, is `400 InvalidTenantId`.
+pub async fn invalid_tenant_id_is_400<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     let requests = [
@@ -24,7 +25,8 @@ pub(crate) async fn invalid_tenant_id_is_400<H: Harness>() {
     }
 }
 
-pub(crate) async fn invalid_or_repeated_host_is_400<H: Harness>() {
+/// A repeated or malformed `Host` is `400 InvalidHost`.
+pub async fn invalid_or_repeated_host_is_400<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     // Two Host headers, equal or not, are refused rather than guessed at.
@@ -54,7 +56,9 @@ pub(crate) async fn invalid_or_repeated_host_is_400<H: Harness>() {
     }
 }
 
-pub(crate) async fn conflicting_tenants_are_400<H: Harness>() {
+/// Strategies (or header values) naming different tenants are
+/// `400 TenantConflict`.
+pub async fn conflicting_tenants_are_400<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     let requests = [
@@ -83,7 +87,8 @@ pub(crate) async fn conflicting_tenants_are_400<H: Harness>() {
     }
 }
 
-pub(crate) async fn inactive_tenant_is_403<H: Harness>() {
+/// A deactivated tenant is `403 TenantInactive`, whatever names it.
+pub async fn inactive_tenant_is_403<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     for request in [
@@ -97,7 +102,9 @@ pub(crate) async fn inactive_tenant_is_403<H: Harness>() {
     }
 }
 
-pub(crate) async fn unknown_tenant_is_404<H: Harness>() {
+/// An unknown tenant is `404 TenantNotFound`; an unregistered host outside
+/// the base domains names no tenant.
+pub async fn unknown_tenant_is_404<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     for request in [
@@ -123,7 +130,9 @@ pub(crate) async fn unknown_tenant_is_404<H: Harness>() {
     assert_eq!(body["tenant"], serde_json::Value::Null);
 }
 
-pub(crate) async fn store_unavailable_is_503<H: Harness>() {
+/// A failing store is `503 StoreUnavailable`, without its source; the next
+/// request after recovery succeeds.
+pub async fn store_unavailable_is_503<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     fixture.backend.set_failing(true);

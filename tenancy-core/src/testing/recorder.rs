@@ -1,4 +1,5 @@
-//! A tracing subscriber that records the `tenancy` spans of the requests.
+//! [`Recorder`]: a tracing subscriber that records the `tenancy` spans of
+//! the requests.
 
 use std::sync::{Arc, Mutex};
 
@@ -16,9 +17,14 @@ struct Seen {
 }
 
 /// Counts `tenancy` spans, collects the `tenant.id`s recorded on them, and
-/// for each event named `handler` the `tenant.id` of its enclosing span.
+/// for each event whose message is `handler` the `tenant.id` of its
+/// enclosing `tenancy` span.
+///
+/// A [`Layer`]; [`install`](Self::install) makes it the subscriber of the
+/// current thread. It asserts that every `tenancy` span declares the field
+/// `tenant.id` (see [`request_span`](crate::request_span)).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Recorder(Arc<Mutex<Seen>>);
+pub struct Recorder(Arc<Mutex<Seen>>);
 
 /// The `tenant.id` recorded on a span, kept in its extensions.
 struct TenantIdField(String);
@@ -51,19 +57,23 @@ impl Visit for MessageVisitor {
 
 impl Recorder {
     /// Makes this recorder the subscriber of the current thread until the guard drops.
-    pub(crate) fn install(&self) -> tracing::subscriber::DefaultGuard {
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
         tracing::subscriber::set_default(tracing_subscriber::registry().with(self.clone()))
     }
 
-    pub(crate) fn spans(&self) -> usize {
+    /// How many `tenancy` spans were created.
+    pub fn spans(&self) -> usize {
         self.0.lock().unwrap().spans
     }
 
-    pub(crate) fn tenant_ids(&self) -> Vec<String> {
+    /// The `tenant.id`s recorded, in order.
+    pub fn tenant_ids(&self) -> Vec<String> {
         self.0.lock().unwrap().tenant_ids.clone()
     }
 
-    pub(crate) fn handler_events(&self) -> Vec<Option<String>> {
+    /// For each `handler` event, in order, the `tenant.id` of its
+    /// `tenancy` span (`None` outside one, or when none was recorded).
+    pub fn handler_events(&self) -> Vec<Option<String>> {
         self.0.lock().unwrap().handler_events.clone()
     }
 }

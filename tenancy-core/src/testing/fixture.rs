@@ -1,27 +1,33 @@
-//! The tenants, store and pipeline every conformance case starts from.
+//! [`Fixture`], [`Backend`] and [`Store`]: the tenants, store and pipeline
+//! every conformance case starts from.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tenancy_core::{
+use crate::{
     CachedStore, ChainResolver, DomainName, HeaderResolver, InMemoryStore, Invalidate,
     Invalidation, PathPrefixResolver, SubdomainResolver, Tenancy, TenancyError, TenantId,
     TenantRecord, TenantStore,
 };
 
-/// The store the adapters run against: a cache in front of a controllable backend.
-pub(crate) type Store = Arc<CachedStore<Arc<Backend>>>;
+/// The store the adapters run against: a cache in front of a controllable
+/// [`Backend`].
+pub type Store = Arc<CachedStore<Arc<Backend>>>;
 
-/// An in-memory registry that can be made slow or unavailable, and counts lookups.
+/// An in-memory registry that can be made slow or unavailable, and counts
+/// its lookups.
 #[derive(Debug, Default)]
-pub(crate) struct Backend {
-    pub(crate) tenants: InMemoryStore,
+pub struct Backend {
+    /// The registry's tenants and custom domains.
+    pub tenants: InMemoryStore,
     failing: AtomicBool,
-    delay_ms: AtomicUsize,
+    delay_ms: AtomicU64,
     lookups: AtomicUsize,
 }
 
+/// The source of the backend's `StoreUnavailable` errors; its text must
+/// never reach a client.
 #[derive(Debug)]
 struct Down;
 
@@ -34,16 +40,19 @@ impl std::fmt::Display for Down {
 impl std::error::Error for Down {}
 
 impl Backend {
-    pub(crate) fn set_failing(&self, failing: bool) {
+    /// Makes every lookup fail with `StoreUnavailable` (or succeed again).
+    pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
     }
 
-    pub(crate) fn set_delay(&self, delay: Duration) {
-        self.delay_ms
-            .store(delay.as_millis().try_into().unwrap(), Ordering::SeqCst);
+    /// Makes every lookup wait `delay` first (whole milliseconds).
+    pub fn set_delay(&self, delay: Duration) {
+        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.delay_ms.store(millis, Ordering::SeqCst);
     }
 
-    pub(crate) fn lookups(&self) -> usize {
+    /// How many lookups the backend was asked for so far.
+    pub fn lookups(&self) -> usize {
         self.lookups.load(Ordering::SeqCst)
     }
 
@@ -51,7 +60,7 @@ impl Backend {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         let delay = self.delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
-            tokio::time::sleep(Duration::from_millis(delay as u64)).await;
+            tokio::time::sleep(Duration::from_millis(delay)).await;
         }
         if self.failing.load(Ordering::SeqCst) {
             return Err(TenancyError::unavailable(Down));
@@ -77,45 +86,29 @@ impl TenantStore for Backend {
     }
 }
 
-/// How errors are rendered in a test app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Renderer {
-    /// The adapter's default, `JsonErrors`.
-    Json,
-    /// A custom renderer: the error's status, `text/plain`, body `"{kind}: {message}"`.
-    Text,
+/// The tenants and pipeline of one test: `acme` ("Acme Corp", custom domain
+/// `acme.test`), `globex` ("Globex") and the deactivated `initech`
+/// ("Initech"), resolved by subdomain of `localhost` or `example.com` (any
+/// other host as a custom domain), then path prefix `/t`, then header
+/// `X-Tenant-ID`, through a [`CachedStore`] with default settings.
+#[derive(Debug)]
+pub struct Fixture {
+    /// The registry behind the cache.
+    pub backend: Arc<Backend>,
+    /// The cache the pipeline looks tenants up in.
+    pub cache: Store,
+    /// The pipeline.
+    pub tenancy: Arc<Tenancy<Store>>,
 }
 
-/// What a harness builds its test app from.
-///
-/// Every harness serves the same app (see `Harness`), wrapped in its adapter
-/// configured with `tenancy`, `central_route("/health")`,
-/// `optional_route("/")`, `optional_route("/maybe")`,
-/// `optional_route("/strict")`, `.optional()` when `optional` is set, and
-/// the renderer.
-#[derive(Clone)]
-pub(crate) struct Setup {
-    pub(crate) tenancy: Arc<Tenancy<Store>>,
-    pub(crate) optional: bool,
-    pub(crate) renderer: Renderer,
-}
-
-/// The tenants and pipeline of one test: acme (custom domain `acme.test`),
-/// globex, and the deactivated initech, resolved by subdomain of `localhost`
-/// or `example.com` (else custom domain), path prefix `/t` and header
-/// `X-Tenant-ID`.
-pub(crate) struct Fixture {
-    pub(crate) backend: Arc<Backend>,
-    pub(crate) cache: Store,
-    pub(crate) tenancy: Arc<Tenancy<Store>>,
-}
-
+/// A tenant id the fixture knows is valid.
 pub(crate) fn id(id: &str) -> TenantId {
     TenantId::new(id).unwrap()
 }
 
 impl Fixture {
-    pub(crate) fn new() -> Self {
+    /// A fresh fixture: its own registry, cache and pipeline.
+    pub fn new() -> Self {
         let backend = Arc::new(Backend::default());
         backend
             .tenants
@@ -147,28 +140,26 @@ impl Fixture {
         }
     }
 
-    pub(crate) fn setup(&self) -> Setup {
-        Setup {
-            tenancy: Arc::clone(&self.tenancy),
-            optional: false,
-            renderer: Renderer::Json,
-        }
-    }
-
     /// Forgets a tenant in the cache, as a registry does after a change.
-    pub(crate) async fn invalidate(&self, tenant: &str) {
+    pub async fn invalidate(&self, tenant: &str) {
         self.cache
             .invalidate(&Invalidation::Tenant(id(tenant)))
             .await;
     }
 
     /// Forgets a custom domain in the cache.
-    pub(crate) async fn invalidate_domain(&self, domain: DomainName) {
+    pub async fn invalidate_domain(&self, domain: DomainName) {
         self.cache.invalidate(&Invalidation::Domain(domain)).await;
     }
 
     /// Forgets everything in the cache.
-    pub(crate) async fn invalidate_all(&self) {
+    pub async fn invalidate_all(&self) {
         self.cache.invalidate(&Invalidation::All).await;
+    }
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Self::new()
     }
 }

@@ -1,18 +1,17 @@
 //! Custom renderers, tracing, and hostile input.
 
-use super::super::Harness;
-use super::super::client::get;
-use super::super::fixture::{Fixture, Renderer, Setup};
-use super::super::recorder::Recorder;
 use super::{app, app_with};
+use crate::testing::Harness;
+use crate::testing::client::get;
+use crate::testing::fixture::Fixture;
+use crate::testing::recorder::Recorder;
+use crate::testing::setup::Renderer;
 
-pub(crate) async fn custom_renderer_renders_every_tenancy_error<H: Harness>() {
+/// A custom renderer renders every tenancy error, the extractors'
+/// rejections included.
+pub async fn custom_renderer_renders_every_tenancy_error<H: Harness>() {
     let fixture = Fixture::new();
-    let app = app_with::<H>(Setup {
-        renderer: Renderer::Text,
-        ..fixture.setup()
-    })
-    .await;
+    let app = app_with::<H>(fixture.setup().with_renderer(Renderer::Text)).await;
     let cases = [
         (get("/items").host("nope.localhost"), 404, "TenantNotFound"),
         (get("/items").host("localhost"), 404, "TenantRequired"),
@@ -47,7 +46,9 @@ pub(crate) async fn custom_renderer_renders_every_tenancy_error<H: Harness>() {
     );
 }
 
-pub(crate) async fn tenant_id_is_recorded_on_the_request_span<H: Harness>() {
+/// Each request gets one `tenancy` span with its `tenant.id`, and the
+/// handler runs inside it.
+pub async fn tenant_id_is_recorded_on_the_request_span<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     let recorder = Recorder::default();
@@ -76,7 +77,9 @@ pub(crate) async fn tenant_id_is_recorded_on_the_request_span<H: Harness>() {
     );
 }
 
-pub(crate) async fn hostile_input_never_fails_the_server<H: Harness>() {
+/// Hostile hosts, headers and paths are answered with a client error (or
+/// served), never a server error.
+pub async fn hostile_input_never_fails_the_server<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     let long = "a".repeat(10_000);

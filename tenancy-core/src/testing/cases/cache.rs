@@ -3,14 +3,16 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use tenancy_core::TenantRecord;
 
-use super::super::Harness;
-use super::super::client::{Req, get};
-use super::super::fixture::{Fixture, id};
 use super::app;
+use crate::TenantRecord;
+use crate::testing::Harness;
+use crate::testing::client::{TestRequest, get};
+use crate::testing::fixture::{Fixture, id};
 
-pub(crate) async fn cache_invalidation_takes_effect_on_the_next_request<H: Harness>() {
+/// Registry changes are served from the cache until invalidated, then take
+/// effect on the next request.
+pub async fn cache_invalidation_takes_effect_on_the_next_request<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     let acme = get("/items").host("acme.localhost");
@@ -57,7 +59,9 @@ pub(crate) async fn cache_invalidation_takes_effect_on_the_next_request<H: Harne
     assert_eq!(hooli.send(&app).await.tenant(), "hooli");
 }
 
-pub(crate) async fn concurrent_requests_see_only_their_own_tenant<H: Harness>() {
+/// Concurrent requests for different tenants, with slow lookups and cache
+/// flushes, each see only their own tenant.
+pub async fn concurrent_requests_see_only_their_own_tenant<H: Harness>() {
     let fixture = Fixture::new();
     // Slow lookups and slow handlers, so that requests really interleave.
     fixture.backend.set_delay(Duration::from_millis(2));
@@ -73,7 +77,7 @@ pub(crate) async fn concurrent_requests_see_only_their_own_tenant<H: Harness>() 
     }
     let app = app::<H>(&fixture).await;
     let tenants = ["acme", "globex", "hooli", "umbrella", "wayne"];
-    let requests: Vec<(String, Req)> = (0..120)
+    let requests: Vec<(String, TestRequest)> = (0..120)
         .map(|index| {
             let tenant = tenants[index % tenants.len()];
             let request = match index % 3 {

@@ -1,14 +1,16 @@
 //! Every resolution strategy, alone and together.
 
 use serde_json::json;
-use tenancy_core::DomainName;
 
-use super::super::Harness;
-use super::super::client::get;
-use super::super::fixture::{Fixture, id};
 use super::app;
+use crate::DomainName;
+use crate::testing::Harness;
+use crate::testing::client::get;
+use crate::testing::fixture::{Fixture, id};
 
-pub(crate) async fn subdomain_names_the_tenant<H: Harness>() {
+/// A subdomain of a base domain names the tenant, whatever its case, port
+/// or trailing dot.
+pub async fn subdomain_names_the_tenant<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     for host in [
@@ -27,7 +29,9 @@ pub(crate) async fn subdomain_names_the_tenant<H: Harness>() {
     assert_eq!(body, json!({"tenant": {"id": "globex", "name": "Globex"}}));
 }
 
-pub(crate) async fn custom_domain_names_the_tenant<H: Harness>() {
+/// A registered custom domain names its tenant; an unregistered one names
+/// none, until it is registered and the cache forgets the miss.
+pub async fn custom_domain_names_the_tenant<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     for host in ["acme.test", "ACME.Test.:443"] {
@@ -67,7 +71,9 @@ pub(crate) async fn custom_domain_names_the_tenant<H: Harness>() {
     assert_eq!(globex.send(&app).await.tenant(), "globex");
 }
 
-pub(crate) async fn path_prefix_is_stripped_before_routing<H: Harness>() {
+/// A path prefix names the tenant and is stripped before routing; the query
+/// is kept, the original URI too.
+pub async fn path_prefix_is_stripped_before_routing<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     let body = get("/t/acme/items?page=2&q=a%20b")
@@ -107,7 +113,9 @@ pub(crate) async fn path_prefix_is_stripped_before_routing<H: Harness>() {
     assert_eq!(body, json!({"status": "ok"}));
 }
 
-pub(crate) async fn header_names_the_tenant<H: Harness>() {
+/// The tenant header names the tenant, whatever its case; the same value
+/// twice is one tenant.
+pub async fn header_names_the_tenant<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     for value in ["globex", "GLOBEX"] {
@@ -127,7 +135,8 @@ pub(crate) async fn header_names_the_tenant<H: Harness>() {
     assert_eq!(response.tenant(), "acme");
 }
 
-pub(crate) async fn agreeing_strategies_name_one_tenant<H: Harness>() {
+/// Strategies that name the same tenant are not a conflict.
+pub async fn agreeing_strategies_name_one_tenant<H: Harness>() {
     let fixture = Fixture::new();
     let app = app::<H>(&fixture).await;
     let body = get("/t/acme/items")
