@@ -95,30 +95,25 @@
     allow(rustdoc::broken_intra_doc_links)
 )]
 
-// Declared first: it defines the registry macro the MySQL and SQLite modules use.
-#[cfg(any(feature = "mysql", feature = "sqlite"))]
-#[macro_use]
-mod sql_registry;
-
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-mod any_registry;
-mod database;
+pub mod database;
 mod error;
 mod ident;
 mod lifecycle;
-mod migrate;
-#[cfg(feature = "mysql")]
-mod mysql;
+pub mod migrate;
 #[cfg(feature = "postgres")]
-mod postgres;
-mod registry;
-mod shared;
-#[cfg(feature = "sqlite")]
-mod sqlite;
+pub mod postgres;
+pub mod registry;
+pub mod schema;
+pub mod shared;
+mod storage;
 mod tenant;
 
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-pub use any_registry::AnyRegistry;
+#[cfg(feature = "mysql")]
+pub use database::MySqlDatabases;
+#[cfg(feature = "postgres")]
+pub use database::PgDatabases;
+#[cfg(feature = "sqlite")]
+pub use database::SqliteDatabases;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub use database::{
     BackendConnectOptions, BackendConnection, DatabaseBackend, DatabaseManager, PoolConfig,
@@ -126,30 +121,31 @@ pub use database::{
 };
 pub use database::{DatabaseLocation, DatabaseName, DatabaseNaming};
 pub use error::{MigrationError, is_unavailable};
-pub use ident::{Ident, InvalidIdentifier, MAX_IDENT_LEN, SchemaName, SchemaNaming, TenantSchema};
+pub use ident::{Ident, InvalidIdentifier, MAX_IDENT_LEN};
 pub use lifecycle::TenantLifecycle;
 pub use migrate::{
     MigrateOptions, MigrationProgress, MigrationReport, MigrationStatus, TenantFilter,
     TenantMigration, TenantMigrations,
 };
+#[cfg(feature = "postgres")]
+pub use postgres::{PgConnections, Pooler};
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub use registry::AnyRegistry;
 #[cfg(feature = "mysql")]
-pub use mysql::database::MySqlDatabases;
-#[cfg(feature = "mysql")]
-pub use mysql::registry::MySqlRegistry;
-#[cfg(feature = "postgres")]
-pub use postgres::database::PgDatabases;
-#[cfg(feature = "postgres")]
-pub use postgres::manager::PgTenantManager;
-#[cfg(feature = "postgres")]
-pub use postgres::pooler::{PgConnections, Pooler};
-#[cfg(feature = "postgres")]
-pub use postgres::registry::{NotifyListener, PgRegistry, RegistryConfig};
-#[cfg(feature = "postgres")]
-pub use postgres::schema::{
-    QualifiedSchema, SCHEMA_PLACEHOLDER, SchemaPool, StatementCache, TenantSession,
-    TenantTransaction,
-};
+pub use registry::MySqlRegistry;
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
+pub use registry::RegistryTables;
+#[cfg(feature = "sqlite")]
+pub use registry::SqliteRegistry;
 pub use registry::TenantRegistry;
+#[cfg(feature = "postgres")]
+pub use registry::{NotifyListener, PgRegistry, RegistryConfig};
+#[cfg(feature = "postgres")]
+pub use schema::{
+    PgTenantManager, QualifiedSchema, SCHEMA_PLACEHOLDER, SchemaPool, StatementCache,
+    TenantSession, TenantTransaction,
+};
+pub use schema::{SchemaName, SchemaNaming, TenantSchema};
 pub use shared::SharedKey;
 #[cfg(any(feature = "mysql", feature = "sqlite"))]
 pub use shared::keyed::{
@@ -161,13 +157,8 @@ pub use shared::keyed::{MySqlSharedManager, MySqlSharedPool, MySqlSharedTransact
 #[cfg(feature = "sqlite")]
 pub use shared::keyed::{SqliteSharedManager, SqliteSharedPool, SqliteSharedTransaction};
 #[cfg(feature = "postgres")]
-pub use shared::postgres::{PgSharedManager, RlsAudit, RlsPool, RlsTransaction};
-#[cfg(any(feature = "mysql", feature = "sqlite"))]
-pub use sql_registry::RegistryTables;
-#[cfg(feature = "sqlite")]
-pub use sqlite::database::SqliteDatabases;
-#[cfg(feature = "sqlite")]
-pub use sqlite::registry::SqliteRegistry;
+pub use shared::rls::{PgSharedManager, RlsAudit, RlsPool, RlsTransaction};
+pub use storage::Storage;
 /// Re-exported from `tenancy-core`: implemented by every isolation mode here.
 pub use tenancy_core::TenantAccess;
-pub use tenant::{NewTenant, RegistryTenant, RegistryTenantBuilder, Storage};
+pub use tenant::{NewTenant, RegistryTenant, RegistryTenantBuilder};

@@ -1,19 +1,19 @@
 //! [`DatabaseBackend`]: what database-per-tenant needs from a backend
-//! ([`PgDatabases`](crate::PgDatabases), [`MySqlDatabases`](crate::MySqlDatabases),
-//! [`SqliteDatabases`](crate::SqliteDatabases)).
+//! ([`PgDatabases`](crate::database::PgDatabases), [`MySqlDatabases`](crate::database::MySqlDatabases),
+//! [`SqliteDatabases`](crate::database::SqliteDatabases)).
 
 use futures_util::future::BoxFuture;
 use sqlx::{Connection, Database};
 use tenancy_core::{TenancyError, TenantId};
 
-use super::name::DatabaseLocation;
 use crate::error::MigrationError;
 use crate::ident::Ident;
 use crate::migrate::TenantMigrations;
+use crate::storage::DatabaseLocation;
 
 /// The connection type of a backend (e.g. `PgConnection` for
-/// [`PgDatabases`](crate::PgDatabases)); what a
-/// [`TenantConnection`](crate::TenantConnection) dereferences to.
+/// [`PgDatabases`](crate::database::PgDatabases)); what a
+/// [`TenantConnection`](crate::database::TenantConnection) dereferences to.
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
@@ -40,9 +40,9 @@ pub type BackendConnectOptions<B> = <BackendConnection<B> as Connection>::Option
 /// servers, derives each tenant database's connect options, and (through
 /// sealed methods) provisions, renames, drops and migrates tenant databases.
 ///
-/// Implemented by [`PgDatabases`](crate::PgDatabases),
-/// [`MySqlDatabases`](crate::MySqlDatabases) and
-/// [`SqliteDatabases`](crate::SqliteDatabases); it cannot be implemented
+/// Implemented by [`PgDatabases`](crate::database::PgDatabases),
+/// [`MySqlDatabases`](crate::database::MySqlDatabases) and
+/// [`SqliteDatabases`](crate::database::SqliteDatabases); it cannot be implemented
 /// outside this crate.
 ///
 /// ```

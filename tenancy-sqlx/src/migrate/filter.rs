@@ -104,7 +104,7 @@ impl fmt::Debug for TenantFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{SchemaName, Storage};
+    use crate::storage::{SchemaName, Storage};
 
     fn tenant(id: &str, active: bool) -> RegistryTenant {
         let schema = Storage::Schema(SchemaName::new(format!("tenant_{id}")).unwrap());

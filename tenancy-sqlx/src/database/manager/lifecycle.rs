@@ -4,9 +4,10 @@ use tenancy_core::{TenancyError, TenantId, TenantStore};
 
 use super::DatabaseManager;
 use crate::database::backend::DatabaseBackend;
-use crate::database::name::DatabaseLocation;
 use crate::ident::Ident;
-use crate::tenant::{NewTenant, RegistryTenant, Storage};
+use crate::storage::DatabaseLocation;
+use crate::storage::Storage;
+use crate::tenant::{NewTenant, RegistryTenant};
 
 impl<B: DatabaseBackend> DatabaseManager<B> {
     /// Creates a tenant on the server its placement picks (see

@@ -12,10 +12,10 @@ use tenancy_core::{TenancyError, TenantId};
 
 use super::backend::DatabaseBackend;
 use super::pools::{PoolConfig, TenantConnection, TenantPools};
-use crate::any_registry::AnyRegistry;
 use crate::ident::Ident;
 use crate::lifecycle::TenantLifecycle;
 use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
+use crate::registry::AnyRegistry;
 use crate::registry::TenantRegistry;
 use crate::tenant::{NewTenant, RegistryTenant};
 
@@ -26,10 +26,10 @@ type PlacementFn = Arc<dyn Fn(&NewTenant) -> Ident + Send + Sync>;
 /// the [`TenantPools`] in step.
 ///
 /// The registry may be on any backend ([`AnyRegistry`]); the tenant
-/// databases live on the servers of `B`: [`PgDatabases`](crate::PgDatabases)
+/// databases live on the servers of `B`: [`PgDatabases`](crate::database::PgDatabases)
 /// (new databases are copies of a migrated template: `CREATE DATABASE …
-/// TEMPLATE`), [`MySqlDatabases`](crate::MySqlDatabases) (`CREATE DATABASE`
-/// and migrations) or [`SqliteDatabases`](crate::SqliteDatabases) (one WAL
+/// TEMPLATE`), [`MySqlDatabases`](crate::database::MySqlDatabases) (`CREATE DATABASE`
+/// and migrations) or [`SqliteDatabases`](crate::database::SqliteDatabases) (one WAL
 /// file per tenant). Every operation returns the typed lifecycle errors of
 /// [`TenancyError`] and invalidates subscribed caches. Cheap to clone.
 ///

@@ -9,7 +9,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Live, Shared, TenantPool};
 use crate::database::backend::{BackendConnection, DatabaseBackend};
-use crate::database::name::DatabaseLocation;
+use crate::storage::DatabaseLocation;
 
 /// A connection to one tenant's database, checked out of
 /// [`TenantPools`](crate::TenantPools); it goes back to the tenant's pool

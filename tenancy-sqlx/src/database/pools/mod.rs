@@ -23,8 +23,8 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::backend::{BackendConnectOptions, BackendConnection, DatabaseBackend};
-use super::name::DatabaseLocation;
 use crate::error::store_error;
+use crate::storage::DatabaseLocation;
 use crate::tenant::RegistryTenant;
 use tenancy_core::TenantAccess;
 

@@ -11,7 +11,7 @@ use super::template::Dialect;
 use crate::error::MigrationError;
 use crate::ident::Ident;
 use crate::migrate::TenantMigrations;
-use crate::sql_registry::Sql;
+use crate::registry::sql::Sql;
 
 /// A database with shared-schema helpers: [`MySql`](sqlx::MySql) (also for
 /// MariaDB) and [`Sqlite`](sqlx::Sqlite), with features `mysql` / `sqlite`.
@@ -195,7 +195,7 @@ macro_rules! plumbing {
             conn: &'c mut $conn,
             migrations: &'c TenantMigrations,
         ) -> BoxFuture<'c, Result<Vec<i64>, MigrationError>> {
-            crate::database::migrate::apply_pending(conn, migrations).boxed()
+            crate::migrate::apply::apply_pending(conn, migrations).boxed()
         }
 
         fn applied<'c>(
@@ -255,12 +255,12 @@ mod mysql {
     use sqlx::{MySql, MySqlConnection, Row};
 
     use super::*;
-    use crate::mysql::registry::backquote;
+    use crate::ident::backquote;
 
     impl SharedBackend for MySql {}
 
     impl sealed::Backend for MySql {
-        type Registry = crate::MySqlRegistry;
+        type Registry = crate::registry::MySqlRegistry;
 
         const DIALECT: Dialect = Dialect::MySql;
 
@@ -323,7 +323,7 @@ mod sqlite {
     impl SharedBackend for Sqlite {}
 
     impl sealed::Backend for Sqlite {
-        type Registry = crate::SqliteRegistry;
+        type Registry = crate::registry::SqliteRegistry;
 
         const DIALECT: Dialect = Dialect::Sqlite;
 

@@ -7,7 +7,7 @@ use sqlx::{Arguments, AssertSqlSafe, Encode, SqlSafeStr, Type};
 use super::backend::SharedBackend;
 use super::template::SharedQueryError;
 use crate::ident::Ident;
-use crate::shared::key::SharedKey;
+use crate::storage::SharedKey;
 
 /// An `INSERT` of one row into a tenant table, built from column–value
 /// pairs; the helper adds the tenant column with the transaction's key.

@@ -17,10 +17,11 @@ use crate::error::{is_unique_violation, step_error, store_error};
 use crate::lifecycle::TenantLifecycle;
 use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
 use crate::registry::TenantRegistry;
-use crate::shared::key::SharedKey;
+use crate::registry::sql::{Sql, created_events, now_micros};
 use crate::shared::report::{fan_out, migration_failed, partial_run_refused};
-use crate::sql_registry::{Sql, created_events, now_micros};
-use crate::tenant::{NewTenant, RegistryTenant, Storage};
+use crate::storage::SharedKey;
+use crate::storage::Storage;
+use crate::tenant::{NewTenant, RegistryTenant};
 
 type SeedFn<DB> = Arc<
     dyn for<'a> Fn(
@@ -32,12 +33,12 @@ type SeedFn<DB> = Arc<
 >;
 
 /// Creates, migrates, renames, (de)activates and drops tenants whose rows
-/// share tables, on MySQL / MariaDB ([`MySqlSharedManager`](crate::MySqlSharedManager),
-/// with a [`MySqlRegistry`](crate::MySqlRegistry)) or SQLite
-/// ([`SqliteSharedManager`](crate::SqliteSharedManager), with a
-/// [`SqliteRegistry`](crate::SqliteRegistry)).
+/// share tables, on MySQL / MariaDB ([`MySqlSharedManager`](crate::shared::keyed::MySqlSharedManager),
+/// with a [`MySqlRegistry`](crate::registry::MySqlRegistry)) or SQLite
+/// ([`SqliteSharedManager`](crate::shared::keyed::SqliteSharedManager), with a
+/// [`SqliteRegistry`](crate::registry::SqliteRegistry)).
 ///
-/// It works like [`PgSharedManager`](crate::PgSharedManager): a random
+/// It works like [`PgSharedManager`](crate::shared::rls::PgSharedManager): a random
 /// [`SharedKey`] per tenant, registered as [`Storage::Shared`]; create (and
 /// the [seed](Self::with_seed)) in one transaction; rename in the registry
 /// only (rows carry the key, not the id); drop deletes the tenant's rows from
@@ -190,7 +191,7 @@ impl<DB: SharedBackend> SharedManager<DB> {
 
     /// Applies pending migrations to the shared tables (sqlx's migrator, with
     /// its per-database lock and history table); returns the applied versions.
-    /// Errors: `Storage` (with the [`MigrationError`](crate::MigrationError)),
+    /// Errors: `Storage` (with the [`MigrationError`](crate::migrate::MigrationError)),
     /// `StoreUnavailable`.
     pub async fn migrate(&self) -> Result<Vec<i64>, TenancyError> {
         let mut conn = self
@@ -210,7 +211,7 @@ impl<DB: SharedBackend> SharedManager<DB> {
     }
 
     /// Applies pending migrations once and reports every selected tenant
-    /// (see [`PgSharedManager::migrate_all`](crate::PgSharedManager::migrate_all)
+    /// (see [`PgSharedManager::migrate_all`](crate::shared::rls::PgSharedManager::migrate_all)
     /// for the rules, which are the same).
     pub async fn migrate_all(
         &self,
@@ -312,7 +313,7 @@ impl<DB: SharedBackend> SharedManager<DB> {
                 return Err(self.conflict(error, &new, &storage).await);
             }
         }
-        let created = crate::sql_registry::from_micros(now);
+        let created = crate::registry::sql::from_micros(now);
         let tenant = RegistryTenant::builder(new.id.clone(), new.name.clone(), storage)
             .active(new.active)
             .domains(new.domains.clone())

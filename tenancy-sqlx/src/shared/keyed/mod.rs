@@ -30,7 +30,7 @@ pub type MySqlSharedPool = SharedPool<sqlx::MySql>;
 /// [`SharedTransaction`] on MySQL / MariaDB.
 #[cfg(feature = "mysql")]
 pub type MySqlSharedTransaction = SharedTransaction<sqlx::MySql>;
-/// [`SharedManager`] on MySQL / MariaDB (with a [`MySqlRegistry`](crate::MySqlRegistry)).
+/// [`SharedManager`] on MySQL / MariaDB (with a [`MySqlRegistry`](crate::registry::MySqlRegistry)).
 #[cfg(feature = "mysql")]
 pub type MySqlSharedManager = SharedManager<sqlx::MySql>;
 /// [`SharedPool`] on SQLite.
@@ -39,7 +39,7 @@ pub type SqliteSharedPool = SharedPool<sqlx::Sqlite>;
 /// [`SharedTransaction`] on SQLite.
 #[cfg(feature = "sqlite")]
 pub type SqliteSharedTransaction = SharedTransaction<sqlx::Sqlite>;
-/// [`SharedManager`] on SQLite (with a [`SqliteRegistry`](crate::SqliteRegistry)).
+/// [`SharedManager`] on SQLite (with a [`SqliteRegistry`](crate::registry::SqliteRegistry)).
 #[cfg(feature = "sqlite")]
 pub type SqliteSharedManager = SharedManager<sqlx::Sqlite>;
 

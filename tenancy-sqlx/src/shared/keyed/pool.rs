@@ -10,11 +10,11 @@ use super::backend::{SharedBackend, TableFact};
 use super::transaction::SharedTransaction;
 use crate::error::store_error;
 use crate::ident::Ident;
-use crate::shared::key::SharedKey;
+use crate::storage::SharedKey;
 use crate::tenant::RegistryTenant;
 
-/// Shared-schema access on MySQL / MariaDB ([`MySqlSharedPool`](crate::MySqlSharedPool))
-/// or SQLite ([`SqliteSharedPool`](crate::SqliteSharedPool)): every tenant's
+/// Shared-schema access on MySQL / MariaDB ([`MySqlSharedPool`](crate::shared::keyed::MySqlSharedPool))
+/// or SQLite ([`SqliteSharedPool`](crate::shared::keyed::SqliteSharedPool)): every tenant's
 /// rows in the same tables, told apart by a tenant column (`tenant_id` by
 /// default) holding the tenant's [`SharedKey`].
 ///

@@ -80,7 +80,7 @@ pub enum SharedQueryError {
         /// Values bound.
         given: usize,
     },
-    /// A table or column name given to [`insert`](crate::SharedTransaction::insert)
+    /// A table or column name given to [`insert`](crate::shared::keyed::SharedTransaction::insert)
     /// is not a valid identifier.
     #[error(transparent)]
     InvalidIdentifier(#[from] InvalidIdentifier),

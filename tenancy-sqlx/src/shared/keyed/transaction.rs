@@ -9,7 +9,7 @@ use super::backend::SharedBackend;
 use super::insert::SharedInsert;
 use super::query::{AsOutput, RowsOutput, ScalarOutput, SharedQuery};
 use crate::ident::Ident;
-use crate::shared::key::SharedKey;
+use crate::storage::SharedKey;
 
 /// A transaction for one tenant in shared-schema mode on MySQL / MariaDB or
 /// SQLite, where nothing in the database enforces isolation.
