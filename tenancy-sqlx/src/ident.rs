@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tenancy_core::TenancyError;
 
 /// The longest identifier Postgres keeps (NAMEDATALEN - 1), in bytes.
-pub const MAX_IDENT_LEN: usize = 63;
+pub(crate) const MAX_IDENT_LEN: usize = 63;
 
 /// Why a string is not an acceptable identifier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,6 +70,11 @@ impl From<InvalidIdentifier> for TenancyError {
 pub struct Ident(Arc<str>);
 
 impl Ident {
+    /// The longest identifier, in bytes: 63, what Postgres keeps
+    /// (NAMEDATALEN - 1). Schema names, database names and shared keys have
+    /// the same limit.
+    pub const MAX_LEN: usize = MAX_IDENT_LEN;
+
     /// Validates `name`.
     pub fn new(name: impl AsRef<str>) -> Result<Self, InvalidIdentifier> {
         let name = name.as_ref();

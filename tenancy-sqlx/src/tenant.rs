@@ -18,7 +18,8 @@ use crate::storage::{SchemaName, SchemaNaming, Storage, TenantSchema};
 ///
 /// ```
 /// use tenancy_core::{Tenant, TenantId};
-/// use tenancy_sqlx::{RegistryTenant, SchemaName, Storage};
+/// use tenancy_sqlx::{RegistryTenant, Storage};
+/// use tenancy_sqlx::schema::SchemaName;
 ///
 /// let schema = Storage::Schema(SchemaName::new("tenant_acme")?);
 /// let tenant = RegistryTenant::builder(TenantId::new("acme")?, "Acme Corp", schema).build();
@@ -157,7 +158,8 @@ impl TenantSchema for RegistryTenant {
 ///
 /// ```
 /// use tenancy_core::{DomainName, TenantId};
-/// use tenancy_sqlx::{RegistryTenant, SchemaName, Storage};
+/// use tenancy_sqlx::{RegistryTenant, Storage};
+/// use tenancy_sqlx::schema::SchemaName;
 ///
 /// let schema = Storage::Schema(SchemaName::new("tenant_acme")?);
 /// let tenant = RegistryTenant::builder(TenantId::new("acme")?, "Acme", schema)

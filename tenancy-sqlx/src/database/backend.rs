@@ -17,7 +17,7 @@ use crate::storage::DatabaseLocation;
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
-/// use tenancy_sqlx::{BackendConnection, SqliteDatabases};
+/// use tenancy_sqlx::database::{BackendConnection, SqliteDatabases};
 ///
 /// fn takes(_: &mut BackendConnection<SqliteDatabases>) {}
 /// let _: fn(&mut sqlx::SqliteConnection) = takes;
@@ -29,7 +29,7 @@ pub type BackendConnection<B> = <<B as DatabaseBackend>::Database as Database>::
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
-/// use tenancy_sqlx::{BackendConnectOptions, SqliteDatabases};
+/// use tenancy_sqlx::database::{BackendConnectOptions, SqliteDatabases};
 ///
 /// let _: fn() -> BackendConnectOptions<SqliteDatabases> = sqlx::sqlite::SqliteConnectOptions::new;
 /// # }
@@ -47,7 +47,8 @@ pub type BackendConnectOptions<B> = <BackendConnection<B> as Connection>::Option
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
-/// use tenancy_sqlx::{DatabaseBackend, DatabaseLocation, Ident, SqliteDatabases};
+/// use tenancy_sqlx::Ident;
+/// use tenancy_sqlx::database::{DatabaseBackend, DatabaseLocation, SqliteDatabases};
 ///
 /// let dir = std::env::temp_dir().join("tenancy-doc-backend");
 /// let sqlite = SqliteDatabases::new(&dir)?;

@@ -35,7 +35,8 @@ use crate::storage::DatabaseLocation;
 /// ```no_run
 /// use std::str::FromStr;
 /// use sqlx::mysql::MySqlConnectOptions;
-/// use tenancy_sqlx::{Ident, MySqlDatabases};
+/// use tenancy_sqlx::Ident;
+/// use tenancy_sqlx::database::MySqlDatabases;
 ///
 /// let databases = MySqlDatabases::new(
 ///     Ident::new("main")?,

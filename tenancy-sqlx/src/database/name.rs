@@ -20,7 +20,7 @@ use crate::storage::DatabaseName;
 ///
 /// ```
 /// use tenancy_core::TenantId;
-/// use tenancy_sqlx::DatabaseNaming;
+/// use tenancy_sqlx::database::DatabaseNaming;
 ///
 /// let naming = DatabaseNaming::default();
 /// assert_eq!(naming.database_for(&TenantId::new("acme")?)?.as_str(), "tenant_acme");

@@ -41,7 +41,8 @@ const TEMPLATE_BUSY_PAUSE: Duration = Duration::from_millis(20);
 /// ```no_run
 /// use std::str::FromStr;
 /// use sqlx::postgres::PgConnectOptions;
-/// use tenancy_sqlx::{Ident, PgDatabases};
+/// use tenancy_sqlx::Ident;
+/// use tenancy_sqlx::database::PgDatabases;
 ///
 /// let databases = PgDatabases::new(
 ///     Ident::new("main")?,

@@ -40,7 +40,8 @@ use crate::storage::DatabaseLocation;
 /// creation removes the file.
 ///
 /// ```no_run
-/// use tenancy_sqlx::{Ident, SqliteDatabases};
+/// use tenancy_sqlx::Ident;
+/// use tenancy_sqlx::database::SqliteDatabases;
 ///
 /// let databases = SqliteDatabases::new("./data/tenants")?
 ///     .directory(Ident::new("archive")?, "/mnt/archive/tenants")?;

@@ -15,7 +15,7 @@ type Predicate = Arc<dyn Fn(&RegistryTenant) -> bool + Send + Sync>;
 ///
 /// ```
 /// use tenancy_core::TenantId;
-/// use tenancy_sqlx::TenantFilter;
+/// use tenancy_sqlx::migrate::TenantFilter;
 ///
 /// let canaries = TenantFilter::all()
 ///     .only([TenantId::new("acme")?, TenantId::new("globex")?])

@@ -2,14 +2,14 @@
 //! ([`TenantMigrations`]), the options of a migrate-all run
 //! ([`MigrateOptions`]: concurrency, a [`TenantFilter`], a progress callback
 //! receiving [`MigrationProgress`]) and its [`MigrationReport`] (one
-//! [`TenantMigration`] per tenant, with its [`MigrationStatus`]).
+//! [`TenantOutcome`] per tenant, with its [`MigrationStatus`]).
 //!
 //! These types are backend-neutral. Each mode's manager runs them:
 //! [`SchemaManager::migrate_all`](crate::schema::SchemaManager::migrate_all)
 //! (every tenant schema, concurrently, each under its own lock),
 //! [`DatabaseManager::migrate_all`](crate::database::DatabaseManager::migrate_all)
 //! (every tenant database), and in shared mode
-//! [`PgSharedManager::migrate_all`](crate::shared::rls::PgSharedManager::migrate_all) /
+//! [`RlsManager::migrate_all`](crate::shared::rls::RlsManager::migrate_all) /
 //! [`SharedManager::migrate_all`](crate::shared::keyed::SharedManager::migrate_all)
 //! (the shared tables once, reported for every tenant). A failing tenant is
 //! reported and does not stop the run; [`MigrationError`] is the source of a
@@ -46,7 +46,7 @@ mod run;
 pub use filter::TenantFilter;
 pub use migrations::TenantMigrations;
 pub use options::{MigrateOptions, MigrationProgress};
-pub use report::{MigrationReport, MigrationStatus, TenantMigration};
+pub use report::{MigrationReport, MigrationStatus, TenantOutcome};
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub(crate) use run::migrate_each;
 

@@ -107,11 +107,9 @@ impl AnyRegistry {
                     .connect_with(options)
                     .await
                     .map_err(crate::error::store_error)?;
-                let registry = crate::registry::MySqlRegistry::connect(
-                    pool,
-                    crate::registry::RegistryTables::default(),
-                )
-                .await?;
+                let registry =
+                    crate::registry::MySqlRegistry::connect(pool, crate::RegistryConfig::default())
+                        .await?;
                 Ok(Self::MySql(registry))
             }
             #[cfg(feature = "sqlite")]
@@ -135,7 +133,7 @@ impl AnyRegistry {
                     .map_err(crate::error::store_error)?;
                 let registry = crate::registry::SqliteRegistry::connect(
                     pool,
-                    crate::registry::RegistryTables::default(),
+                    crate::RegistryConfig::default(),
                 )
                 .await?;
                 Ok(Self::Sqlite(registry))
@@ -201,6 +199,19 @@ impl AnyRegistry {
         each!(self, |registry| registry.list().await)
     }
 
+    /// One tenant, active or not.
+    pub async fn find_by_id(&self, id: &TenantId) -> Result<Option<RegistryTenant>, TenancyError> {
+        each!(self, |registry| registry.find_by_id(id).await)
+    }
+
+    /// The tenant owning `domain`, active or not.
+    pub async fn find_by_domain(
+        &self,
+        domain: &DomainName,
+    ) -> Result<Option<RegistryTenant>, TenancyError> {
+        each!(self, |registry| registry.find_by_domain(domain).await)
+    }
+
     /// Registers a tenant whose data lives in `storage` (registry only).
     pub async fn create_with_storage(
         &self,
@@ -217,7 +228,7 @@ impl AnyRegistry {
         each!(self, |registry| registry.set_name(id, name).await)
     }
 
-    /// Reactivates a tenant (registry only).
+    /// Activates a tenant (registry only).
     pub async fn activate(&self, id: &TenantId) -> Result<(), TenancyError> {
         each!(self, |registry| registry.activate(id).await)
     }
@@ -314,14 +325,14 @@ impl TenantStore for AnyRegistry {
     type Tenant = RegistryTenant;
 
     async fn find_by_id(&self, id: &TenantId) -> Result<Option<RegistryTenant>, TenancyError> {
-        each!(self, |registry| registry.find_by_id(id).await)
+        AnyRegistry::find_by_id(self, id).await
     }
 
     async fn find_by_domain(
         &self,
         domain: &DomainName,
     ) -> Result<Option<RegistryTenant>, TenancyError> {
-        each!(self, |registry| registry.find_by_domain(domain).await)
+        AnyRegistry::find_by_domain(self, domain).await
     }
 }
 
@@ -330,18 +341,18 @@ impl TenantRegistry for AnyRegistry {
         Box::pin(AnyRegistry::list(self))
     }
 
-    fn get<'a>(
+    fn find_by_id<'a>(
         &'a self,
         id: &'a TenantId,
     ) -> BoxFuture<'a, Result<Option<RegistryTenant>, TenancyError>> {
-        Box::pin(self.find_by_id(id))
+        Box::pin(AnyRegistry::find_by_id(self, id))
     }
 
-    fn get_by_domain<'a>(
+    fn find_by_domain<'a>(
         &'a self,
         domain: &'a DomainName,
     ) -> BoxFuture<'a, Result<Option<RegistryTenant>, TenancyError>> {
-        Box::pin(self.find_by_domain(domain))
+        Box::pin(AnyRegistry::find_by_domain(self, domain))
     }
 
     fn set_name<'a>(

@@ -8,9 +8,9 @@
 //!   tables; mutations invalidate subscribed caches at once, and other
 //!   processes' caches through `LISTEN/NOTIFY` ([`NotifyListener`]).
 //! - [`MySqlRegistry`] (feature `mysql`) and [`SqliteRegistry`] (feature
-//!   `sqlite`) have the semantics of [`PgRegistry`], but no `LISTEN/NOTIFY`:
-//!   other processes see changes when their cache entries expire (the
-//!   `CachedStore` TTL).
+//!   `sqlite`), both a [`SqlRegistry`] over a [`Dialect`], have the semantics
+//!   of [`PgRegistry`], but no `LISTEN/NOTIFY`: other processes see changes
+//!   when their cache entries expire (the `CachedStore` TTL).
 //! - [`AnyRegistry`]: whichever of them a URL names, chosen at run time.
 //! - [`RegistryConfig`]: the registry's table names and settings.
 //! - [`RegistryTenant`] (built with a [`RegistryTenantBuilder`]) is a tenant
@@ -24,26 +24,23 @@
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod any;
-#[cfg(feature = "postgres")]
-mod config;
+pub(crate) mod config;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(any(feature = "mysql", feature = "sqlite"))]
-#[macro_use]
 pub(crate) mod sql;
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub use any::AnyRegistry;
-#[cfg(feature = "postgres")]
 pub use config::RegistryConfig;
 #[cfg(feature = "postgres")]
 pub use postgres::{NotifyListener, PgRegistry};
 #[cfg(feature = "mysql")]
 pub use sql::MySqlRegistry;
-#[cfg(any(feature = "mysql", feature = "sqlite"))]
-pub use sql::RegistryTables;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteRegistry;
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
+pub use sql::{Dialect, SqlRegistry};
 
 pub use crate::tenant::{NewTenant, RegistryTenant, RegistryTenantBuilder};
 
@@ -68,13 +65,13 @@ pub trait TenantRegistry: Send + Sync {
     fn list(&self) -> BoxFuture<'_, Result<Vec<RegistryTenant>, TenancyError>>;
 
     /// One tenant, active or not.
-    fn get<'a>(
+    fn find_by_id<'a>(
         &'a self,
         id: &'a TenantId,
     ) -> BoxFuture<'a, Result<Option<RegistryTenant>, TenancyError>>;
 
     /// The tenant owning `domain`, active or not.
-    fn get_by_domain<'a>(
+    fn find_by_domain<'a>(
         &'a self,
         domain: &'a DomainName,
     ) -> BoxFuture<'a, Result<Option<RegistryTenant>, TenancyError>>;

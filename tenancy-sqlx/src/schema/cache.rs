@@ -22,7 +22,7 @@ use crate::storage::SchemaName;
 /// [`SchemaPool::shared_schemas`](crate::SchemaPool::shared_schemas).
 ///
 /// ```
-/// use tenancy_sqlx::StatementCache;
+/// use tenancy_sqlx::schema::StatementCache;
 ///
 /// assert_eq!(StatementCache::default(), StatementCache::PerSchema);
 /// ```

@@ -10,7 +10,7 @@
 //! - [`StatementCache`]: statements are cached per schema, so tenants on
 //!   different migration versions can share a pool without Postgres error
 //!   0A000.
-//! - [`PgTenantManager`]: the lifecycle — atomic create (optionally from
+//! - [`SchemaManager`]: the lifecycle — atomic create (optionally from
 //!   pre-provisioned spare schemas), migrate-all with bounded concurrency and
 //!   per-schema locks, rename, activate / deactivate, idempotent delete.
 //! - [`SchemaName`] and [`SchemaNaming`] (tenant id → schema name, one to
@@ -20,13 +20,13 @@
 //! ```no_run
 //! # async fn example(registry: tenancy_sqlx::PgRegistry) -> Result<(), Box<dyn std::error::Error>> {
 //! use tenancy_core::TenantId;
-//! use tenancy_sqlx::schema::PgTenantManager;
+//! use tenancy_sqlx::schema::SchemaManager;
 //! use tenancy_sqlx::{NewTenant, TenantMigrations};
 //!
 //! let migrations = TenantMigrations::from_sql([
 //!     (1, "items", "CREATE TABLE items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL)"),
 //! ])?;
-//! let manager = PgTenantManager::new(registry, migrations);
+//! let manager = SchemaManager::new(registry, migrations);
 //! let acme = manager.create(NewTenant::new(TenantId::new("acme")?, "Acme Corp")).await?;
 //! let mut tx = manager.schemas().begin(&acme).await?; // search_path = "tenant_acme"
 //! sqlx::query("INSERT INTO items (name) VALUES ('first')").execute(&mut tx).await?;
@@ -52,7 +52,7 @@ mod transaction;
 #[cfg(feature = "postgres")]
 pub use cache::StatementCache;
 #[cfg(feature = "postgres")]
-pub use manager::PgTenantManager;
+pub use manager::SchemaManager;
 #[cfg(feature = "postgres")]
 pub use pool::SchemaPool;
 #[cfg(feature = "postgres")]

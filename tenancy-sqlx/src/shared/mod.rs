@@ -4,7 +4,7 @@
 //! - [`rls`] (Postgres, feature `postgres`): row-level security enforces
 //!   isolation, even for a superuser login ([`RlsPool`](rls::RlsPool),
 //!   [`RlsAudit`](rls::RlsAudit), and the lifecycle in
-//!   [`PgSharedManager`](rls::PgSharedManager)).
+//!   [`RlsManager`](rls::RlsManager)).
 //! - [`keyed`] (MySQL / MariaDB and SQLite, features `mysql`, `sqlite`):
 //!   there is no row-level security, so **isolation rests entirely on using
 //!   the scoped helpers** ([`SharedPool`](keyed::SharedPool) and

@@ -25,7 +25,7 @@ const RESERVED: &[&str] = &[
 /// never leave its directory. Always quoted when it reaches SQL.
 ///
 /// ```
-/// use tenancy_sqlx::DatabaseName;
+/// use tenancy_sqlx::database::DatabaseName;
 ///
 /// assert_eq!(DatabaseName::new("tenant_a-b")?.as_str(), "tenant_a-b");
 /// assert!(DatabaseName::new("../etc/passwd").is_err());
@@ -113,7 +113,8 @@ impl std::str::FromStr for DatabaseName {
 /// name on it. The registry stores it as `server/database`.
 ///
 /// ```
-/// use tenancy_sqlx::{DatabaseLocation, DatabaseName, Ident};
+/// use tenancy_sqlx::Ident;
+/// use tenancy_sqlx::database::{DatabaseLocation, DatabaseName};
 ///
 /// let location = DatabaseLocation::new(Ident::new("eu1")?, DatabaseName::new("tenant_acme")?);
 /// assert_eq!(location.to_string(), "eu1/tenant_acme");

@@ -20,7 +20,7 @@ use crate::ident::{InvalidIdentifier, check_len, name_prefix, quote_ident};
 /// when a tenant is created or renamed.) Cheap to clone.
 ///
 /// ```
-/// use tenancy_sqlx::SchemaName;
+/// use tenancy_sqlx::schema::SchemaName;
 ///
 /// let schema = SchemaName::new("tenant_a-b")?;
 /// assert_eq!(schema.quoted(), "\"tenant_a-b\"");
@@ -95,7 +95,7 @@ fn is_reserved_schema(name: &str) -> bool {
 ///
 /// ```
 /// use tenancy_core::TenantId;
-/// use tenancy_sqlx::SchemaNaming;
+/// use tenancy_sqlx::schema::SchemaNaming;
 ///
 /// let naming = SchemaNaming::default();
 /// let schema = naming.schema_for(&TenantId::new("select")?)?;
@@ -169,7 +169,7 @@ impl fmt::Debug for SchemaNaming {
 ///
 /// ```
 /// use tenancy_core::TenantId;
-/// use tenancy_sqlx::{SchemaNaming, TenantSchema};
+/// use tenancy_sqlx::schema::{SchemaNaming, TenantSchema};
 ///
 /// let id = TenantId::new("acme")?;
 /// assert_eq!(id.tenant_schema(&SchemaNaming::default())?.as_str(), "tenant_acme");

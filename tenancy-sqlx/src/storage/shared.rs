@@ -24,10 +24,10 @@ use crate::ident::{InvalidIdentifier, MAX_IDENT_LEN};
 ///
 /// To adopt existing rows whose tenant column already holds some value (for
 /// example the tenant id), create the tenant with that value as its key
-/// (`PgSharedManager::create_with_key` and friends).
+/// (`RlsManager::create_with_key` and friends).
 ///
 /// ```
-/// use tenancy_sqlx::SharedKey;
+/// use tenancy_sqlx::shared::SharedKey;
 ///
 /// let key = SharedKey::generate()?;
 /// assert_eq!(key.as_str().len(), 32);

@@ -1,6 +1,6 @@
 //! Create, rename, (de)activate and drop for database-per-tenant storage.
 
-use tenancy_core::{TenancyError, TenantId, TenantStore};
+use tenancy_core::{TenancyError, TenantId};
 
 use super::DatabaseManager;
 use crate::database::backend::DatabaseBackend;
@@ -31,7 +31,7 @@ impl<B: DatabaseBackend> DatabaseManager<B> {
     ///
     /// A failure at any step removes what the earlier steps made: neither a
     /// registry row nor a database is left. (A process killed between the
-    /// steps can leave an inactive row; [`drop_tenant`](Self::drop_tenant)
+    /// steps can leave an inactive row; [`delete`](Self::delete)
     /// removes it.)
     ///
     /// Errors: `TenantExists`, `DomainTaken`, `SchemaCreation`,
@@ -166,7 +166,7 @@ impl<B: DatabaseBackend> DatabaseManager<B> {
     }
 
     /// Serves a deactivated tenant again.
-    pub async fn reactivate(&self, id: &TenantId) -> Result<(), TenancyError> {
+    pub async fn activate(&self, id: &TenantId) -> Result<(), TenancyError> {
         self.inner.registry.activate(id).await
     }
 
@@ -178,7 +178,7 @@ impl<B: DatabaseBackend> DatabaseManager<B> {
     /// can be retried.
     ///
     /// Errors: `SchemaDrop`, `StoreUnavailable`.
-    pub async fn drop_tenant(&self, id: &TenantId) -> Result<bool, TenancyError> {
+    pub async fn delete(&self, id: &TenantId) -> Result<bool, TenancyError> {
         let registry = &self.inner.registry;
         let Some(tenant) = registry.find_by_id(id).await? else {
             return Ok(false);

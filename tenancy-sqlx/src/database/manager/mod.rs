@@ -36,7 +36,8 @@ type PlacementFn = Arc<dyn Fn(&NewTenant) -> Ident + Send + Sync>;
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {
 /// use tenancy_core::TenantId;
-/// use tenancy_sqlx::{AnyRegistry, DatabaseManager, MigrateOptions, NewTenant, PoolConfig, SqliteDatabases, TenantMigrations};
+/// use tenancy_sqlx::{AnyRegistry, DatabaseManager, MigrateOptions, NewTenant, TenantMigrations};
+/// use tenancy_sqlx::database::{PoolConfig, SqliteDatabases};
 ///
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// let registry = AnyRegistry::connect("sqlite://./data/registry.db").await?;
@@ -52,7 +53,7 @@ type PlacementFn = Arc<dyn Fn(&NewTenant) -> Ident + Send + Sync>;
 ///
 /// let report = manager.migrate_all(MigrateOptions::new()).await?;
 /// assert!(report.is_success());
-/// manager.drop_tenant(acme.id()).await?;
+/// manager.delete(acme.id()).await?;
 /// # Ok(()) }
 /// # }
 /// # fn main() {}
@@ -182,12 +183,12 @@ impl<B: DatabaseBackend> TenantLifecycle for DatabaseManager<B> {
         DatabaseManager::deactivate(self, id).boxed()
     }
 
-    fn reactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
-        DatabaseManager::reactivate(self, id).boxed()
+    fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
+        DatabaseManager::activate(self, id).boxed()
     }
 
-    fn drop_tenant<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
-        DatabaseManager::drop_tenant(self, id).boxed()
+    fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
+        DatabaseManager::delete(self, id).boxed()
     }
 
     fn migrate_all(

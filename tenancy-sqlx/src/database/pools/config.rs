@@ -19,7 +19,7 @@ const MAX_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 ///
 /// ```
 /// use std::time::Duration;
-/// use tenancy_sqlx::PoolConfig;
+/// use tenancy_sqlx::database::PoolConfig;
 ///
 /// let config = PoolConfig::new()
 ///     .max_connections(50)
@@ -137,7 +137,7 @@ impl PoolConfig {
 ///
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {
-/// # fn example(pools: tenancy_sqlx::TenantPools<tenancy_sqlx::SqliteDatabases>) {
+/// # fn example(pools: tenancy_sqlx::TenantPools<tenancy_sqlx::database::SqliteDatabases>) {
 /// let stats = pools.stats();
 /// assert!(stats.open_connections <= 20);
 /// println!("{} pools opened, {} connections opened", stats.pools_opened, stats.connections_opened);

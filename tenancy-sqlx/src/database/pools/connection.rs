@@ -23,7 +23,7 @@ use crate::storage::DatabaseLocation;
 /// # #[cfg(feature = "sqlite")] mod example {
 /// use sqlx::Connection;
 ///
-/// # async fn example(mut conn: tenancy_sqlx::TenantConnection<tenancy_sqlx::SqliteDatabases>) -> Result<(), sqlx::Error> {
+/// # async fn example(mut conn: tenancy_sqlx::database::TenantConnection<tenancy_sqlx::database::SqliteDatabases>) -> Result<(), sqlx::Error> {
 /// let rows = sqlx::query("SELECT id, name FROM items").fetch_all(&mut *conn).await?;
 /// let mut tx = conn.begin().await?;
 /// sqlx::query("DELETE FROM items WHERE id = ?").bind(1).execute(&mut *tx).await?;

@@ -7,6 +7,7 @@ use crate::error::store_error;
 use crate::ident::quote_literal;
 use crate::postgres::lock;
 use crate::registry::RegistryConfig;
+use crate::registry::config::TableDefaults;
 
 /// The registry migrations: `(version, description, sql)`; `{S}` is the quoted
 /// schema, `{T}`/`{D}`/`{SP}` the quoted tables, `{t}`/`{d}` the bare table names.
@@ -49,24 +50,26 @@ CREATE TABLE {S}.{SP} (
 const HISTORY: &str = "_tenancy_registry_migrations";
 
 fn render(template: &str, config: &RegistryConfig) -> String {
+    let tenants = config.tenants(TableDefaults::Postgres);
+    let domains = config.domains(TableDefaults::Postgres);
     template
-        .replace("{S}", &config.schema.quoted())
-        .replace("{T}", &config.tenants.quoted())
-        .replace("{D}", &config.domains.quoted())
-        .replace("{SP}", &config.spares.quoted())
-        .replace("{t}", config.tenants.as_str())
-        .replace("{d}", config.domains.as_str())
+        .replace("{S}", &config.schema_name().quoted())
+        .replace("{T}", &tenants.quoted())
+        .replace("{D}", &domains.quoted())
+        .replace("{SP}", &config.spares().quoted())
+        .replace("{t}", tenants.as_str())
+        .replace("{d}", domains.as_str())
 }
 
 /// Creates or upgrades the registry tables; safe to run concurrently.
 pub(crate) async fn migrate(pool: &PgPool, config: &RegistryConfig) -> Result<(), TenancyError> {
-    let schema = config.schema.quoted();
+    let schema = config.schema_name().quoted();
     let mut conn = pool.acquire().await.map_err(store_error)?;
     let mut tx = conn
         .begin_with(AssertSqlSafe(format!(
             "BEGIN; SELECT pg_catalog.pg_advisory_xact_lock({}, pg_catalog.hashtext({}))",
             lock::REGISTRY,
-            quote_literal(config.schema.as_str()),
+            quote_literal(config.schema_name().as_str()),
         )))
         .await
         .map_err(store_error)?;

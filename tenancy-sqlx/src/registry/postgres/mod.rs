@@ -26,6 +26,7 @@ use crate::error::store_error;
 use crate::postgres::PgConnections;
 use crate::postgres::tx::{PgTx, Unit};
 use crate::registry::RegistryConfig;
+use crate::registry::config::TableDefaults;
 use crate::storage::Storage;
 use crate::tenant::{NewTenant, RegistryTenant};
 
@@ -89,7 +90,7 @@ impl PgRegistry {
         connections: impl Into<PgConnections>,
         config: RegistryConfig,
     ) -> Result<Self, TenancyError> {
-        config.validate()?;
+        config.validate(TableDefaults::Postgres)?;
         let sql = RegistrySql::new(&config);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -161,7 +162,7 @@ impl PgRegistry {
 
     /// Registers a tenant whose storage is the schema its id maps to.
     ///
-    /// This only writes the registry; [`PgTenantManager::create`](crate::schema::PgTenantManager::create)
+    /// This only writes the registry; [`SchemaManager::create`](crate::schema::SchemaManager::create)
     /// also creates and migrates the schema. Fails with
     /// [`TenancyError::TenantExists`] or [`TenancyError::DomainTaken`].
     pub async fn create(&self, new: NewTenant) -> Result<RegistryTenant, TenancyError> {
@@ -211,7 +212,7 @@ impl PgRegistry {
         self.finish(id, rows.len(), &events).await
     }
 
-    /// Reactivates a tenant.
+    /// Activates a tenant.
     pub async fn activate(&self, id: &TenantId) -> Result<(), TenancyError> {
         self.set_active(id, true).await
     }
@@ -316,7 +317,7 @@ impl PgRegistry {
 
     /// Changes a tenant's id in the registry only (its storage stays where it is).
     ///
-    /// [`PgTenantManager::rename`](crate::schema::PgTenantManager::rename) also renames
+    /// [`SchemaManager::rename`](crate::schema::SchemaManager::rename) also renames
     /// the schema. Fails with [`TenancyError::TenantExists`] when `to` is taken.
     pub async fn rename(&self, from: &TenantId, to: &TenantId) -> Result<(), TenancyError> {
         let events = [
@@ -331,7 +332,7 @@ impl PgRegistry {
 
     /// Deletes a tenant and its domains from the registry; returns whether it existed.
     ///
-    /// Its storage is left alone; [`PgTenantManager::drop_tenant`](crate::schema::PgTenantManager::drop_tenant)
+    /// Its storage is left alone; [`SchemaManager::delete`](crate::schema::SchemaManager::delete)
     /// drops the schema too.
     pub async fn delete(&self, id: &TenantId) -> Result<bool, TenancyError> {
         let mut conn = self.unit().await?;
@@ -392,6 +393,20 @@ impl TenantStore for PgRegistry {
     type Tenant = RegistryTenant;
 
     async fn find_by_id(&self, id: &TenantId) -> Result<Option<RegistryTenant>, TenancyError> {
+        PgRegistry::find_by_id(self, id).await
+    }
+
+    async fn find_by_domain(
+        &self,
+        domain: &DomainName,
+    ) -> Result<Option<RegistryTenant>, TenancyError> {
+        PgRegistry::find_by_domain(self, domain).await
+    }
+}
+
+impl PgRegistry {
+    /// One tenant, active or not.
+    pub async fn find_by_id(&self, id: &TenantId) -> Result<Option<RegistryTenant>, TenancyError> {
         let mut unit = self.unit().await?;
         let row = sqlx::query(self.inner.sql.find_by_id.clone())
             .persistent(false)
@@ -403,7 +418,8 @@ impl TenantStore for PgRegistry {
         row.as_ref().map(decode_tenant).transpose()
     }
 
-    async fn find_by_domain(
+    /// The tenant owning `domain`, active or not.
+    pub async fn find_by_domain(
         &self,
         domain: &DomainName,
     ) -> Result<Option<RegistryTenant>, TenancyError> {
@@ -424,18 +440,18 @@ impl TenantRegistry for PgRegistry {
         PgRegistry::list(self).boxed()
     }
 
-    fn get<'a>(
+    fn find_by_id<'a>(
         &'a self,
         id: &'a TenantId,
     ) -> BoxFuture<'a, Result<Option<RegistryTenant>, TenancyError>> {
-        self.find_by_id(id).boxed()
+        PgRegistry::find_by_id(self, id).boxed()
     }
 
-    fn get_by_domain<'a>(
+    fn find_by_domain<'a>(
         &'a self,
         domain: &'a DomainName,
     ) -> BoxFuture<'a, Result<Option<RegistryTenant>, TenancyError>> {
-        self.find_by_domain(domain).boxed()
+        PgRegistry::find_by_domain(self, domain).boxed()
     }
 
     fn set_name<'a>(

@@ -8,6 +8,7 @@ use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlStr};
 use tenancy_core::{DomainName, DomainRecord, TenancyError, TenantId};
 
 use crate::registry::RegistryConfig;
+use crate::registry::config::TableDefaults;
 use crate::storage::Storage;
 use crate::tenant::RegistryTenant;
 
@@ -42,10 +43,12 @@ fn sql(text: String) -> SqlStr {
 
 impl RegistrySql {
     pub(crate) fn new(config: &RegistryConfig) -> Self {
-        let s = config.schema.quoted();
-        let t = format!("{s}.{}", config.tenants.quoted());
-        let d = format!("{s}.{}", config.domains.quoted());
-        let sp = format!("{s}.{}", config.spares.quoted());
+        let tenants = config.tenants(TableDefaults::Postgres);
+        let domains = config.domains(TableDefaults::Postgres);
+        let s = config.schema_name().quoted();
+        let t = format!("{s}.{}", tenants.quoted());
+        let d = format!("{s}.{}", domains.quoted());
+        let sp = format!("{s}.{}", config.spares().quoted());
         let select = format!(
             "SELECT t.id, t.name, t.active, t.storage_kind, t.storage_location, \
              (extract(epoch FROM t.created_at) * 1000000)::int8 AS created_us, \
@@ -127,9 +130,9 @@ impl RegistrySql {
             add_spare: sql(format!("INSERT INTO {sp} (schema_name) VALUES ($1)")),
             list_spares: sql(format!("SELECT schema_name FROM {sp} ORDER BY schema_name")),
             remove_spare: sql(format!("DELETE FROM {sp} WHERE schema_name = $1")),
-            tenants_table: config.tenants.as_str().to_owned(),
-            domains_table: config.domains.as_str().to_owned(),
-            storage_key: format!("{}_storage_key", config.tenants.as_str()),
+            tenants_table: tenants.as_str().to_owned(),
+            domains_table: domains.as_str().to_owned(),
+            storage_key: format!("{}_storage_key", tenants.as_str()),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! manager can combine them with schema DDL in one transaction.
 
 use sqlx::{PgConnection, Row};
-use tenancy_core::{DomainName, Invalidation, TenancyError, TenantId, TenantStore};
+use tenancy_core::{DomainName, Invalidation, TenancyError, TenantId};
 
 use super::sql::{RegistrySql, decode_tenant, from_micros};
 use super::{PgRegistry, created_events, not_found, notify};

@@ -1,47 +1,17 @@
-//! [`MySqlRegistry`]: the tenant registry in MySQL / MariaDB tables.
+//! MySQL / MariaDB as a registry [`Dialect`]: back-quoted names, row locks
+//! (`FOR UPDATE`), and the registry tables' migrations under a named lock.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::{AssertSqlSafe, Connection, MySqlPool};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use sqlx::{AssertSqlSafe, Connection, MySql, Pool, Transaction};
 use tenancy_core::TenancyError;
 
+use super::dialect::{Dialect, plumbing, sealed};
+use super::rows::now_micros;
 use crate::error::store_error;
-use crate::ident::backquote;
-use crate::registry::sql::{Inner, RegistryTables, Sql};
-
-/// The tenant registry on MySQL or MariaDB: tenants (id, name, active flag,
-/// storage kind and location, timestamps) and their lower-cased, unique
-/// domains, in two tables of the pool's database.
-///
-/// It has the semantics of [`PgRegistry`](crate::PgRegistry): a
-/// [`TenantStore`](tenancy_core::TenantStore) and a
-/// [`TenantRegistry`](crate::TenantRegistry), whose mutations invalidate the
-/// [subscribed](Self::subscribe) caches of this process at once. MySQL has no
-/// `LISTEN/NOTIFY`, so **other processes see a change only when their cache
-/// entry expires**: keep the [`CachedStore`](tenancy_core::CachedStore) TTL
-/// (default 5 s) as short as that delay may be. Cheap to clone.
-///
-/// ```no_run
-/// use std::sync::Arc;
-/// use sqlx::mysql::MySqlPoolOptions;
-/// use tenancy_core::{CachedStore, TenantId};
-/// use tenancy_sqlx::{MySqlRegistry, RegistryTables};
-///
-/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-/// let pool = MySqlPoolOptions::new().max_connections(5).connect("mysql://root@localhost/app").await?;
-/// let registry = MySqlRegistry::connect(pool, RegistryTables::default()).await?;
-/// let cache = Arc::new(CachedStore::new(registry.clone()));
-/// registry.subscribe(cache.clone());
-/// registry.deactivate(&TenantId::new("acme")?).await?; // this process's cache forgets `acme` at once
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct MySqlRegistry {
-    inner: Arc<Inner<MySqlPool>>,
-}
-
-sql_registry!(MySqlRegistry, MySqlPool, "mysql", |pool| pool.begin());
+use crate::ident::{Ident, backquote};
 
 /// The registry migrations: `(version, description, statements)`; `{T}`/`{D}`
 /// are the back-quoted tables, `{t}`/`{d}` their bare names. MySQL commits
@@ -80,84 +50,106 @@ const MIGRATIONS: &[(i32, &str, &[&str])] = &[(
 /// tenants table) and migration, so several registries can share a database.
 const HISTORY: &str = "_tenancy_registry_migrations";
 
-impl MySqlRegistry {
-    fn statements(tables: &RegistryTables) -> Sql {
-        Sql::new(tables, backquote, " FOR UPDATE")
+impl Dialect for MySql {}
+
+impl sealed::Driver for MySql {
+    const REGISTRY: &'static str = "MySqlRegistry";
+
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+
+    fn quote(name: &Ident) -> String {
+        backquote(name.as_str())
     }
 
-    /// Creates or upgrades the registry tables (idempotent; concurrent runs
-    /// wait for each other on a named lock).
-    pub async fn migrate(&self) -> Result<(), TenancyError> {
-        let tables = &self.inner.tables;
-        let render = |template: &str| {
-            template
-                .replace("{T}", &backquote(tables.tenants.as_str()))
-                .replace("{D}", &backquote(tables.domains.as_str()))
-                .replace("{t}", tables.tenants.as_str())
-                .replace("{d}", tables.domains.as_str())
-        };
-        let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
-        // MySQL lock names have at most 64 characters; a shared prefix of two
-        // long table names only makes their migrations wait for each other.
-        let mut lock = format!("tenancy_registry:{}", tables.tenants);
-        lock.truncate(64);
-        let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
-            .bind(&lock)
-            .bind(Duration::from_secs(60).as_secs())
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        if locked != Some(1) {
-            return Err(TenancyError::unavailable(
-                "timed out waiting for the registry migration lock",
-            ));
-        }
-        let result = async {
-            sqlx::raw_sql(AssertSqlSafe(format!(
-                "CREATE TABLE IF NOT EXISTS `{HISTORY}` (\
+    fn begin(
+        pool: &Pool<Self>,
+        _immediate: bool,
+    ) -> BoxFuture<'_, Result<Transaction<'static, Self>, sqlx::Error>> {
+        pool.begin().boxed()
+    }
+
+    plumbing!(MySql);
+
+    fn migrate_registry<'a>(
+        pool: &'a Pool<Self>,
+        tenants: &'a Ident,
+        domains: &'a Ident,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        migrate(pool, tenants, domains).boxed()
+    }
+}
+
+/// Creates or upgrades the registry tables (idempotent; concurrent runs wait
+/// for each other on a named lock).
+async fn migrate(pool: &Pool<MySql>, tenants: &Ident, domains: &Ident) -> Result<(), TenancyError> {
+    let render = |template: &str| {
+        template
+            .replace("{T}", &backquote(tenants.as_str()))
+            .replace("{D}", &backquote(domains.as_str()))
+            .replace("{t}", tenants.as_str())
+            .replace("{d}", domains.as_str())
+    };
+    let mut conn = pool.acquire().await.map_err(store_error)?;
+    // MySQL lock names have at most 64 characters; a shared prefix of two
+    // long table names only makes their migrations wait for each other.
+    let mut lock = format!("tenancy_registry:{tenants}");
+    lock.truncate(64);
+    let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+        .bind(&lock)
+        .bind(Duration::from_secs(60).as_secs())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    if locked != Some(1) {
+        return Err(TenancyError::unavailable(
+            "timed out waiting for the registry migration lock",
+        ));
+    }
+    let result = async {
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "CREATE TABLE IF NOT EXISTS `{HISTORY}` (\
                  registry VARCHAR(64) CHARACTER SET ascii NOT NULL, version INT NOT NULL, \
                  description TEXT NOT NULL, installed_us BIGINT NOT NULL, \
                  PRIMARY KEY (registry, version)) ENGINE=InnoDB"
-            )))
-            .execute(&mut *conn)
-            .await?;
-            let applied: Vec<i32> = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT version FROM `{HISTORY}` WHERE registry = ? ORDER BY version"
-            )))
-            .bind(tables.tenants.as_str())
-            .fetch_all(&mut *conn)
-            .await?;
-            for (version, description, statements) in MIGRATIONS {
-                if applied.contains(version) {
-                    continue;
-                }
-                for statement in *statements {
-                    sqlx::raw_sql(AssertSqlSafe(render(statement)))
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                sqlx::query(AssertSqlSafe(format!(
-                    "INSERT INTO `{HISTORY}` (registry, version, description, installed_us) \
-                     VALUES (?, ?, ?, ?)"
-                )))
-                .bind(tables.tenants.as_str())
-                .bind(version)
-                .bind(description)
-                .bind(crate::registry::sql::now_micros())
-                .execute(&mut *conn)
-                .await?;
+        )))
+        .execute(&mut *conn)
+        .await?;
+        let applied: Vec<i32> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT version FROM `{HISTORY}` WHERE registry = ? ORDER BY version"
+        )))
+        .bind(tenants.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+        for (version, description, statements) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
             }
-            Ok::<(), sqlx::Error>(())
-        }
-        .await;
-        let released = sqlx::query("SELECT RELEASE_LOCK(?)")
-            .bind(&lock)
+            for statement in *statements {
+                sqlx::raw_sql(AssertSqlSafe(render(statement)))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO `{HISTORY}` (registry, version, description, installed_us) \
+                     VALUES (?, ?, ?, ?)"
+            )))
+            .bind(tenants.as_str())
+            .bind(version)
+            .bind(description)
+            .bind(now_micros())
             .execute(&mut *conn)
-            .await;
-        if released.is_err() {
-            // The session still holds the lock: do not hand it to the pool.
-            let _closed = conn.detach().close().await;
+            .await?;
         }
-        result.map_err(store_error)
+        Ok::<(), sqlx::Error>(())
     }
+    .await;
+    let released = sqlx::query("SELECT RELEASE_LOCK(?)")
+        .bind(&lock)
+        .execute(&mut *conn)
+        .await;
+    if released.is_err() {
+        // The session still holds the lock: do not hand it to the pool.
+        let _closed = conn.detach().close().await;
+    }
+    result.map_err(store_error)
 }

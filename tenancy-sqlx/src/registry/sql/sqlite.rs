@@ -1,54 +1,15 @@
-//! [`SqliteRegistry`]: the tenant registry in SQLite tables.
+//! SQLite as a registry [`Dialect`]: quoted names, `BEGIN IMMEDIATE` write
+//! transactions, and the registry tables' migrations.
 
-use std::sync::Arc;
-
-use sqlx::{AssertSqlSafe, SqlitePool};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use sqlx::{AssertSqlSafe, Pool, Sqlite, Transaction};
 use tenancy_core::TenancyError;
 
+use super::dialect::{Dialect, plumbing, sealed};
+use super::rows::now_micros;
 use crate::error::store_error;
-use crate::ident::quote_ident;
-use crate::registry::sql::{Inner, RegistryTables, Sql};
-
-/// The tenant registry on SQLite: tenants (id, name, active flag, storage
-/// kind and location, timestamps) and their lower-cased, unique domains, in
-/// two tables of the pool's database file.
-///
-/// It has the semantics of [`PgRegistry`](crate::PgRegistry): a
-/// [`TenantStore`](tenancy_core::TenantStore) and a
-/// [`TenantRegistry`](crate::TenantRegistry), whose mutations invalidate the
-/// [subscribed](Self::subscribe) caches of this process at once. SQLite has
-/// no change notifications, so **other processes sharing the file see a
-/// change only when their cache entry expires** (the
-/// [`CachedStore`](tenancy_core::CachedStore) TTL, default 5 s). Write
-/// transactions are `BEGIN IMMEDIATE`; use WAL mode (as
-/// [`AnyRegistry::connect`](crate::AnyRegistry::connect) does) so readers
-/// never wait for them. Cheap to clone.
-///
-/// ```no_run
-/// use std::sync::Arc;
-/// use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-/// use tenancy_core::{CachedStore, TenantId};
-/// use tenancy_sqlx::{RegistryTables, SqliteRegistry};
-///
-/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-/// let options = SqliteConnectOptions::new()
-///     .filename("data/registry.db")
-///     .create_if_missing(true)
-///     .journal_mode(SqliteJournalMode::Wal);
-/// let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-/// let registry = SqliteRegistry::connect(pool, RegistryTables::default()).await?;
-/// let cache = Arc::new(CachedStore::new(registry.clone()));
-/// registry.subscribe(cache.clone());
-/// registry.deactivate(&TenantId::new("acme")?).await?;
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct SqliteRegistry {
-    inner: Arc<Inner<SqlitePool>>,
-}
-
-sql_registry!(SqliteRegistry, SqlitePool, "sqlite", |pool| pool
-    .begin_with("BEGIN IMMEDIATE"));
+use crate::ident::{Ident, quote_ident};
 
 /// The registry migrations: `(version, description, sql)`; `{T}`/`{D}` are
 /// the quoted tables, `{t}`/`{d}` their bare names.
@@ -87,63 +48,91 @@ CREATE INDEX "{d}_tenant_idx" ON {D} (tenant_id);
 /// tenants table) and migration, so several registries can share a database.
 const HISTORY: &str = "_tenancy_registry_migrations";
 
-impl SqliteRegistry {
-    fn statements(tables: &RegistryTables) -> Sql {
-        Sql::new(tables, quote_ident, "")
+impl Dialect for Sqlite {}
+
+impl sealed::Driver for Sqlite {
+    const REGISTRY: &'static str = "SqliteRegistry";
+
+    const FOR_UPDATE: &'static str = "";
+
+    fn quote(name: &Ident) -> String {
+        quote_ident(name.as_str())
     }
 
-    /// Creates or upgrades the registry tables, in one `BEGIN IMMEDIATE`
-    /// transaction (idempotent; concurrent runs wait for each other).
-    pub async fn migrate(&self) -> Result<(), TenancyError> {
-        let tables = &self.inner.tables;
-        let render = |template: &str| {
-            template
-                .replace("{T}", &quote_ident(tables.tenants.as_str()))
-                .replace("{D}", &quote_ident(tables.domains.as_str()))
-                .replace("{t}", tables.tenants.as_str())
-                .replace("{d}", tables.domains.as_str())
-        };
-        let mut tx = self
-            .inner
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(store_error)?;
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "CREATE TABLE IF NOT EXISTS \"{HISTORY}\" (registry TEXT NOT NULL, \
+    fn begin(
+        pool: &Pool<Self>,
+        immediate: bool,
+    ) -> BoxFuture<'_, Result<Transaction<'static, Self>, sqlx::Error>> {
+        if immediate {
+            pool.begin_with("BEGIN IMMEDIATE").boxed()
+        } else {
+            pool.begin().boxed()
+        }
+    }
+
+    plumbing!(Sqlite);
+
+    fn migrate_registry<'a>(
+        pool: &'a Pool<Self>,
+        tenants: &'a Ident,
+        domains: &'a Ident,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        migrate(pool, tenants, domains).boxed()
+    }
+}
+
+/// Creates or upgrades the registry tables, in one `BEGIN IMMEDIATE`
+/// transaction (idempotent; concurrent runs wait for each other).
+async fn migrate(
+    pool: &Pool<Sqlite>,
+    tenants: &Ident,
+    domains: &Ident,
+) -> Result<(), TenancyError> {
+    let render = |template: &str| {
+        template
+            .replace("{T}", &quote_ident(tenants.as_str()))
+            .replace("{D}", &quote_ident(domains.as_str()))
+            .replace("{t}", tenants.as_str())
+            .replace("{d}", domains.as_str())
+    };
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(store_error)?;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE TABLE IF NOT EXISTS \"{HISTORY}\" (registry TEXT NOT NULL, \
              version INTEGER NOT NULL, description TEXT NOT NULL, \
              installed_us INTEGER NOT NULL, PRIMARY KEY (registry, version))"
-        )))
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        let applied: Vec<i32> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT version FROM \"{HISTORY}\" WHERE registry = ? ORDER BY version"
-        )))
-        .bind(tables.tenants.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        for (version, description, template) in MIGRATIONS {
-            if applied.contains(version) {
-                continue;
-            }
-            sqlx::raw_sql(AssertSqlSafe(render(template)))
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-            sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO \"{HISTORY}\" (registry, version, description, installed_us) \
-                 VALUES (?, ?, ?, ?)"
-            )))
-            .bind(tables.tenants.as_str())
-            .bind(version)
-            .bind(description)
-            .bind(crate::registry::sql::now_micros())
+    )))
+    .execute(&mut *tx)
+    .await
+    .map_err(store_error)?;
+    let applied: Vec<i32> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT version FROM \"{HISTORY}\" WHERE registry = ? ORDER BY version"
+    )))
+    .bind(tenants.as_str())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(store_error)?;
+    for (version, description, template) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        sqlx::raw_sql(AssertSqlSafe(render(template)))
             .execute(&mut *tx)
             .await
             .map_err(store_error)?;
-        }
-        tx.commit().await.map_err(store_error)
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO \"{HISTORY}\" (registry, version, description, installed_us) \
+                 VALUES (?, ?, ?, ?)"
+        )))
+        .bind(tenants.as_str())
+        .bind(version)
+        .bind(description)
+        .bind(now_micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
     }
+    tx.commit().await.map_err(store_error)
 }

@@ -1,9 +1,9 @@
-//! [`PgTenantManager::create`]: registry row, schema and migrations as one unit.
+//! [`SchemaManager::create`]: registry row, schema and migrations as one unit.
 
 use sqlx::AssertSqlSafe;
 use tenancy_core::{BoxError, TenancyError, TenantId};
 
-use super::PgTenantManager;
+use super::SchemaManager;
 use crate::error::sqlstate;
 use crate::postgres::migrate::{apply_fresh, apply_missing, history_query};
 use crate::registry::postgres::created_events;
@@ -11,7 +11,7 @@ use crate::storage::SchemaName;
 use crate::storage::Storage;
 use crate::tenant::{NewTenant, RegistryTenant};
 
-impl PgTenantManager {
+impl SchemaManager {
     /// Creates a tenant: registry row, schema, migrations and seed, in one
     /// transaction.
     ///

@@ -1,10 +1,10 @@
-//! [`PgTenantManager::migrate_all`]: every tenant, bounded concurrency, one
+//! [`SchemaManager::migrate_all`]: every tenant, bounded concurrency, one
 //! transaction and one advisory lock per schema, a report at the end.
 
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 use tenancy_core::{TenancyError, TenantId};
 
-use super::PgTenantManager;
+use super::SchemaManager;
 use crate::error::{MigrationError, step_error, store_error};
 use crate::migrate::{MigrateOptions, MigrationReport, migrate_each};
 use crate::postgres::lock;
@@ -14,7 +14,7 @@ use crate::schema::pool::begin_statement;
 use crate::storage::SchemaName;
 use crate::tenant::RegistryTenant;
 
-impl PgTenantManager {
+impl SchemaManager {
     /// Applies pending migrations to every selected tenant.
     ///
     /// - Each tenant is migrated in its own transaction under a per-schema

@@ -1,4 +1,4 @@
-//! [`PgTenantManager`]: the tenant lifecycle for schema-per-tenant Postgres.
+//! [`SchemaManager`]: the tenant lifecycle for schema-per-tenant Postgres.
 
 mod create;
 mod migrate_all;
@@ -42,13 +42,13 @@ type SeedFn = Arc<
 ///
 /// ```no_run
 /// use tenancy_core::TenantId;
-/// use tenancy_sqlx::{MigrateOptions, NewTenant, PgRegistry, PgTenantManager, TenantMigrations};
+/// use tenancy_sqlx::{MigrateOptions, NewTenant, PgRegistry, SchemaManager, TenantMigrations};
 ///
 /// # async fn example(registry: PgRegistry) -> Result<(), Box<dyn std::error::Error>> {
 /// let migrations = TenantMigrations::from_sql([
 ///     (1, "items", "CREATE TABLE items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL)"),
 /// ])?;
-/// let manager = PgTenantManager::new(registry, migrations);
+/// let manager = SchemaManager::new(registry, migrations);
 /// let acme = manager.create(NewTenant::new(TenantId::new("acme")?, "Acme Corp")).await?;
 ///
 /// let mut tx = manager.schemas().begin(&acme).await?;
@@ -57,11 +57,11 @@ type SeedFn = Arc<
 ///
 /// let report = manager.migrate_all(MigrateOptions::new()).await?;
 /// assert!(report.is_success());
-/// manager.drop_tenant(acme.id()).await?;
+/// manager.delete(acme.id()).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct PgTenantManager {
+pub struct SchemaManager {
     inner: Arc<Inner>,
 }
 
@@ -73,7 +73,7 @@ struct Inner {
     seed: Option<SeedFn>,
 }
 
-impl PgTenantManager {
+impl SchemaManager {
     /// A manager applying `migrations` to the tenants of `registry`.
     pub fn new(registry: PgRegistry, migrations: TenantMigrations) -> Self {
         let schemas = SchemaPool::new(registry.connections().clone())
@@ -93,7 +93,7 @@ impl PgTenantManager {
     /// A failing seed fails the creation with [`TenancyError::TableCreation`].
     ///
     /// ```no_run
-    /// # fn example(manager: tenancy_sqlx::PgTenantManager) -> tenancy_sqlx::PgTenantManager {
+    /// # fn example(manager: tenancy_sqlx::SchemaManager) -> tenancy_sqlx::SchemaManager {
     /// manager.with_seed(|tx, tenant| {
     ///     let owner = tenant.id().to_string();
     ///     Box::pin(async move {
@@ -150,15 +150,15 @@ impl PgTenantManager {
         self.inner.registry.deactivate(id).await
     }
 
-    /// Reactivates a tenant (see [`PgRegistry::activate`]).
-    pub async fn reactivate(&self, id: &TenantId) -> Result<(), TenancyError> {
+    /// Activates a tenant (see [`PgRegistry::activate`]).
+    pub async fn activate(&self, id: &TenantId) -> Result<(), TenancyError> {
         self.inner.registry.activate(id).await
     }
 }
 
-impl fmt::Debug for PgTenantManager {
+impl fmt::Debug for SchemaManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgTenantManager")
+        f.debug_struct("SchemaManager")
             .field("registry", &self.inner.registry)
             .field("migrations", &self.inner.migrations)
             .field("seed", &self.inner.seed.is_some())
@@ -166,13 +166,13 @@ impl fmt::Debug for PgTenantManager {
     }
 }
 
-impl TenantLifecycle for PgTenantManager {
+impl TenantLifecycle for SchemaManager {
     fn registry(&self) -> &dyn TenantRegistry {
-        PgTenantManager::registry(self)
+        SchemaManager::registry(self)
     }
 
     fn create(&self, tenant: NewTenant) -> BoxFuture<'_, Result<RegistryTenant, TenancyError>> {
-        PgTenantManager::create(self, tenant).boxed()
+        SchemaManager::create(self, tenant).boxed()
     }
 
     fn rename<'a>(
@@ -180,25 +180,25 @@ impl TenantLifecycle for PgTenantManager {
         from: &'a TenantId,
         to: &'a TenantId,
     ) -> BoxFuture<'a, Result<RegistryTenant, TenancyError>> {
-        PgTenantManager::rename(self, from, to).boxed()
+        SchemaManager::rename(self, from, to).boxed()
     }
 
     fn deactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
-        PgTenantManager::deactivate(self, id).boxed()
+        SchemaManager::deactivate(self, id).boxed()
     }
 
-    fn reactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
-        PgTenantManager::reactivate(self, id).boxed()
+    fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
+        SchemaManager::activate(self, id).boxed()
     }
 
-    fn drop_tenant<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
-        PgTenantManager::drop_tenant(self, id).boxed()
+    fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
+        SchemaManager::delete(self, id).boxed()
     }
 
     fn migrate_all(
         &self,
         options: MigrateOptions,
     ) -> BoxFuture<'_, Result<MigrationReport, TenancyError>> {
-        PgTenantManager::migrate_all(self, options).boxed()
+        SchemaManager::migrate_all(self, options).boxed()
     }
 }

@@ -1,9 +1,9 @@
-//! [`PgTenantManager::rename`] and [`PgTenantManager::drop_tenant`].
+//! [`SchemaManager::rename`] and [`SchemaManager::delete`].
 
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 use tenancy_core::{Invalidation, TenancyError, TenantId, TenantKey};
 
-use super::PgTenantManager;
+use super::SchemaManager;
 use crate::error::{step_error, store_error};
 use crate::postgres::lock;
 use crate::postgres::tx::PgTx;
@@ -11,7 +11,7 @@ use crate::storage::SchemaName;
 use crate::storage::Storage;
 use crate::tenant::RegistryTenant;
 
-impl PgTenantManager {
+impl SchemaManager {
     /// Renames a tenant: its id in the registry (domains follow) and its schema,
     /// in one transaction, then invalidates both ids in every cache.
     ///
@@ -107,7 +107,7 @@ impl PgTenantManager {
     /// which schema belongs to whom).
     ///
     /// Errors: `SchemaDrop`, `StoreUnavailable`.
-    pub async fn drop_tenant(&self, id: &TenantId) -> Result<bool, TenancyError> {
+    pub async fn delete(&self, id: &TenantId) -> Result<bool, TenancyError> {
         let registry = &self.inner.registry;
         let Some(tenant) = tenancy_core::TenantStore::find_by_id(registry, id).await? else {
             return Ok(false);

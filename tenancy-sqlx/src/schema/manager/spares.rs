@@ -1,5 +1,5 @@
 //! Spare schemas: pre-provisioned, fully migrated schemas that
-//! [`PgTenantManager::create`] claims with a rename.
+//! [`SchemaManager::create`] claims with a rename.
 //!
 //! Creating a relation costs Postgres about a millisecond of file and catalog
 //! work, so a schema of a few tables with indexes takes tens of milliseconds
@@ -9,14 +9,14 @@
 use sqlx::{AssertSqlSafe, Row};
 use tenancy_core::TenancyError;
 
-use super::PgTenantManager;
+use super::SchemaManager;
 use super::create::{Step, step};
 use crate::error::{step_error, store_error};
 use crate::postgres::migrate::apply_fresh;
 use crate::postgres::tx::PgTx;
 use crate::storage::SchemaName;
 
-impl PgTenantManager {
+impl SchemaManager {
     /// Creates spare schemas until `target` are available; returns how many it created.
     ///
     /// Spares are migrated like tenants; spares that fall behind a newer
@@ -24,7 +24,7 @@ impl PgTenantManager {
     /// e.g. every few seconds:
     ///
     /// ```no_run
-    /// # async fn example(manager: tenancy_sqlx::PgTenantManager) {
+    /// # async fn example(manager: tenancy_sqlx::SchemaManager) {
     /// let keeper = manager.clone();
     /// tokio::spawn(async move {
     ///     let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));

@@ -14,7 +14,7 @@ use crate::storage::SharedKey;
 ///
 /// ```no_run
 /// # #[cfg(feature = "mysql")] mod example {
-/// # async fn example(mut tx: tenancy_sqlx::MySqlSharedTransaction) -> Result<(), sqlx::Error> {
+/// # async fn example(mut tx: tenancy_sqlx::shared::keyed::MySqlSharedTransaction) -> Result<(), sqlx::Error> {
 /// let done = tx
 ///     .insert("items")
 ///     .value("name", "pen")

@@ -4,8 +4,12 @@
 mod backend;
 mod insert;
 mod manager;
+#[cfg(feature = "mysql")]
+mod mysql;
 mod pool;
 mod query;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod template;
 mod transaction;
 

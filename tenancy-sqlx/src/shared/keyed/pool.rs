@@ -37,7 +37,8 @@ use crate::tenant::RegistryTenant;
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {
 /// use sqlx::sqlite::SqlitePoolOptions;
-/// use tenancy_sqlx::{Ident, RegistryTenant, SqliteSharedPool};
+/// use tenancy_sqlx::{Ident, RegistryTenant};
+/// use tenancy_sqlx::shared::keyed::SqliteSharedPool;
 ///
 /// # async fn example(tenant: RegistryTenant) -> Result<(), Box<dyn std::error::Error>> {
 /// let pool = SqlitePoolOptions::new().connect("sqlite://data/app.db").await?;

@@ -93,7 +93,7 @@ where
 ///
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {
-/// # async fn example(mut tx: tenancy_sqlx::SqliteSharedTransaction) -> Result<(), sqlx::Error> {
+/// # async fn example(mut tx: tenancy_sqlx::shared::keyed::SqliteSharedTransaction) -> Result<(), sqlx::Error> {
 /// #[derive(sqlx::FromRow)]
 /// struct Item { id: i64, name: String }
 ///
@@ -128,7 +128,7 @@ impl<'t, DB: SharedBackend, O> SharedQuery<'t, DB, O> {
         Self {
             conn,
             key,
-            template: rewrite(sql.as_str(), DB::DIALECT),
+            template: rewrite(sql.as_str(), DB::SYNTAX),
             args: DB::Arguments::default(),
             next: 0,
             given: 0,

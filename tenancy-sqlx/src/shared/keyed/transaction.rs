@@ -32,7 +32,7 @@ use crate::storage::SharedKey;
 ///
 /// ```no_run
 /// # #[cfg(feature = "mysql")] mod example {
-/// # async fn example(shared: tenancy_sqlx::MySqlSharedPool, tenant: tenancy_sqlx::RegistryTenant) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn example(shared: tenancy_sqlx::shared::keyed::MySqlSharedPool, tenant: tenancy_sqlx::RegistryTenant) -> Result<(), Box<dyn std::error::Error>> {
 /// let mut tx = shared.begin(&tenant).await?;
 /// tx.insert("items").value("name", "pen").execute().await?;
 /// let names: Vec<String> = tx

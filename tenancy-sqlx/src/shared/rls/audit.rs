@@ -245,8 +245,8 @@ impl RlsPool {
     /// row-level security; fails with [`TenancyError::Configuration`] listing
     /// every problem otherwise. Run it at start-up, after
     /// [`setup_role`](Self::setup_role) and [`protect_all`](Self::protect_all)
-    /// (or [`PgSharedManager::setup`](crate::shared::rls::PgSharedManager::setup), which
-    /// runs all three). [`PgSharedManager::migrate_all`](crate::shared::rls::PgSharedManager::migrate_all)
+    /// (or [`RlsManager::setup`](crate::shared::rls::RlsManager::setup), which
+    /// runs all three). [`RlsManager::migrate_all`](crate::shared::rls::RlsManager::migrate_all)
     /// runs it again, inside the migrations' transaction, whenever it applies
     /// migrations.
     ///

@@ -7,7 +7,7 @@ pub(crate) mod sql;
 mod transaction;
 
 pub use audit::RlsAudit;
-pub use manager::PgSharedManager;
+pub use manager::RlsManager;
 pub use transaction::RlsTransaction;
 
 use std::fmt;
@@ -58,7 +58,7 @@ use crate::tenant::RegistryTenant;
 ///   switch to it). Policies therefore apply even when the connection URL
 ///   names a superuser or the tables' owner — the usual local setup.
 /// - [`audit`](Self::audit) refuses (at start-up, and after
-///   [`PgSharedManager::migrate_all`] applies migrations) any setup in which
+///   [`RlsManager::migrate_all`] applies migrations) any setup in which
 ///   tenant queries would bypass the policies.
 ///
 /// What it does not protect against: SQL that deliberately leaves the scope

@@ -9,7 +9,7 @@ use std::time::Instant;
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 use tenancy_core::TenancyError;
 
-use super::PgSharedManager;
+use super::RlsManager;
 use crate::error::{MigrationError, store_error};
 use crate::ident::quote_literal;
 use crate::migrate::{MigrateOptions, MigrationReport};
@@ -28,7 +28,7 @@ pub(super) enum Outcome {
     Refused { pending: usize },
 }
 
-impl PgSharedManager {
+impl RlsManager {
     /// Applies pending migrations to the shared tables, in one transaction
     /// under an advisory lock (concurrent runs wait for each other), and,
     /// when anything was applied, re-protects the declared tables and runs

@@ -1,4 +1,4 @@
-//! [`PgSharedManager`]: the tenant lifecycle in shared-schema mode on Postgres.
+//! [`RlsManager`]: the tenant lifecycle in shared-schema mode on Postgres.
 
 mod migrate;
 
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
-use tenancy_core::{BoxError, Invalidation, TenancyError, TenantId, TenantKey, TenantStore};
+use tenancy_core::{BoxError, Invalidation, TenancyError, TenantId, TenantKey};
 
 use super::sql;
 use super::{RlsAudit, RlsPool, RlsTransaction};
@@ -41,7 +41,7 @@ type SeedFn = Arc<
 ///   [seed](Self::with_seed) as the new tenant) in one transaction.
 /// - [`rename`](Self::rename) changes the id in the registry only: rows are
 ///   keyed by the stable key, so no data row is touched.
-/// - [`drop_tenant`](Self::drop_tenant) deletes the tenant's rows from every
+/// - [`delete`](Self::delete) deletes the tenant's rows from every
 ///   declared table and its registry row in one transaction.
 /// - [`migrate_all`](Self::migrate_all) applies pending migrations once to
 ///   the shared tables (under an advisory lock), re-protects the declared
@@ -55,7 +55,8 @@ type SeedFn = Arc<
 ///
 /// ```no_run
 /// use tenancy_core::TenantId;
-/// use tenancy_sqlx::{Ident, NewTenant, PgRegistry, PgSharedManager, RlsPool, TenantMigrations};
+/// use tenancy_sqlx::{Ident, NewTenant, PgRegistry, RlsPool, TenantMigrations};
+/// use tenancy_sqlx::shared::rls::RlsManager;
 ///
 /// # async fn example(registry: PgRegistry) -> Result<(), Box<dyn std::error::Error>> {
 /// let migrations = TenantMigrations::from_sql([(
@@ -64,7 +65,7 @@ type SeedFn = Arc<
 ///     "CREATE TABLE items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL)",
 /// )])?;
 /// let shared = RlsPool::new(registry.pool().clone()).tables([Ident::new("items")?]);
-/// let manager = PgSharedManager::new(registry, shared, migrations);
+/// let manager = RlsManager::new(registry, shared, migrations);
 /// let audit = manager.setup().await?; // role, migrations, protection, audit
 /// # let _ = audit;
 ///
@@ -72,11 +73,11 @@ type SeedFn = Arc<
 /// let mut tx = manager.shared().begin(&acme).await?;
 /// sqlx::query("INSERT INTO items (name) VALUES ('first')").execute(&mut tx).await?;
 /// tx.commit().await?;
-/// manager.drop_tenant(acme.id()).await?; // its items go with it
+/// manager.delete(acme.id()).await?; // its items go with it
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct PgSharedManager {
+pub struct RlsManager {
     inner: Arc<Inner>,
 }
 
@@ -88,7 +89,7 @@ struct Inner {
     seed: Option<SeedFn>,
 }
 
-impl PgSharedManager {
+impl RlsManager {
     /// A manager for the tenants of `registry`, whose rows live in the tables
     /// of `shared`, created by `migrations`.
     pub fn new(registry: PgRegistry, shared: RlsPool, migrations: TenantMigrations) -> Self {
@@ -108,7 +109,7 @@ impl PgSharedManager {
     /// and leaves no registry row.
     ///
     /// ```no_run
-    /// # fn example(manager: tenancy_sqlx::PgSharedManager) -> tenancy_sqlx::PgSharedManager {
+    /// # fn example(manager: tenancy_sqlx::shared::rls::RlsManager) -> tenancy_sqlx::shared::rls::RlsManager {
     /// manager.with_seed(|tx, _tenant| {
     ///     Box::pin(async move {
     ///         sqlx::query("INSERT INTO items (name) VALUES ('welcome')").execute(tx).await?;
@@ -236,8 +237,8 @@ impl PgSharedManager {
         self.inner.registry.deactivate(id).await
     }
 
-    /// Reactivates a tenant (see [`PgRegistry::activate`]).
-    pub async fn reactivate(&self, id: &TenantId) -> Result<(), TenancyError> {
+    /// Activates a tenant (see [`PgRegistry::activate`]).
+    pub async fn activate(&self, id: &TenantId) -> Result<(), TenancyError> {
         self.inner.registry.activate(id).await
     }
 
@@ -250,7 +251,7 @@ impl PgSharedManager {
     /// (invisible to every other tenant, since keys are never reused).
     ///
     /// Errors: `SchemaDrop`, `StoreUnavailable`.
-    pub async fn drop_tenant(&self, id: &TenantId) -> Result<bool, TenancyError> {
+    pub async fn delete(&self, id: &TenantId) -> Result<bool, TenancyError> {
         let registry = &self.inner.registry;
         let Some(tenant) = registry.find_by_id(id).await? else {
             return Ok(false);
@@ -352,9 +353,9 @@ impl From<TenancyError> for DropFailure {
     }
 }
 
-impl fmt::Debug for PgSharedManager {
+impl fmt::Debug for RlsManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgSharedManager")
+        f.debug_struct("RlsManager")
             .field("registry", &self.inner.registry)
             .field("shared", &self.inner.shared)
             .field("migrations", &self.inner.migrations)
@@ -363,13 +364,13 @@ impl fmt::Debug for PgSharedManager {
     }
 }
 
-impl TenantLifecycle for PgSharedManager {
+impl TenantLifecycle for RlsManager {
     fn registry(&self) -> &dyn TenantRegistry {
-        PgSharedManager::registry(self)
+        RlsManager::registry(self)
     }
 
     fn create(&self, tenant: NewTenant) -> BoxFuture<'_, Result<RegistryTenant, TenancyError>> {
-        PgSharedManager::create(self, tenant).boxed()
+        RlsManager::create(self, tenant).boxed()
     }
 
     fn rename<'a>(
@@ -377,25 +378,25 @@ impl TenantLifecycle for PgSharedManager {
         from: &'a TenantId,
         to: &'a TenantId,
     ) -> BoxFuture<'a, Result<RegistryTenant, TenancyError>> {
-        PgSharedManager::rename(self, from, to).boxed()
+        RlsManager::rename(self, from, to).boxed()
     }
 
     fn deactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
-        PgSharedManager::deactivate(self, id).boxed()
+        RlsManager::deactivate(self, id).boxed()
     }
 
-    fn reactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
-        PgSharedManager::reactivate(self, id).boxed()
+    fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
+        RlsManager::activate(self, id).boxed()
     }
 
-    fn drop_tenant<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
-        PgSharedManager::drop_tenant(self, id).boxed()
+    fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
+        RlsManager::delete(self, id).boxed()
     }
 
     fn migrate_all(
         &self,
         options: MigrateOptions,
     ) -> BoxFuture<'_, Result<MigrationReport, TenancyError>> {
-        PgSharedManager::migrate_all(self, options).boxed()
+        RlsManager::migrate_all(self, options).boxed()
     }
 }
