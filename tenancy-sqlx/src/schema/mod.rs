@@ -18,6 +18,7 @@
 //!   backend-neutral and compile without any feature.
 //!
 //! ```no_run
+//! # #[cfg(feature = "postgres")]
 //! # async fn example(registry: tenancy_sqlx::PgRegistry) -> Result<(), Box<dyn std::error::Error>> {
 //! use tenancy_core::TenantId;
 //! use tenancy_sqlx::schema::SchemaManager;

@@ -68,7 +68,6 @@ const RECHECK: Duration = Duration::from_millis(50);
 ///
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {
-/// use tenancy_core::TenantStore;
 /// use tenancy_sqlx::{DatabaseManager, TenantAccess};
 /// use tenancy_sqlx::database::SqliteDatabases;
 ///

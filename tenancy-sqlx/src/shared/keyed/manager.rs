@@ -58,10 +58,9 @@ type SeedFn<DB> = Arc<
 /// # #[cfg(feature = "sqlite")] mod example {
 /// use tenancy_core::TenantId;
 /// use tenancy_sqlx::{Ident, NewTenant, TenantMigrations};
-/// use tenancy_sqlx::registry::SqliteRegistry;
 /// use tenancy_sqlx::shared::keyed::{SqliteSharedManager, SqliteSharedPool};
 ///
-/// # async fn example(registry: SqliteRegistry) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn example(registry: tenancy_sqlx::registry::SqliteRegistry) -> Result<(), Box<dyn std::error::Error>> {
 /// let migrations = TenantMigrations::from_sql([(
 ///     1,
 ///     "items",

@@ -37,10 +37,10 @@ use crate::tenant::RegistryTenant;
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {
 /// use sqlx::sqlite::SqlitePoolOptions;
-/// use tenancy_sqlx::{Ident, RegistryTenant};
+/// use tenancy_sqlx::Ident;
 /// use tenancy_sqlx::shared::keyed::SqliteSharedPool;
 ///
-/// # async fn example(tenant: RegistryTenant) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn example(tenant: tenancy_sqlx::RegistryTenant) -> Result<(), Box<dyn std::error::Error>> {
 /// let pool = SqlitePoolOptions::new().connect("sqlite://data/app.db").await?;
 /// let shared = SqliteSharedPool::new(pool).tables([Ident::new("items")?]);
 /// shared.check().await?;
