@@ -1,4 +1,5 @@
-//! [`TenantLifecycle`]: create, rename, (de)activate, drop and migrate tenants,
+//! [`TenantLifecycle`]: create, rename, activate / deactivate, delete and
+//! migrate tenants,
 //! whatever the isolation mode.
 
 use futures_util::future::BoxFuture;
@@ -36,7 +37,7 @@ pub trait TenantLifecycle: Send + Sync {
     /// Serves a deactivated tenant again; `TenantNotFound` if unknown.
     fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>>;
 
-    /// Drops a tenant's storage and registry row; idempotent (`false` when
+    /// Deletes a tenant: its storage and its registry row; idempotent (`false` when
     /// there was no such tenant).
     fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>>;
 

@@ -38,9 +38,9 @@ use crate::tenant::{NewTenant, RegistryTenant};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum AnyRegistry {
-    /// A [`PgRegistry`](crate::PgRegistry).
+    /// A [`PgRegistry`](crate::registry::PgRegistry).
     #[cfg(feature = "postgres")]
-    Postgres(crate::PgRegistry),
+    Postgres(crate::registry::PgRegistry),
     /// A [`MySqlRegistry`](crate::registry::MySqlRegistry).
     #[cfg(feature = "mysql")]
     MySql(crate::registry::MySqlRegistry),
@@ -91,8 +91,11 @@ impl AnyRegistry {
                     .connect(url)
                     .await
                     .map_err(crate::error::store_error)?;
-                let registry =
-                    crate::PgRegistry::connect(pool, crate::RegistryConfig::default()).await?;
+                let registry = crate::registry::PgRegistry::connect(
+                    pool,
+                    crate::registry::RegistryConfig::default(),
+                )
+                .await?;
                 Ok(Self::Postgres(registry))
             }
             #[cfg(feature = "mysql")]
@@ -107,9 +110,11 @@ impl AnyRegistry {
                     .connect_with(options)
                     .await
                     .map_err(crate::error::store_error)?;
-                let registry =
-                    crate::registry::MySqlRegistry::connect(pool, crate::RegistryConfig::default())
-                        .await?;
+                let registry = crate::registry::MySqlRegistry::connect(
+                    pool,
+                    crate::registry::RegistryConfig::default(),
+                )
+                .await?;
                 Ok(Self::MySql(registry))
             }
             #[cfg(feature = "sqlite")]
@@ -133,7 +138,7 @@ impl AnyRegistry {
                     .map_err(crate::error::store_error)?;
                 let registry = crate::registry::SqliteRegistry::connect(
                     pool,
-                    crate::RegistryConfig::default(),
+                    crate::registry::RegistryConfig::default(),
                 )
                 .await?;
                 Ok(Self::Sqlite(registry))
@@ -385,8 +390,8 @@ impl TenantRegistry for AnyRegistry {
 }
 
 #[cfg(feature = "postgres")]
-impl From<crate::PgRegistry> for AnyRegistry {
-    fn from(registry: crate::PgRegistry) -> Self {
+impl From<crate::registry::PgRegistry> for AnyRegistry {
+    fn from(registry: crate::registry::PgRegistry) -> Self {
         Self::Postgres(registry)
     }
 }

@@ -12,7 +12,7 @@ const MAX_TABLE_LEN: usize = 50;
 
 /// Names and settings of a registry, on every backend.
 ///
-/// - Tables: on Postgres ([`PgRegistry`](crate::PgRegistry)) `tenants`,
+/// - Tables: on Postgres ([`PgRegistry`](crate::registry::PgRegistry)) `tenants`,
 ///   `domains` and `spare_schemas` in the schema `tenancy`; on MySQL /
 ///   MariaDB and SQLite ([`MySqlRegistry`](crate::registry::MySqlRegistry),
 ///   [`SqliteRegistry`](crate::registry::SqliteRegistry)) `tenancy_tenants`

@@ -54,8 +54,8 @@ use tenancy_core::{DomainName, Invalidate, TenancyError, TenantId};
 /// Every backend's registry implements it (and
 /// [`TenantStore`](tenancy_core::TenantStore), for the request path), so
 /// applications and conformance tests can treat them alike. Operations that
-/// must stay in step with tenants' storage (create, rename, activation, drop)
-/// live on [`TenantLifecycle`](crate::TenantLifecycle) instead.
+/// must stay in step with tenants' storage (create, rename, activation, delete)
+/// live on [`TenantLifecycle`](crate::lifecycle::TenantLifecycle) instead.
 ///
 /// Every mutation invalidates the subscribed caches of this process at once;
 /// how other processes learn of it depends on the backend (Postgres:

@@ -19,7 +19,7 @@ use crate::storage::SchemaName;
 /// connection, *by name*; that cache cannot be partitioned. A custom type that
 /// is bound as a query parameter must therefore be the same type for every
 /// tenant: create it in a shared schema and list that schema with
-/// [`SchemaPool::shared_schemas`](crate::SchemaPool::shared_schemas).
+/// [`SchemaPool::shared_schemas`](crate::schema::SchemaPool::shared_schemas).
 ///
 /// ```
 /// use tenancy_sqlx::schema::StatementCache;

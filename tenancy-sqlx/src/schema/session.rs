@@ -27,7 +27,7 @@ const RESET: &str = "RESET search_path";
 ///
 /// Session mode is refused behind a transaction pooler (a session setting
 /// can land on a server connection another client then uses): use
-/// [`SchemaPool::begin`](crate::SchemaPool::begin) there.
+/// [`SchemaPool::begin`](crate::schema::SchemaPool::begin) there.
 ///
 /// ```no_run
 /// # async fn example(schemas: tenancy_sqlx::SchemaPool, tenant: tenancy_sqlx::RegistryTenant) -> Result<(), Box<dyn std::error::Error>> {

@@ -164,7 +164,7 @@ impl fmt::Debug for SchemaNaming {
 }
 
 /// Something that names a tenant schema: a [`SchemaName`], a tenant id or record
-/// (through a [`SchemaNaming`]), or a [`RegistryTenant`](crate::RegistryTenant)
+/// (through a [`SchemaNaming`]), or a [`RegistryTenant`](crate::tenant::RegistryTenant)
 /// (through the storage location the registry recorded).
 ///
 /// ```

@@ -170,7 +170,7 @@ impl<B: DatabaseBackend> DatabaseManager<B> {
         self.inner.registry.activate(id).await
     }
 
-    /// Drops a tenant: deactivates it, closes its pool, drops its database
+    /// Deletes a tenant: deactivates it, closes its pool, drops its database
     /// (Postgres `WITH (FORCE)`, disconnecting other sessions), then removes
     /// its registry row. Idempotent: `false` when the registry has no such
     /// tenant (then no database is touched: only the registry knows which

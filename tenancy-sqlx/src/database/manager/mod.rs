@@ -21,7 +21,7 @@ use crate::tenant::{NewTenant, RegistryTenant};
 
 type PlacementFn = Arc<dyn Fn(&NewTenant) -> Ident + Send + Sync>;
 
-/// Creates, migrates, renames, (de)activates and drops tenants that each
+/// Creates, migrates, renames, (de)activates and deletes tenants that each
 /// have a database of their own, keeping the registry, the databases and
 /// the [`TenantPools`] in step.
 ///
@@ -120,7 +120,7 @@ impl<B: DatabaseBackend> DatabaseManager<B> {
         &self.inner.registry
     }
 
-    /// The per-tenant pools (a [`TenantAccess`](crate::TenantAccess)).
+    /// The per-tenant pools (a [`TenantAccess`](tenancy_core::TenantAccess)).
     pub fn pools(&self) -> &TenantPools<B> {
         &self.inner.pools
     }

@@ -1,4 +1,4 @@
-//! [`PoolConfig`] and [`PoolStats`] of [`TenantPools`](crate::TenantPools).
+//! [`PoolConfig`] and [`PoolStats`] of [`TenantPools`](crate::database::TenantPools).
 
 use std::time::Duration;
 
@@ -86,7 +86,7 @@ impl PoolConfig {
         self
     }
 
-    /// How long [`acquire`](crate::TenantPools::acquire) may wait for a
+    /// How long [`acquire`](crate::database::TenantPools::acquire) may wait for a
     /// connection before failing with `StoreUnavailable`.
     ///
     /// At most one day: longer values are clamped (an unbounded wait is a
@@ -133,7 +133,7 @@ impl PoolConfig {
     }
 }
 
-/// Counters of a [`TenantPools`](crate::TenantPools), for tests and metrics.
+/// Counters of a [`TenantPools`](crate::database::TenantPools), for tests and metrics.
 ///
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {

@@ -12,7 +12,7 @@ use crate::database::backend::{BackendConnection, DatabaseBackend};
 use crate::storage::DatabaseLocation;
 
 /// A connection to one tenant's database, checked out of
-/// [`TenantPools`](crate::TenantPools); it goes back to the tenant's pool
+/// [`TenantPools`](crate::database::TenantPools); it goes back to the tenant's pool
 /// when dropped.
 ///
 /// It dereferences to the driver's connection, so queries run with

@@ -15,7 +15,7 @@ use crate::ident::Ident;
 /// [`Sqlite`](sqlx::Sqlite) (feature `sqlite`). Both use `?` placeholders.
 ///
 /// It cannot be implemented outside this crate; Postgres has a registry of
-/// its own ([`PgRegistry`](crate::PgRegistry), with `LISTEN/NOTIFY`).
+/// its own ([`PgRegistry`](crate::registry::PgRegistry), with `LISTEN/NOTIFY`).
 pub trait Dialect: sealed::Driver {}
 
 // The trait is sealed (unnameable outside the crate), so its methods may use
@@ -92,6 +92,27 @@ pub(crate) mod sealed {
             domains: &'a Ident,
         ) -> BoxFuture<'a, Result<(), TenancyError>>;
     }
+}
+
+/// A value bound to a registry statement.
+pub(crate) enum Value<'a> {
+    Str(&'a str),
+    Bool(bool),
+    Int(i64),
+}
+
+/// The arguments of a statement, in order.
+pub(crate) fn arguments<D: Dialect>(values: &[Value<'_>]) -> Result<D::Arguments, sqlx::Error> {
+    let mut args = D::Arguments::default();
+    for value in values {
+        match value {
+            Value::Str(text) => D::add_str(&mut args, text),
+            Value::Bool(flag) => D::add_bool(&mut args, *flag),
+            Value::Int(number) => D::add_i64(&mut args, *number),
+        }
+        .map_err(sqlx::Error::Encode)?;
+    }
+    Ok(args)
 }
 
 /// The statement plumbing both drivers share (both use `?` placeholders).

@@ -1,6 +1,6 @@
-//! What the statements of a [`SqlRegistry`](super::SqlRegistry) send and
-//! receive: bound values, joined rows folded into tenants, timestamps, the
-//! invalidation events of a mutation and the subscribers they go to.
+//! What the statements of a [`SqlRegistry`](super::SqlRegistry) receive:
+//! joined rows folded into tenants, timestamps, the invalidation events of a
+//! mutation and the subscribers they go to.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -8,30 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tenancy_core::{DomainName, DomainRecord, Invalidate, Invalidation, TenancyError, TenantId};
 
-use super::dialect::Dialect;
 use crate::storage::Storage;
 use crate::tenant::RegistryTenant;
-
-/// A value bound to a registry statement.
-pub(crate) enum Value<'a> {
-    Str(&'a str),
-    Bool(bool),
-    Int(i64),
-}
-
-/// The arguments of a statement, in order.
-pub(crate) fn arguments<D: Dialect>(values: &[Value<'_>]) -> Result<D::Arguments, sqlx::Error> {
-    let mut args = D::Arguments::default();
-    for value in values {
-        match value {
-            Value::Str(text) => D::add_str(&mut args, text),
-            Value::Bool(flag) => D::add_bool(&mut args, *flag),
-            Value::Int(number) => D::add_i64(&mut args, *number),
-        }
-        .map_err(sqlx::Error::Encode)?;
-    }
-    Ok(args)
-}
 
 /// The caches to invalidate after each mutation.
 #[derive(Default)]

@@ -30,7 +30,7 @@ type SeedFn = Arc<
         + Sync,
 >;
 
-/// Creates, migrates, renames, (de)activates and drops tenants whose data
+/// Creates, migrates, renames, (de)activates and deletes tenants whose data
 /// lives in a schema each, keeping the [`PgRegistry`] and the schemas in step.
 ///
 /// Every operation is one transaction: a failure leaves the registry and the

@@ -101,7 +101,7 @@ impl SchemaManager {
         Ok(renamed)
     }
 
-    /// Drops a tenant: its schema (with everything in it) and its registry row,
+    /// Deletes a tenant: its schema (with everything in it) and its registry row,
     /// in one transaction. Idempotent: returns `false` when the registry has no
     /// such tenant (and then touches no schema, since only the registry knows
     /// which schema belongs to whom).

@@ -15,7 +15,7 @@ use crate::registry::Dialect;
 /// MariaDB) and [`Sqlite`](sqlx::Sqlite), with features `mysql` / `sqlite`.
 ///
 /// It cannot be implemented outside this crate; Postgres has its own,
-/// row-level-security based types ([`RlsPool`](crate::RlsPool)).
+/// row-level-security based types ([`RlsPool`](crate::shared::rls::RlsPool)).
 pub trait SharedBackend: sealed::Backend {}
 
 /// What a declared tenant table looks like.

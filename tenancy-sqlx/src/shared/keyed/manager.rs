@@ -19,7 +19,8 @@ use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
 use crate::registry::SqlRegistry;
 use crate::registry::TenantRegistry;
 use crate::registry::sql::Sql;
-use crate::registry::sql::rows::{Value, arguments, created_events, from_micros, now_micros};
+use crate::registry::sql::dialect::{Value, arguments};
+use crate::registry::sql::rows::{created_events, from_micros, now_micros};
 use crate::shared::report::{fan_out, migration_failed, partial_run_refused};
 use crate::storage::SharedKey;
 use crate::storage::Storage;
@@ -34,7 +35,7 @@ type SeedFn<DB> = Arc<
         + Sync,
 >;
 
-/// Creates, migrates, renames, (de)activates and drops tenants whose rows
+/// Creates, migrates, renames, (de)activates and deletes tenants whose rows
 /// share tables, on MySQL / MariaDB ([`MySqlSharedManager`](crate::shared::keyed::MySqlSharedManager),
 /// with a [`MySqlRegistry`](crate::registry::MySqlRegistry)) or SQLite
 /// ([`SqliteSharedManager`](crate::shared::keyed::SqliteSharedManager), with a
@@ -363,7 +364,7 @@ impl<DB: SharedBackend> SharedManager<DB> {
         self.inner.registry.activate(id).await
     }
 
-    /// Drops a tenant: its rows in every declared table (reverse declaration
+    /// Deletes a tenant: its rows in every declared table (reverse declaration
     /// order, so children before parents) and its registry row, in one
     /// transaction. Idempotent: `false` when there is no such tenant.
     ///

@@ -27,7 +27,7 @@ use crate::tenant::RegistryTenant;
 /// refuse SQL that does not bind the tenant (`{tenant}`) and fill the tenant
 /// column on insert. Code that uses the pool directly, or the transaction's
 /// [`unchecked_connection`](SharedTransaction::unchecked_connection), is on
-/// its own. Prefer Postgres ([`RlsPool`](crate::RlsPool)) when tenants must be
+/// its own. Prefer Postgres ([`RlsPool`](crate::shared::rls::RlsPool)) when tenants must be
 /// isolated against bugs in queries.
 ///
 /// Declare the tenant tables with [`tables`](Self::tables): each needs a
@@ -121,7 +121,7 @@ impl<DB: SharedBackend> SharedPool<DB> {
     }
 
     /// Begins a transaction for `tenant` (with shared storage,
-    /// [`Storage::Shared`](crate::Storage::Shared); else
+    /// [`Storage::Shared`](crate::storage::Storage::Shared); else
     /// [`TenancyError::Configuration`]). No round trip beyond `BEGIN`: the
     /// key is bound into each query.
     pub async fn begin(

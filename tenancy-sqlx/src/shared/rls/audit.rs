@@ -7,7 +7,8 @@ use std::fmt;
 use sqlx::{AssertSqlSafe, PgConnection, Row, SqlSafeStr};
 use tenancy_core::TenancyError;
 
-use super::{RlsPool, begin_error, sql};
+use super::pool::{RlsPool, begin_error};
+use super::sql;
 use crate::error::store_error;
 use crate::postgres::tx::PgTx;
 use crate::storage::SharedKey;

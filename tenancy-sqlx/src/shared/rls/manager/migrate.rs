@@ -32,12 +32,12 @@ impl RlsManager {
     /// Applies pending migrations to the shared tables, in one transaction
     /// under an advisory lock (concurrent runs wait for each other), and,
     /// when anything was applied, re-protects the declared tables and runs
-    /// the [audit](crate::RlsPool::audit) in that transaction: the
+    /// the [audit](crate::shared::rls::RlsPool::audit) in that transaction: the
     /// migrations are committed only if the audit passes. Returns the applied
     /// versions.
     ///
     /// The history lives in the shared schema, in the table named by
-    /// [`TenantMigrations::history_table`](crate::TenantMigrations::history_table)
+    /// [`TenantMigrations::history_table`](crate::migrate::TenantMigrations::history_table)
     /// (`_sqlx_migrations` by default: pick another name if the application's
     /// own sqlx migrations use that schema too). Migrations run as the login
     /// role with `search_path` set to the shared schema, then `public`.
@@ -60,7 +60,7 @@ impl RlsManager {
     /// with the shared error as the source).
     ///
     /// A run that applies migrations re-protects the declared tables and
-    /// runs the [audit](crate::RlsPool::audit) in the migrations'
+    /// runs the [audit](crate::shared::rls::RlsPool::audit) in the migrations'
     /// transaction. When protection fails or the audit refuses (a migration
     /// left a tenant table unprotected, added a permissive policy, granted
     /// `TRUNCATE`, a view over a tenant table or a `SECURITY DEFINER`

@@ -31,7 +31,7 @@ type SeedFn = Arc<
         + Sync,
 >;
 
-/// Creates, migrates, renames, (de)activates and drops tenants whose rows
+/// Creates, migrates, renames, (de)activates and deletes tenants whose rows
 /// share tables (shared-schema mode with row-level security), keeping the
 /// [`PgRegistry`] and the rows in step.
 ///
@@ -242,7 +242,7 @@ impl RlsManager {
         self.inner.registry.activate(id).await
     }
 
-    /// Drops a tenant: deletes its rows from every declared table and its
+    /// Deletes a tenant: its rows from every declared table and its
     /// registry row, in one transaction (one statement deletes from all tables,
     /// so foreign keys between them are checked once, at its end). Idempotent:
     /// `false` when the registry has no such tenant.
