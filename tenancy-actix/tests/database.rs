@@ -27,7 +27,8 @@ use tenancy_actix::{CurrentTenant, TenancyMiddleware, TenantDb, TenantRejection,
 use tenancy_core::{
     BoxFuture, Gate, HeaderResolver, InMemoryStore, Tenancy, TenancyError, TenantId, TenantRecord,
 };
-use tenancy_sqlx::{RegistryTenant, SchemaName, SchemaPool, Storage, TenantAccess};
+use tenancy_sqlx::schema::SchemaName;
+use tenancy_sqlx::{RegistryTenant, SchemaPool, Storage, TenantAccess};
 
 use common::ActixApp;
 use db_suite::{DbHarness, DbSetup, PoolPerTenant, Served, TestApp, TestResponse, sql};

@@ -25,7 +25,8 @@ use tenancy_axum::{CurrentTenant, TenancyLayer, TenantDb, TenantRejection};
 use tenancy_core::{
     BoxFuture, Gate, HeaderResolver, InMemoryStore, Tenancy, TenancyError, TenantId, TenantRecord,
 };
-use tenancy_sqlx::{RegistryTenant, SchemaName, SchemaPool, Storage, TenantAccess};
+use tenancy_sqlx::schema::SchemaName;
+use tenancy_sqlx::{RegistryTenant, SchemaPool, Storage, TenantAccess};
 use tower::{Layer, ServiceExt as _};
 
 use db_suite::{DbHarness, DbSetup, PoolPerTenant, Served, TestApp, TestResponse, sql};

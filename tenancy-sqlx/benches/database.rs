@@ -37,10 +37,13 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor};
 use tenancy_core::TenantId;
+use tenancy_sqlx::database::{
+    DatabaseBackend, DatabaseNaming, MySqlDatabases, PgDatabases, PoolConfig, SqliteDatabases,
+};
+use tenancy_sqlx::registry::{MySqlRegistry, SqliteRegistry};
 use tenancy_sqlx::{
-    AnyRegistry, DatabaseBackend, DatabaseManager, DatabaseNaming, Ident, MySqlDatabases,
-    MySqlRegistry, NewTenant, PgDatabases, PgRegistry, PoolConfig, RegistryConfig, RegistryTables,
-    RegistryTenant, SqliteDatabases, SqliteRegistry, TenantMigrations,
+    AnyRegistry, DatabaseManager, Ident, NewTenant, PgRegistry, RegistryConfig, RegistryTenant,
+    TenantMigrations,
 };
 
 /// One table and 20 seeded rows, in SQL every backend accepts.
@@ -254,7 +257,7 @@ async fn mysql_provisioning(count: usize) {
         .connect_with(server.clone().database(&registry_name))
         .await
         .unwrap();
-    let registry = MySqlRegistry::connect(pool, RegistryTables::default())
+    let registry = MySqlRegistry::connect(pool, RegistryConfig::default())
         .await
         .unwrap();
     let backend = MySqlDatabases::new(Ident::new("main").unwrap(), server.clone())
@@ -327,7 +330,7 @@ async fn sqlite_manager(dir: &TempDir, pools: PoolConfig) -> DatabaseManager<Sql
         .connect_with(options)
         .await
         .unwrap();
-    let registry = SqliteRegistry::connect(pool, RegistryTables::default())
+    let registry = SqliteRegistry::connect(pool, RegistryConfig::default())
         .await
         .unwrap();
     let backend = SqliteDatabases::new(dir.0.join("tenants")).unwrap();
@@ -375,7 +378,8 @@ async fn round_robin<B>(
 ) -> f64
 where
     B: DatabaseBackend,
-    for<'c> &'c mut tenancy_sqlx::BackendConnection<B>: Executor<'c, Database = B::Database>,
+    for<'c> &'c mut tenancy_sqlx::database::BackendConnection<B>:
+        Executor<'c, Database = B::Database>,
     i64: sqlx::Type<B::Database> + for<'r> sqlx::Decode<'r, B::Database>,
     (i64,): for<'r> sqlx::FromRow<'r, <B::Database as sqlx::Database>::Row>,
     <B::Database as sqlx::Database>::Arguments: sqlx::IntoArguments<B::Database>,

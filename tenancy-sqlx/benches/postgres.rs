@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgPool};
 use tenancy_core::TenantId;
+use tenancy_sqlx::schema::SchemaNaming;
 use tenancy_sqlx::{
-    Ident, MigrateOptions, NewTenant, PgRegistry, PgTenantManager, RegistryConfig, SchemaNaming,
-    TenantMigrations,
+    Ident, MigrateOptions, NewTenant, PgRegistry, RegistryConfig, SchemaManager, TenantMigrations,
 };
 
 const ONE_TABLE: &[(i64, &str, &str)] = &[(
@@ -114,13 +114,13 @@ impl Bench {
         pool: &PgPool,
         label: &str,
         migrations: &[(i64, &'static str, &'static str)],
-    ) -> PgTenantManager {
+    ) -> SchemaManager {
         let config = RegistryConfig::new()
             .schema(Ident::new(format!("registry_{label}")).unwrap())
             .channel(Ident::new(format!("changes_{label}")).unwrap())
             .naming(SchemaNaming::with_prefix(format!("{label}_")).unwrap());
         let registry = PgRegistry::connect(pool.clone(), config).await.unwrap();
-        PgTenantManager::new(
+        SchemaManager::new(
             registry,
             TenantMigrations::from_sql(migrations.iter().copied()).unwrap(),
         )
@@ -135,7 +135,7 @@ fn tenant(label: &str, n: usize) -> TenantId {
     TenantId::new(format!("{label}{n}")).unwrap()
 }
 
-fn seeded(manager: PgTenantManager) -> PgTenantManager {
+fn seeded(manager: SchemaManager) -> SchemaManager {
     manager.with_seed(|tx, tenant| {
         let id = tenant.id().to_string();
         Box::pin(async move {
@@ -257,7 +257,7 @@ async fn creation(
     pool.close().await;
 }
 
-async fn setup_tenants(manager: &PgTenantManager, label: &str, count: usize) {
+async fn setup_tenants(manager: &SchemaManager, label: &str, count: usize) {
     let started = Instant::now();
     let workers = 4;
     let mut tasks = tokio::task::JoinSet::new();
@@ -290,7 +290,7 @@ async fn migrate_all(bench: &Bench, count: usize, label: &str) {
     setup_tenants(&v1, "m", count).await;
     println!("\nmigrate-all, {count} tenants, one migration adding a nullable column:");
 
-    let v2 = PgTenantManager::new(
+    let v2 = SchemaManager::new(
         v1.registry().clone(),
         TenantMigrations::from_sql([
             base[0],
@@ -313,7 +313,7 @@ async fn migrate_all(bench: &Bench, count: usize, label: &str) {
         again.elapsed.as_secs_f64()
     );
 
-    let v3 = PgTenantManager::new(
+    let v3 = SchemaManager::new(
         v1.registry().clone(),
         TenantMigrations::from_sql([
             base[0],

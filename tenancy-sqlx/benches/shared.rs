@@ -29,10 +29,13 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor};
 use tenancy_core::TenantId;
+use tenancy_sqlx::registry::{MySqlRegistry, SqliteRegistry};
+use tenancy_sqlx::shared::keyed::{
+    MySqlSharedManager, MySqlSharedPool, SqliteSharedManager, SqliteSharedPool,
+};
+use tenancy_sqlx::shared::rls::RlsManager;
 use tenancy_sqlx::{
-    Ident, MySqlRegistry, MySqlSharedManager, MySqlSharedPool, NewTenant, PgRegistry,
-    PgSharedManager, RegistryConfig, RegistryTables, RegistryTenant, RlsPool, SqliteRegistry,
-    SqliteSharedManager, SqliteSharedPool, TenantMigrations,
+    Ident, NewTenant, PgRegistry, RegistryConfig, RegistryTenant, RlsPool, TenantMigrations,
 };
 
 const TENANTS: usize = 50;
@@ -147,7 +150,7 @@ async fn postgres(settings: &Settings) {
         "CREATE TABLE items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL)",
     )])
     .unwrap();
-    let manager = PgSharedManager::new(registry, shared.clone(), migrations);
+    let manager = RlsManager::new(registry, shared.clone(), migrations);
     manager.setup().await.unwrap();
     let mut tenants: Vec<RegistryTenant> = Vec::new();
     for n in 0..TENANTS {
@@ -390,7 +393,7 @@ async fn mysql(settings: &Settings) {
         .connect_with(admin.clone().database(&name))
         .await
         .unwrap();
-    let registry = MySqlRegistry::connect(pool.clone(), RegistryTables::default())
+    let registry = MySqlRegistry::connect(pool.clone(), RegistryConfig::default())
         .await
         .unwrap();
     let shared = MySqlSharedPool::new(pool.clone()).tables([Ident::new("items").unwrap()]);
@@ -422,7 +425,7 @@ async fn sqlite(settings: &Settings) {
         .connect_with(options)
         .await
         .unwrap();
-    let registry = SqliteRegistry::connect(pool.clone(), RegistryTables::default())
+    let registry = SqliteRegistry::connect(pool.clone(), RegistryConfig::default())
         .await
         .unwrap();
     let shared = SqliteSharedPool::new(pool.clone()).tables([Ident::new("items").unwrap()]);

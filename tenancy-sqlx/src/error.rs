@@ -100,7 +100,7 @@ impl From<MigrationError> for StepError {
 /// It is the source of [`TenancyError::Migration`](tenancy_core::TenancyError::Migration)
 /// (and of [`TenancyError::TableCreation`](tenancy_core::TenancyError::TableCreation)
 /// when a tenant is created) and is kept per
-/// tenant in a [`MigrationReport`](crate::MigrationReport).
+/// tenant in a [`MigrationReport`](crate::migrate::MigrationReport).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MigrationError {

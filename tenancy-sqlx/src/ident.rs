@@ -1,17 +1,17 @@
-//! SQL identifiers: validated [`Ident`]s, tenant [`SchemaName`]s and the
-//! one-to-one [`SchemaNaming`] from tenant ids to schema names.
+//! SQL identifiers: validated [`Ident`]s, [`InvalidIdentifier`], and quoting.
 //!
-//! Every identifier that reaches SQL text goes through one of these types, is
-//! restricted to `a-z`, `0-9`, `_` (and `-` for schema names), and is always
+//! Every identifier that reaches SQL text goes through [`Ident`] or one of
+//! the storage names (`SchemaName`, `DatabaseName`, `SharedKey`), is
+//! restricted to `a-z`, `0-9`, `_` (and `-` for storage names), and is always
 //! written quoted. Nothing else is ever interpolated into SQL.
 
 use std::fmt;
 use std::sync::Arc;
 
-use tenancy_core::{TenancyError, TenantId, TenantRecord};
+use tenancy_core::TenancyError;
 
 /// The longest identifier Postgres keeps (NAMEDATALEN - 1), in bytes.
-pub const MAX_IDENT_LEN: usize = 63;
+pub(crate) const MAX_IDENT_LEN: usize = 63;
 
 /// Why a string is not an acceptable identifier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,6 +70,11 @@ impl From<InvalidIdentifier> for TenancyError {
 pub struct Ident(Arc<str>);
 
 impl Ident {
+    /// The longest identifier, in bytes: 63, what Postgres keeps
+    /// (NAMEDATALEN - 1). Schema names, database names and shared keys have
+    /// the same limit.
+    pub const MAX_LEN: usize = MAX_IDENT_LEN;
+
     /// Validates `name`.
     pub fn new(name: impl AsRef<str>) -> Result<Self, InvalidIdentifier> {
         let name = name.as_ref();
@@ -107,80 +112,8 @@ impl Ident {
     }
 }
 
-/// A tenant schema name: validated, never reserved, always quoted.
-///
-/// The grammar is `a-z`, `0-9`, `_` and `-`, 1 to 63 bytes; `public`,
-/// `information_schema` and anything starting with `pg_` are refused. (That a
-/// schema must not share its name with a role is checked against the database
-/// when a tenant is created or renamed.) Cheap to clone.
-///
-/// ```
-/// use tenancy_sqlx::SchemaName;
-///
-/// let schema = SchemaName::new("tenant_a-b")?;
-/// assert_eq!(schema.quoted(), "\"tenant_a-b\"");
-/// assert!(SchemaName::new("public").is_err());
-/// assert!(SchemaName::new("pg_catalog").is_err());
-/// assert!(SchemaName::new("a\"b").is_err());
-/// # Ok::<(), tenancy_sqlx::InvalidIdentifier>(())
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SchemaName(Arc<str>);
-
-impl SchemaName {
-    /// Validates `name`.
-    pub fn new(name: impl AsRef<str>) -> Result<Self, InvalidIdentifier> {
-        let name = name.as_ref();
-        check_len(name)?;
-        if !name
-            .bytes()
-            .all(|byte| matches!(byte, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
-        {
-            return Err(InvalidIdentifier::InvalidChar {
-                name: name.to_owned(),
-                allowed: "a-z, 0-9, _ and -",
-            });
-        }
-        if is_reserved_schema(name) {
-            return Err(InvalidIdentifier::Reserved {
-                name: name.to_owned(),
-            });
-        }
-        Ok(Self(Arc::from(name)))
-    }
-
-    /// The name as written (unquoted).
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The name quoted as an identifier: `"name"`.
-    pub fn quoted(&self) -> String {
-        quote_ident(&self.0)
-    }
-
-    /// The `search_path` value for this schema, as a quoted SQL string literal.
-    ///
-    /// `pg_temp` is listed last so that temporary tables left on a pooled
-    /// connection can never shadow the tenant's tables.
-    #[cfg(feature = "postgres")]
-    pub(crate) fn search_path_literal(&self, shared: &[Ident]) -> String {
-        let mut path = self.quoted();
-        for schema in shared {
-            path.push_str(", ");
-            path.push_str(&schema.quoted());
-        }
-        path.push_str(", pg_temp");
-        quote_literal(&path)
-    }
-}
-
-/// Whether Postgres or this crate reserves a schema name.
-fn is_reserved_schema(name: &str) -> bool {
-    name == "public" || name == "information_schema" || name.starts_with("pg_")
-}
-
-fn check_len(name: &str) -> Result<(), InvalidIdentifier> {
+/// Checks that `name` is 1 to 63 bytes long.
+pub(crate) fn check_len(name: &str) -> Result<(), InvalidIdentifier> {
     if name.is_empty() {
         return Err(InvalidIdentifier::Empty);
     }
@@ -222,38 +155,11 @@ pub(crate) fn quote_literal(text: &str) -> String {
     quoted
 }
 
-/// Maps tenant ids to schema names one-to-one: `{prefix}{id}`.
-///
-/// The prefix (default `tenant_`) is `[a-z_][a-z0-9_]*`; since tenant ids
-/// never contain `_`, the mapping is injective for any prefix and a mapped name
-/// can never collide with names this crate uses for spare schemas. An id too
-/// long for the prefix (more than 63 bytes together) is refused rather than
-/// truncated.
-///
-/// ```
-/// use tenancy_core::TenantId;
-/// use tenancy_sqlx::SchemaNaming;
-///
-/// let naming = SchemaNaming::default();
-/// let schema = naming.schema_for(&TenantId::new("select")?)?;
-/// assert_eq!(schema.as_str(), "tenant_select");
-/// assert_eq!(naming.tenant_for(&schema).map(|id| id.to_string()).as_deref(), Some("select"));
-///
-/// let bare = SchemaNaming::with_prefix("")?;
-/// assert!(bare.schema_for(&TenantId::new("public")?).is_err(), "never `public`");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SchemaNaming {
-    prefix: Arc<str>,
-}
-
-impl Default for SchemaNaming {
-    fn default() -> Self {
-        Self {
-            prefix: Arc::from("tenant_"),
-        }
-    }
+/// Back-quotes a validated identifier for MySQL / MariaDB (`[a-z0-9_]`:
+/// nothing to escape).
+#[cfg(feature = "mysql")]
+pub(crate) fn backquote(name: &str) -> String {
+    format!("`{name}`")
 }
 
 /// Checks a prefix of schema or database names: empty, or a valid identifier
@@ -270,205 +176,39 @@ pub(crate) fn name_prefix(prefix: &str) -> Result<Arc<str>, InvalidIdentifier> {
     Ok(Arc::from(prefix))
 }
 
-impl SchemaNaming {
-    /// A naming with the given prefix (may be empty).
-    pub fn with_prefix(prefix: impl AsRef<str>) -> Result<Self, InvalidIdentifier> {
-        Ok(Self {
-            prefix: name_prefix(prefix.as_ref())?,
-        })
-    }
-
-    /// The prefix.
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    /// The schema of tenant `id`.
-    pub fn schema_for(&self, id: &TenantId) -> Result<SchemaName, InvalidIdentifier> {
-        let mut name = String::with_capacity(self.prefix.len() + id.as_str().len());
-        name.push_str(&self.prefix);
-        name.push_str(id.as_str());
-        SchemaName::new(name)
-    }
-
-    /// The tenant whose schema is `schema`, if `schema` is a mapped name.
-    pub fn tenant_for(&self, schema: &SchemaName) -> Option<TenantId> {
-        let rest = schema.as_str().strip_prefix(&*self.prefix)?;
-        TenantId::new(rest).ok()
-    }
-
-    /// The name of a spare schema (pre-provisioned, not yet claimed) with suffix `token`.
-    ///
-    /// It contains `_spare_`, which no tenant id can produce.
-    #[cfg(feature = "postgres")]
-    pub(crate) fn spare(&self, token: &str) -> Result<SchemaName, InvalidIdentifier> {
-        SchemaName::new(format!("{}_spare_{token}", self.prefix))
-    }
-}
-
-impl fmt::Debug for SchemaNaming {
+impl fmt::Display for Ident {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SchemaNaming")
-            .field("prefix", &&*self.prefix)
-            .finish()
+        f.write_str(&self.0)
     }
 }
 
-/// Something that names a tenant schema: a [`SchemaName`], a tenant id or record
-/// (through a [`SchemaNaming`]), or a [`RegistryTenant`](crate::RegistryTenant)
-/// (through the storage location the registry recorded).
-///
-/// ```
-/// use tenancy_core::TenantId;
-/// use tenancy_sqlx::{SchemaNaming, TenantSchema};
-///
-/// let id = TenantId::new("acme")?;
-/// assert_eq!(id.tenant_schema(&SchemaNaming::default())?.as_str(), "tenant_acme");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub trait TenantSchema {
-    /// The schema of this tenant.
-    fn tenant_schema(&self, naming: &SchemaNaming) -> Result<SchemaName, TenancyError>;
-}
-
-impl TenantSchema for SchemaName {
-    fn tenant_schema(&self, _: &SchemaNaming) -> Result<SchemaName, TenancyError> {
-        Ok(self.clone())
+impl fmt::Debug for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Ident({:?})", &*self.0)
     }
 }
 
-impl TenantSchema for TenantId {
-    fn tenant_schema(&self, naming: &SchemaNaming) -> Result<SchemaName, TenancyError> {
-        Ok(naming.schema_for(self)?)
+impl AsRef<str> for Ident {
+    fn as_ref(&self) -> &str {
+        &self.0
     }
 }
 
-impl TenantSchema for TenantRecord {
-    fn tenant_schema(&self, naming: &SchemaNaming) -> Result<SchemaName, TenancyError> {
-        self.id.tenant_schema(naming)
+impl std::str::FromStr for Ident {
+    type Err = InvalidIdentifier;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
     }
 }
 
-impl<T: TenantSchema + ?Sized> TenantSchema for &T {
-    fn tenant_schema(&self, naming: &SchemaNaming) -> Result<SchemaName, TenancyError> {
-        (**self).tenant_schema(naming)
-    }
-}
-
-impl<T: TenantSchema + ?Sized> TenantSchema for Arc<T> {
-    fn tenant_schema(&self, naming: &SchemaNaming) -> Result<SchemaName, TenancyError> {
-        (**self).tenant_schema(naming)
-    }
-}
-
-macro_rules! string_like {
-    ($($name:ident),*) => {$(
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, concat!(stringify!($name), "({:?})"), &*self.0)
-            }
-        }
-
-        impl AsRef<str> for $name {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = InvalidIdentifier;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::new(s)
-            }
-        }
-    )*};
-}
-
-string_like!(Ident, SchemaName);
-
-#[cfg(test)]
+#[cfg(all(test, feature = "postgres"))]
 mod tests {
     use super::*;
 
     #[test]
-    fn awkward_tenant_ids_map_to_quoted_schemas() {
-        let naming = SchemaNaming::default();
-        for id in ["select", "user", "123", "a-b"] {
-            let schema = naming.schema_for(&TenantId::new(id).unwrap()).unwrap();
-            assert_eq!(schema.quoted(), format!("\"tenant_{id}\""));
-            assert_eq!(naming.tenant_for(&schema).unwrap().as_str(), id);
-        }
-    }
-
-    #[test]
-    fn bare_naming_quotes_keywords_and_refuses_reserved() {
-        let naming = SchemaNaming::with_prefix("").unwrap();
-        assert_eq!(
-            naming
-                .schema_for(&TenantId::new("select").unwrap())
-                .unwrap()
-                .quoted(),
-            "\"select\""
-        );
-        assert!(matches!(
-            naming.schema_for(&TenantId::new("public").unwrap()),
-            Err(InvalidIdentifier::Reserved { .. })
-        ));
-        let tricky = SchemaNaming::with_prefix("pub").unwrap();
-        assert!(tricky.schema_for(&TenantId::new("lic").unwrap()).is_err());
-    }
-
-    #[test]
-    fn too_long_ids_are_refused_not_truncated() {
-        let naming = SchemaNaming::default();
-        let id = TenantId::new("a".repeat(63)).unwrap();
-        assert!(matches!(
-            naming.schema_for(&id),
-            Err(InvalidIdentifier::TooLong { len: 70, .. })
-        ));
-        let id = TenantId::new("a".repeat(56)).unwrap();
-        assert!(naming.schema_for(&id).is_ok());
-    }
-
-    #[test]
-    fn prefixes_are_validated() {
-        assert!(SchemaNaming::with_prefix("pg_").is_err());
-        assert!(SchemaNaming::with_prefix("Tenant").is_err());
-        assert!(SchemaNaming::with_prefix("t\"; drop").is_err());
-        assert!(SchemaNaming::with_prefix("t_").is_ok());
-    }
-
-    #[cfg(feature = "postgres")]
-    #[test]
     fn quoting_doubles_quotes() {
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(quote_literal("it's"), "'it''s'");
-    }
-
-    #[cfg(feature = "postgres")]
-    #[test]
-    fn search_path_lists_pg_temp_last() {
-        let schema = SchemaName::new("tenant_a-b").unwrap();
-        assert_eq!(
-            schema.search_path_literal(&[Ident::new("shared").unwrap()]),
-            "'\"tenant_a-b\", \"shared\", pg_temp'"
-        );
-    }
-
-    #[cfg(feature = "postgres")]
-    #[test]
-    fn spare_names_cannot_collide_with_tenants() {
-        let naming = SchemaNaming::default();
-        let spare = naming.spare("0001").unwrap();
-        assert!(naming.tenant_for(&spare).is_none());
-        let bare = SchemaNaming::with_prefix("").unwrap();
-        assert!(bare.tenant_for(&bare.spare("0001").unwrap()).is_none());
     }
 }

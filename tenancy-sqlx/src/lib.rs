@@ -1,52 +1,37 @@
-//! sqlx integration for tenancy-rs: a tenant registry, schema-per-tenant
-//! isolation and the tenant lifecycle, on PostgreSQL (feature `postgres`).
+//! sqlx integration for tenancy-rs: tenant registries, three isolation modes
+//! on three backends, and the tenant lifecycle.
 //!
-//! - [`PgRegistry`]: tenants and domains in Postgres tables; a
-//!   [`TenantStore`](tenancy_core::TenantStore) whose mutations invalidate
-//!   subscribed caches at once, and other processes' caches through
-//!   `LISTEN/NOTIFY` ([`NotifyListener`]).
-//! - [`SchemaPool`]: one shared pool, scoped per tenant schema.
-//!   [`begin`](SchemaPool::begin) sets `search_path` for one transaction only
-//!   (in the same round trip as `BEGIN`); [`session`](SchemaPool::session) is
-//!   the opt-in session mode. Statements are cached per schema
-//!   ([`StatementCache`]), so tenants on different migration versions can share
-//!   a pool without Postgres error 0A000.
-//! - [`PgTenantManager`]: atomic create (optionally from pre-provisioned
-//!   spare schemas), migrate-all with bounded concurrency, per-schema locks and
-//!   a [`MigrationReport`], rename, deactivate / reactivate, idempotent drop.
-//! - Shared-schema mode (all tenants in the same tables, a tenant column
-//!   holding a stable [`SharedKey`]): on Postgres [`RlsPool`] enforces
-//!   isolation with row-level security through a restricted role (even for a
-//!   superuser login) and [`RlsPool::audit`] refuses unsafe setups; on MySQL /
-//!   MariaDB and SQLite, which have no row-level security, isolation rests on
-//!   the scoped helpers of `SharedPool` / `SharedTransaction`. The lifecycle:
-//!   [`PgSharedManager`] and `SharedManager`.
+//! | mode | Postgres (feature `postgres`) | MySQL / MariaDB (`mysql`) | SQLite (`sqlite`) |
+//! |---|---|---|---|
+//! | [`schema`]: a schema per tenant | [`SchemaPool`], [`SchemaManager`] | — (a MySQL schema is a database) | — |
+//! | [`database`]: a database per tenant | [`TenantPools`], [`DatabaseManager`] over [`PgDatabases`](database::PgDatabases) | over [`MySqlDatabases`](database::MySqlDatabases) | over [`SqliteDatabases`](database::SqliteDatabases) (a file each) |
+//! | [`shared`]: shared tables, a tenant column | [`shared::rls`]: [`RlsPool`], row-level security | [`shared::keyed`]: scoped helpers | [`shared::keyed`] |
 //!
-//! - Behind a transaction pooler (PgBouncer with `pool_mode = transaction`,
-//!   Supavisor, RDS Proxy): build the registry, [`SchemaPool`] and
-//!   [`RlsPool`] from [`PgConnections::pooled`] (with
-//!   [`with_direct`](PgConnections::with_direct) for `LISTEN/NOTIFY`), and
-//!   [`PgDatabases::through_pooler`] for database mode. Every statement the
-//!   library sends is then unnamed and inside an explicit transaction; see
-//!   [`Pooler`] for what your own code must avoid there.
-//! - Registries on every backend: [`MySqlRegistry`] (feature `mysql`) and
-//!   [`SqliteRegistry`] (feature `sqlite`) have the semantics of
-//!   [`PgRegistry`], but no `LISTEN/NOTIFY`: other processes see changes
-//!   when their cache entries expire (the `CachedStore` TTL). [`AnyRegistry`]
-//!   picks the backend from a URL at run time.
-//! - Database per tenant on Postgres, MySQL / MariaDB and SQLite:
-//!   [`DatabaseManager`] over [`PgDatabases`] (copies of a migrated template
-//!   database, on several named servers), [`MySqlDatabases`] or
-//!   [`SqliteDatabases`] (one WAL file per tenant); the registry records
-//!   each tenant's [`DatabaseLocation`]. Requests are served by
-//!   [`TenantPools`]: one lazily created pool per tenant, LRU-evicted, under
-//!   one global connection budget.
+//! - [`registry`]: where tenants and their domains are listed —
+//!   [`PgRegistry`] (with cross-process invalidation through
+//!   `LISTEN/NOTIFY`), [`MySqlRegistry`](registry::MySqlRegistry),
+//!   [`SqliteRegistry`](registry::SqliteRegistry), or [`AnyRegistry`] chosen
+//!   from a URL at run time; each is a
+//!   [`TenantStore`](tenancy_core::TenantStore) for the request path and a
+//!   [`TenantRegistry`], configured by a [`RegistryConfig`]. A tenant as
+//!   stored is a [`RegistryTenant`], whose [`Storage`] says where its data
+//!   lives; [`NewTenant`] is a tenant to create.
+//! - Each mode's manager is a [`TenantLifecycle`]: atomic create,
+//!   migrate-all with a per-tenant report, rename, activate / deactivate,
+//!   idempotent delete, keeping the registry and the tenants' storage in step.
+//! - Each mode's access type is a [`TenantAccess`]: what the framework
+//!   adapters' database extractors open for the request's tenant.
+//! - [`migrate`]: the tenant migrations ([`TenantMigrations`]), the options of
+//!   a migrate-all run ([`MigrateOptions`]) and its [`MigrationReport`].
+//! - [`postgres`]: connections behind a transaction pooler (PgBouncer with
+//!   `pool_mode = transaction`, Supavisor, RDS Proxy):
+//!   [`PgConnections`](postgres::PgConnections),
+//!   [`Pooler`](postgres::Pooler).
 //!
-//! Backend-neutral pieces — [`RegistryTenant`], [`Storage`], [`NewTenant`],
-//! [`TenantMigrations`], [`MigrateOptions`], [`TenantFilter`],
-//! [`MigrationReport`], identifiers ([`Ident`], [`SchemaName`],
-//! [`SchemaNaming`], [`DatabaseName`], [`DatabaseNaming`]) — compile without
-//! any backend feature.
+//! The registry, storage, identifier and migration types ([`Ident`],
+//! [`Storage`], [`RegistryTenant`], [`RegistryConfig`], [`TenantMigrations`],
+//! the naming types of each mode, ...) are backend-neutral and compile
+//! without any backend feature.
 //!
 //! # Example
 //!
@@ -56,7 +41,7 @@
 //! use std::sync::Arc;
 //! use sqlx::postgres::PgPoolOptions;
 //! use tenancy_core::{CachedStore, SubdomainResolver, Tenancy, TenantId};
-//! use tenancy_sqlx::{MigrateOptions, NewTenant, PgRegistry, PgTenantManager, RegistryConfig, TenantMigrations};
+//! use tenancy_sqlx::{MigrateOptions, NewTenant, PgRegistry, RegistryConfig, SchemaManager, TenantMigrations};
 //!
 //! let pool = PgPoolOptions::new().max_connections(10).connect("postgres://localhost/app").await?;
 //!
@@ -73,7 +58,7 @@
 //!     "items",
 //!     "CREATE TABLE items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL)",
 //! )])?;
-//! let manager = PgTenantManager::new(registry, migrations);
+//! let manager = SchemaManager::new(registry, migrations);
 //! manager.create(NewTenant::new(TenantId::new("acme")?, "Acme Corp")).await?;
 //!
 //! // A request for acme.example.com: resolve, then query inside its schema.
@@ -95,79 +80,35 @@
     allow(rustdoc::broken_intra_doc_links)
 )]
 
-// Declared first: it defines the registry macro the MySQL and SQLite modules use.
-#[cfg(any(feature = "mysql", feature = "sqlite"))]
-#[macro_use]
-mod sql_registry;
-
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-mod any_registry;
-mod database;
+pub mod database;
 mod error;
 mod ident;
 mod lifecycle;
-mod migrate;
-#[cfg(feature = "mysql")]
-mod mysql;
+pub mod migrate;
 #[cfg(feature = "postgres")]
-mod postgres;
-mod registry;
-mod shared;
-#[cfg(feature = "sqlite")]
-mod sqlite;
+pub mod postgres;
+pub mod registry;
+pub mod schema;
+pub mod shared;
+mod storage;
 mod tenant;
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-pub use any_registry::AnyRegistry;
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-pub use database::{
-    BackendConnectOptions, BackendConnection, DatabaseBackend, DatabaseManager, PoolConfig,
-    PoolStats, TenantConnection, TenantPools,
-};
-pub use database::{DatabaseLocation, DatabaseName, DatabaseNaming};
-pub use error::{MigrationError, is_unavailable};
-pub use ident::{Ident, InvalidIdentifier, MAX_IDENT_LEN, SchemaName, SchemaNaming, TenantSchema};
+pub use database::{DatabaseManager, TenantPools};
+pub use error::is_unavailable;
+pub use ident::{Ident, InvalidIdentifier};
 pub use lifecycle::TenantLifecycle;
-pub use migrate::{
-    MigrateOptions, MigrationProgress, MigrationReport, MigrationStatus, TenantFilter,
-    TenantMigration, TenantMigrations,
-};
-#[cfg(feature = "mysql")]
-pub use mysql::database::MySqlDatabases;
-#[cfg(feature = "mysql")]
-pub use mysql::registry::MySqlRegistry;
+pub use migrate::{MigrateOptions, MigrationReport, TenantMigrations};
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub use registry::AnyRegistry;
 #[cfg(feature = "postgres")]
-pub use postgres::database::PgDatabases;
+pub use registry::PgRegistry;
+pub use registry::{RegistryConfig, TenantRegistry};
 #[cfg(feature = "postgres")]
-pub use postgres::manager::PgTenantManager;
+pub use schema::{SchemaManager, SchemaPool};
 #[cfg(feature = "postgres")]
-pub use postgres::pooler::{PgConnections, Pooler};
-#[cfg(feature = "postgres")]
-pub use postgres::registry::{NotifyListener, PgRegistry, RegistryConfig};
-#[cfg(feature = "postgres")]
-pub use postgres::schema::{
-    QualifiedSchema, SCHEMA_PLACEHOLDER, SchemaPool, StatementCache, TenantSession,
-    TenantTransaction,
-};
-pub use registry::TenantRegistry;
-pub use shared::SharedKey;
-#[cfg(any(feature = "mysql", feature = "sqlite"))]
-pub use shared::keyed::{
-    AsOutput, QueryOutput, RowsOutput, ScalarOutput, SharedBackend, SharedInsert, SharedManager,
-    SharedPool, SharedQuery, SharedQueryError, SharedTransaction,
-};
-#[cfg(feature = "mysql")]
-pub use shared::keyed::{MySqlSharedManager, MySqlSharedPool, MySqlSharedTransaction};
-#[cfg(feature = "sqlite")]
-pub use shared::keyed::{SqliteSharedManager, SqliteSharedPool, SqliteSharedTransaction};
-#[cfg(feature = "postgres")]
-pub use shared::postgres::{PgSharedManager, RlsAudit, RlsPool, RlsTransaction};
-#[cfg(any(feature = "mysql", feature = "sqlite"))]
-pub use sql_registry::RegistryTables;
-#[cfg(feature = "sqlite")]
-pub use sqlite::database::SqliteDatabases;
-#[cfg(feature = "sqlite")]
-pub use sqlite::registry::SqliteRegistry;
+pub use shared::rls::RlsPool;
+pub use storage::Storage;
 /// Re-exported from `tenancy-core`: implemented by every isolation mode here.
 pub use tenancy_core::TenantAccess;
-pub use tenant::{NewTenant, RegistryTenant, RegistryTenantBuilder, Storage};
+pub use tenant::{NewTenant, RegistryTenant};

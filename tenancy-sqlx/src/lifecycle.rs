@@ -1,4 +1,5 @@
-//! [`TenantLifecycle`]: create, rename, (de)activate, drop and migrate tenants,
+//! [`TenantLifecycle`]: create, rename, activate / deactivate, delete and
+//! migrate tenants,
 //! whatever the isolation mode.
 
 use futures_util::future::BoxFuture;
@@ -34,11 +35,11 @@ pub trait TenantLifecycle: Send + Sync {
     fn deactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>>;
 
     /// Serves a deactivated tenant again; `TenantNotFound` if unknown.
-    fn reactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>>;
+    fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>>;
 
-    /// Drops a tenant's storage and registry row; idempotent (`false` when
+    /// Deletes a tenant: its storage and its registry row; idempotent (`false` when
     /// there was no such tenant).
-    fn drop_tenant<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>>;
+    fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>>;
 
     /// Migrates every selected tenant, continuing past failures, with a
     /// per-tenant report.

@@ -1,4 +1,5 @@
-//! [`RegistryTenant`]: a tenant as a registry stores it, and [`NewTenant`].
+//! [`RegistryTenant`]: a tenant as a registry stores it (with its
+//! [`Storage`]), and [`NewTenant`]: a tenant to create.
 
 use std::fmt;
 use std::sync::Arc;
@@ -6,101 +7,7 @@ use std::time::SystemTime;
 
 use tenancy_core::{DomainName, DomainRecord, TenancyError, Tenant, TenantId, TenantRecord};
 
-use crate::database::DatabaseLocation;
-use crate::ident::{SchemaName, SchemaNaming, TenantSchema};
-use crate::shared::SharedKey;
-
-/// Where a tenant's data lives.
-///
-/// One variant per isolation mode; every registry stores it as a kind and a
-/// location ([`kind`](Self::kind), [`location`](Self::location)).
-///
-/// ```
-/// use tenancy_sqlx::Storage;
-///
-/// let database = Storage::Database("eu2/tenant_acme".parse()?);
-/// assert_eq!((database.kind(), database.location()), ("database", "eu2/tenant_acme"));
-/// assert_eq!(database.database().map(|d| d.server().as_str()), Some("eu2"));
-/// assert!(database.schema().is_none());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Storage {
-    /// A Postgres schema of the registry's database.
-    Schema(SchemaName),
-    /// A database of its own (database per tenant): a named server and a
-    /// database (or, on SQLite, file) name.
-    Database(DatabaseLocation),
-    /// Rows in tables shared by all tenants (shared-schema mode), marked with
-    /// this stable key in the tenant column. The key, not the tenant id, is
-    /// what rows carry, so a rename leaves them untouched.
-    Shared(SharedKey),
-}
-
-impl Storage {
-    /// The kind stored in the registry (`"schema"`).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Schema(_) => "schema",
-            Self::Database(_) => "database",
-            Self::Shared(_) => "shared",
-        }
-    }
-
-    /// The location stored in the registry (the schema name, or
-    /// `server/database`).
-    pub fn location(&self) -> &str {
-        match self {
-            Self::Schema(schema) => schema.as_str(),
-            Self::Database(location) => location.as_str(),
-            Self::Shared(key) => key.as_str(),
-        }
-    }
-
-    /// The schema, if this is schema storage.
-    pub fn schema(&self) -> Option<&SchemaName> {
-        match self {
-            Self::Schema(schema) => Some(schema),
-            _ => None,
-        }
-    }
-
-    /// The key of the tenant's rows, if this is shared-schema storage.
-    pub fn shared_key(&self) -> Option<&SharedKey> {
-        match self {
-            Self::Shared(key) => Some(key),
-            _ => None,
-        }
-    }
-
-    /// The database, if this is database-per-tenant storage.
-    pub fn database(&self) -> Option<&DatabaseLocation> {
-        match self {
-            Self::Database(location) => Some(location),
-            _ => None,
-        }
-    }
-
-    /// Rebuilds a storage location from its registry columns.
-    #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-    pub(crate) fn from_parts(kind: &str, location: &str) -> Result<Self, TenancyError> {
-        match kind {
-            "schema" => Ok(Self::Schema(SchemaName::new(location)?)),
-            "database" => Ok(Self::Database(location.parse()?)),
-            "shared" => Ok(Self::Shared(SharedKey::new(location)?)),
-            other => Err(TenancyError::Configuration {
-                message: format!("the registry names an unknown storage kind `{other}`"),
-            }),
-        }
-    }
-}
-
-impl fmt::Display for Storage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.kind(), self.location())
-    }
-}
+use crate::storage::{SchemaName, SchemaNaming, Storage, TenantSchema};
 
 /// A tenant as stored in a registry: id, name, active flag, storage location,
 /// domains and timestamps. Cheap to clone (one reference count).
@@ -111,7 +18,8 @@ impl fmt::Display for Storage {
 ///
 /// ```
 /// use tenancy_core::{Tenant, TenantId};
-/// use tenancy_sqlx::{RegistryTenant, SchemaName, Storage};
+/// use tenancy_sqlx::{RegistryTenant, Storage};
+/// use tenancy_sqlx::schema::SchemaName;
 ///
 /// let schema = Storage::Schema(SchemaName::new("tenant_acme")?);
 /// let tenant = RegistryTenant::builder(TenantId::new("acme")?, "Acme Corp", schema).build();
@@ -250,7 +158,8 @@ impl TenantSchema for RegistryTenant {
 ///
 /// ```
 /// use tenancy_core::{DomainName, TenantId};
-/// use tenancy_sqlx::{RegistryTenant, SchemaName, Storage};
+/// use tenancy_sqlx::{RegistryTenant, Storage};
+/// use tenancy_sqlx::schema::SchemaName;
 ///
 /// let schema = Storage::Schema(SchemaName::new("tenant_acme")?);
 /// let tenant = RegistryTenant::builder(TenantId::new("acme")?, "Acme", schema)

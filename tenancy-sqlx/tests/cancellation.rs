@@ -20,7 +20,8 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row};
 use support::proxy::HoldProxy;
 use support::{PgDb, eventually, id, items_migrations};
-use tenancy_sqlx::{Ident, NewTenant, PgRegistry, PgSharedManager, RegistryConfig, RlsPool};
+use tenancy_sqlx::shared::rls::RlsManager;
+use tenancy_sqlx::{Ident, NewTenant, PgRegistry, RegistryConfig, RlsPool};
 
 /// A one-connection pool to `db` through `proxy`, its connection opened.
 /// No test before acquire, so `begin` sends `BEGIN` first thing.
@@ -140,7 +141,7 @@ async fn rls_begin_dropped_before_its_reply_leaves_the_login_role() {
     let setup = RlsPool::new(registry.pool().clone())
         .role(Ident::new(&role).unwrap())
         .tables([Ident::new("items").unwrap()]);
-    let manager = PgSharedManager::new(registry, setup.clone(), items_migrations());
+    let manager = RlsManager::new(registry, setup.clone(), items_migrations());
     manager.setup().await.unwrap();
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))

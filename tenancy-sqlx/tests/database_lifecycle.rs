@@ -22,11 +22,12 @@ use futures_util::future::BoxFuture;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor};
 use support::{Server, ServerDatabases, TempDir, Via, id};
-use tenancy_sqlx::{
-    DatabaseBackend, DatabaseLocation, DatabaseManager, DatabaseNaming, Ident, MySqlDatabases,
-    MySqlRegistry, PgDatabases, PgRegistry, PoolConfig, RegistryConfig, RegistryTables,
-    SqliteDatabases, SqliteRegistry, TenantMigrations,
+use tenancy_sqlx::database::{
+    DatabaseBackend, DatabaseLocation, DatabaseNaming, MySqlDatabases, PgDatabases, PoolConfig,
+    SqliteDatabases,
 };
+use tenancy_sqlx::registry::{MySqlRegistry, SqliteRegistry};
+use tenancy_sqlx::{DatabaseManager, Ident, PgRegistry, RegistryConfig, TenantMigrations};
 
 type Check = Arc<dyn Fn(DatabaseLocation) -> BoxFuture<'static, bool> + Send + Sync>;
 type MakeOrphan = Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
@@ -177,7 +178,7 @@ async fn pgbouncer(migrations: TenantMigrations) -> Fixture<PgDatabases> {
 
 async fn mysql(migrations: TenantMigrations) -> Fixture<MySqlDatabases> {
     let registry_db = support::MySqlDb::new().await;
-    let registry = MySqlRegistry::connect(registry_db.pool(2).await, RegistryTables::default())
+    let registry = MySqlRegistry::connect(registry_db.pool(2).await, RegistryConfig::default())
         .await
         .unwrap();
     let guard = ServerDatabases::new(Server::MySql);
@@ -228,7 +229,7 @@ async fn sqlite(migrations: TenantMigrations) -> Fixture<SqliteDatabases> {
     let dir = TempDir::new();
     let registry = SqliteRegistry::connect(
         dir.sqlite_pool("registry.db", 2).await,
-        RegistryTables::default(),
+        RegistryConfig::default(),
     )
     .await
     .unwrap();
@@ -265,8 +266,9 @@ macro_rules! database_suite {
     ($($backend:ident: $fixture:expr, $insert:literal;)*) => {$(
         mod $backend {
             use super::*;
-            use tenancy_core::{TenancyError, TenantStore};
-            use tenancy_sqlx::{MigrateOptions, MigrationError, MigrationStatus, NewTenant, TenantFilter, TenantLifecycle};
+            use tenancy_core::TenancyError;
+            use tenancy_sqlx::{MigrateOptions, NewTenant, TenantLifecycle};
+            use tenancy_sqlx::migrate::{MigrationError, MigrationStatus, TenantFilter};
 
             #[tokio::test]
             async fn lifecycle() {
@@ -295,11 +297,11 @@ macro_rules! database_suite {
                     assert!(owners.iter().all(|owner| owner == tenant.id().as_str()), "{owners:?}");
                 }
 
-                // Deactivate closes the pool and keeps the data; reactivate serves again.
+                // Deactivate closes the pool and keeps the data; activate serves again.
                 manager.deactivate(&id("acme")).await.unwrap();
                 assert!(!manager.registry().find_by_id(&id("acme")).await.unwrap().unwrap().is_active());
                 assert!((fx.exists)(location.clone()).await);
-                manager.reactivate(&id("acme")).await.unwrap();
+                manager.activate(&id("acme")).await.unwrap();
 
                 // Rename keeps data and domains; the old id is gone.
                 let renamed = manager.rename(&id("acme"), &id("initech")).await.unwrap();
@@ -331,13 +333,13 @@ macro_rules! database_suite {
                 drop(conn);
 
                 // Drop: database and row gone, idempotent.
-                assert!(manager.drop_tenant(&id("initech")).await.unwrap());
+                assert!(manager.delete(&id("initech")).await.unwrap());
                 assert!(!(fx.exists)(new_location).await, "database dropped");
                 assert!(manager.registry().find_by_id(&id("initech")).await.unwrap().is_none());
-                assert!(!manager.drop_tenant(&id("initech")).await.unwrap());
+                assert!(!manager.delete(&id("initech")).await.unwrap());
                 assert!(manager.registry().find_by_domain(&tenancy_core::DomainName::new("acme.test").unwrap()).await.unwrap().is_none());
                 for tenant in ["acme", "globex"] {
-                    assert!(manager.drop_tenant(&id(tenant)).await.unwrap());
+                    assert!(manager.delete(&id(tenant)).await.unwrap());
                 }
                 assert!(manager.registry().list().await.unwrap().is_empty());
             }
@@ -442,11 +444,11 @@ macro_rules! database_suite {
                 }
                 assert_eq!(won, 1);
                 lifecycle.deactivate(&id("race")).await.unwrap();
-                assert!(!lifecycle.registry().get(&id("race")).await.unwrap().unwrap().is_active());
-                lifecycle.reactivate(&id("race")).await.unwrap();
+                assert!(!lifecycle.registry().find_by_id(&id("race")).await.unwrap().unwrap().is_active());
+                lifecycle.activate(&id("race")).await.unwrap();
                 let report = lifecycle.migrate_all(MigrateOptions::new()).await.unwrap();
                 assert_eq!(report.up_to_date().count(), 1, "{report}");
-                assert!(lifecycle.drop_tenant(&id("race")).await.unwrap());
+                assert!(lifecycle.delete(&id("race")).await.unwrap());
                 assert!(matches!(
                     lifecycle.deactivate(&id("race")).await.unwrap_err(),
                     TenancyError::TenantNotFound { .. }
@@ -570,8 +572,8 @@ async fn tenants_on_two_postgres_servers() {
         renamed.storage().database().unwrap().server().as_str(),
         "second"
     );
-    assert!(manager.drop_tenant(&id("eu2")).await.unwrap());
-    assert!(manager.drop_tenant(&id("us1")).await.unwrap());
+    assert!(manager.delete(&id("eu2")).await.unwrap());
+    assert!(manager.delete(&id("us1")).await.unwrap());
     assert_eq!(
         guard2.list().await,
         vec![format!("{}_template", guard2.prefix)]
@@ -593,7 +595,6 @@ async fn tenants_on_two_postgres_servers() {
 /// rename fails with `SchemaRename` and changes nothing.
 #[tokio::test]
 async fn postgres_rename_refuses_while_others_are_connected() {
-    use tenancy_core::TenantStore;
     let fx = postgres(items()).await;
     let tenant = fx
         .manager

@@ -24,10 +24,14 @@ use sqlx::{ConnectOptions, Connection};
 use support::proxy::DelayProxy;
 use support::{Server, ServerDatabases, id};
 use tenancy_core::TenancyError;
+use tenancy_sqlx::database::{
+    DatabaseBackend, DatabaseNaming, MySqlDatabases, PgDatabases, PoolConfig,
+};
+use tenancy_sqlx::registry::MySqlRegistry;
+use tenancy_sqlx::schema::SchemaName;
 use tenancy_sqlx::{
-    DatabaseBackend, DatabaseManager, DatabaseNaming, Ident, MySqlDatabases, MySqlRegistry,
-    NewTenant, PgDatabases, PgRegistry, PoolConfig, RegistryConfig, RegistryTables, RegistryTenant,
-    SchemaName, Storage, TenantAccess, TenantMigrations,
+    DatabaseManager, Ident, NewTenant, PgRegistry, RegistryConfig, RegistryTenant, Storage,
+    TenantAccess, TenantMigrations,
 };
 
 fn items() -> TenantMigrations {
@@ -75,14 +79,14 @@ async fn pg_on(url: String, pools: PoolConfig, extra: Option<(Ident, PgConnectOp
 async fn sqlite_manager(
     dir: &support::TempDir,
     pools: PoolConfig,
-) -> DatabaseManager<tenancy_sqlx::SqliteDatabases> {
-    let registry = tenancy_sqlx::SqliteRegistry::connect(
+) -> DatabaseManager<tenancy_sqlx::database::SqliteDatabases> {
+    let registry = tenancy_sqlx::registry::SqliteRegistry::connect(
         dir.sqlite_pool("registry.db", 2).await,
-        RegistryTables::default(),
+        RegistryConfig::default(),
     )
     .await
     .unwrap();
-    let backend = tenancy_sqlx::SqliteDatabases::new(dir.path().join("tenants")).unwrap();
+    let backend = tenancy_sqlx::database::SqliteDatabases::new(dir.path().join("tenants")).unwrap();
     DatabaseManager::new(registry, backend, items(), pools)
 }
 
@@ -152,7 +156,8 @@ where
     B: DatabaseBackend,
     W: FnMut() -> F + Send + 'static,
     F: Future<Output = i64> + Send,
-    for<'c> &'c mut tenancy_sqlx::BackendConnection<B>: sqlx::Executor<'c, Database = B::Database>,
+    for<'c> &'c mut tenancy_sqlx::database::BackendConnection<B>:
+        sqlx::Executor<'c, Database = B::Database>,
     i64: sqlx::Type<B::Database> + for<'r> sqlx::Decode<'r, B::Database>,
     (i64,): for<'r> sqlx::FromRow<'r, <B::Database as sqlx::Database>::Row>,
     <B::Database as sqlx::Database>::Arguments: sqlx::IntoArguments<B::Database>,
@@ -265,7 +270,7 @@ async fn budget_of_20_holds_for_500_postgres_tenants_under_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn budget_of_10_holds_for_100_mysql_tenants_under_load() {
     let registry_db = support::MySqlDb::new().await;
-    let registry = MySqlRegistry::connect(registry_db.pool(4).await, RegistryTables::default())
+    let registry = MySqlRegistry::connect(registry_db.pool(4).await, RegistryConfig::default())
         .await
         .unwrap();
     let guard = ServerDatabases::new(Server::MySql);
@@ -526,7 +531,7 @@ async fn the_access_handle_is_a_connection_of_the_tenant_database() {
         .unwrap();
     let access: &dyn TenantAccess<
         Tenant = RegistryTenant,
-        Handle = tenancy_sqlx::TenantConnection<tenancy_sqlx::SqliteDatabases>,
+        Handle = tenancy_sqlx::database::TenantConnection<tenancy_sqlx::database::SqliteDatabases>,
     > = manager.pools();
 
     let mut handle = access.open(&acme).await.unwrap();
@@ -704,7 +709,7 @@ async fn sqlite_rename_then_recreate_never_mixes_tenants() {
     // Dropped (its file, still named after `old`, goes) and created again
     // under the same id: a database of its own, empty. (Re-creating the very
     // same file name is covered by the two-manager test below.)
-    manager.drop_tenant(&id("new")).await.unwrap();
+    manager.delete(&id("new")).await.unwrap();
     let fresh = manager
         .create(NewTenant::new(id("new"), "New again"))
         .await
@@ -737,7 +742,7 @@ async fn sqlite_recreated_file_is_not_served_from_another_process_pool() {
             .await
             .unwrap();
     } // idles in the second manager's pool
-    assert!(first.drop_tenant(&id("acme")).await.unwrap());
+    assert!(first.delete(&id("acme")).await.unwrap());
     let again = first
         .create(NewTenant::new(id("acme"), "Acme again"))
         .await

@@ -24,9 +24,8 @@ use futures_util::TryStreamExt;
 use sqlx::{Connection, Executor, PgConnection};
 use support::{PgDb, Via, id, items_migrations};
 use tenancy_core::{TenancyError, TenantId};
-use tenancy_sqlx::{
-    NewTenant, PgRegistry, PgTenantManager, RegistryConfig, SchemaNaming, SchemaPool,
-};
+use tenancy_sqlx::schema::SchemaNaming;
+use tenancy_sqlx::{NewTenant, PgRegistry, RegistryConfig, SchemaManager, SchemaPool};
 
 via_both! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -525,7 +524,7 @@ async fn awkward_names_are_quoted_everywhere(via: Via) {
         let registry = PgRegistry::connect(connections.clone(), config)
             .await
             .unwrap();
-        let manager = PgTenantManager::new(registry, items_migrations());
+        let manager = SchemaManager::new(registry, items_migrations());
         for name in ["select", "user", "123", "a-b"] {
             let tenant = manager
                 .create(NewTenant::new(id(name), name))
@@ -577,7 +576,7 @@ async fn awkward_names_are_quoted_everywhere(via: Via) {
             assert!(!support::schema_exists(&pool, "postgres").await);
         }
         for name in ["select", "user", "123", "a-b"] {
-            assert!(manager.drop_tenant(&id(name)).await.unwrap());
+            assert!(manager.delete(&id(name)).await.unwrap());
             assert!(!support::schema_exists(&pool, &format!("{}{name}", naming.prefix())).await);
         }
     }

@@ -23,21 +23,22 @@ use std::time::Duration;
 use sqlx::PgPool;
 use support::{PgDb, Via, id, items_migrations, schema_exists};
 use tenancy_core::{CacheBuilder, DomainName, HeaderResolver, Tenancy, TenancyError, TenantStore};
-use tenancy_sqlx::{MigrationError, NewTenant, PgTenantManager, TenantMigrations};
+use tenancy_sqlx::migrate::MigrationError;
+use tenancy_sqlx::{NewTenant, SchemaManager, TenantMigrations};
 
 via_both! {
     #[tokio::test] create_is_atomic_when_a_migration_fails;
     #[tokio::test] create_is_atomic_when_the_seed_or_the_schema_fails;
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)] concurrent_creates_of_one_id;
     #[tokio::test] rename_moves_schema_registry_and_caches;
-    #[tokio::test] deactivate_reactivate_and_idempotent_drop;
+    #[tokio::test] deactivate_activate_and_idempotent_delete;
     #[tokio::test] spare_schemas_are_claimed_and_caught_up;
 }
 
 /// The registry's pool with session semantics, for the test's own catalog
 /// checks and set-up statements: the registry pool itself when direct, the
 /// direct pool beside it behind PgBouncer.
-fn direct_pool(manager: &PgTenantManager) -> PgPool {
+fn direct_pool(manager: &SchemaManager) -> PgPool {
     manager
         .registry()
         .connections()
@@ -46,7 +47,7 @@ fn direct_pool(manager: &PgTenantManager) -> PgPool {
         .clone()
 }
 
-async fn registry_has(manager: &PgTenantManager, tenant: &str) -> bool {
+async fn registry_has(manager: &SchemaManager, tenant: &str) -> bool {
     manager
         .registry()
         .find_by_id(&id(tenant))
@@ -280,7 +281,7 @@ async fn rename_moves_schema_registry_and_caches(via: Via) {
     assert!(!registry_has(&manager, "hooli").await);
 }
 
-async fn deactivate_reactivate_and_idempotent_drop(via: Via) {
+async fn deactivate_activate_and_idempotent_delete(via: Via) {
     let db = PgDb::new().await;
     let manager = support::manager_via(&db, via, 2, items_migrations()).await;
     let pool = direct_pool(&manager);
@@ -302,14 +303,14 @@ async fn deactivate_reactivate_and_idempotent_drop(via: Via) {
         tenancy.load(&id("acme")).await,
         Err(TenancyError::TenantInactive { .. })
     ));
-    manager.reactivate(&id("acme")).await.unwrap();
+    manager.activate(&id("acme")).await.unwrap();
     assert!(tenancy.load(&id("acme")).await.is_ok());
     assert!(matches!(
         manager.deactivate(&id("nope")).await,
         Err(TenancyError::TenantNotFound { .. })
     ));
 
-    assert!(manager.drop_tenant(&id("acme")).await.unwrap());
+    assert!(manager.delete(&id("acme")).await.unwrap());
     assert!(!schema_exists(&pool, "tenant_acme").await);
     assert!(!registry_has(&manager, "acme").await);
     assert!(matches!(
@@ -317,7 +318,7 @@ async fn deactivate_reactivate_and_idempotent_drop(via: Via) {
         Err(TenancyError::TenantNotFound { .. })
     ));
     assert!(
-        !manager.drop_tenant(&id("acme")).await.unwrap(),
+        !manager.delete(&id("acme")).await.unwrap(),
         "dropping again is a no-op"
     );
 
@@ -332,9 +333,9 @@ async fn deactivate_reactivate_and_idempotent_drop(via: Via) {
         .rename(&id("globex"), &id("hooli"))
         .await
         .unwrap();
-    assert!(!manager.drop_tenant(&id("globex")).await.unwrap());
+    assert!(!manager.delete(&id("globex")).await.unwrap());
     assert!(schema_exists(&pool, "tenant_globex").await);
-    assert!(manager.drop_tenant(&id("hooli")).await.unwrap());
+    assert!(manager.delete(&id("hooli")).await.unwrap());
     assert!(!schema_exists(&pool, "tenant_globex").await);
 }
 
@@ -375,7 +376,7 @@ async fn spare_schemas_are_claimed_and_caught_up(via: Via) {
         ),
     ])
     .unwrap();
-    let v2 = PgTenantManager::new(v1.registry().clone(), v2_migrations);
+    let v2 = SchemaManager::new(v1.registry().clone(), v2_migrations);
     let globex = v2
         .create(NewTenant::new(id("globex"), "Globex"))
         .await

@@ -24,10 +24,8 @@ use sqlx::{Connection, Executor};
 use support::{PgDb, Via, eventually, id, items_migrations};
 
 use tenancy_core::{TenancyError, TenantId};
-use tenancy_sqlx::{
-    MigrateOptions, MigrationError, MigrationStatus, NewTenant, PgTenantManager, TenantFilter,
-    TenantMigrations,
-};
+use tenancy_sqlx::migrate::{MigrationError, MigrationStatus, TenantFilter};
+use tenancy_sqlx::{MigrateOptions, NewTenant, SchemaManager, TenantMigrations};
 
 const ITEMS: &str = "CREATE TABLE items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
                      tenant text NOT NULL, name text NOT NULL)";
@@ -46,7 +44,7 @@ via_both! {
     schemas_migrate_in_parallel_under_per_schema_locks;
 }
 
-async fn setup(db: &PgDb, via: Via, count: usize) -> (PgTenantManager, Vec<TenantId>) {
+async fn setup(db: &PgDb, via: Via, count: usize) -> (SchemaManager, Vec<TenantId>) {
     let v1 = support::manager_via(db, via, 4, items_migrations()).await;
     let ids: Vec<TenantId> = (0..count).map(|n| id(&format!("t{n}"))).collect();
     for tenant in &ids {
@@ -57,7 +55,7 @@ async fn setup(db: &PgDb, via: Via, count: usize) -> (PgTenantManager, Vec<Tenan
     (v1, ids)
 }
 
-async fn versions(manager: &PgTenantManager, tenant: &TenantId) -> Vec<i64> {
+async fn versions(manager: &SchemaManager, tenant: &TenantId) -> Vec<i64> {
     let mut tx = manager.schemas().begin(tenant).await.unwrap();
     let versions = sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
         .fetch_all(&mut tx)
@@ -70,7 +68,7 @@ async fn versions(manager: &PgTenantManager, tenant: &TenantId) -> Vec<i64> {
 async fn report_then_everything_up_to_date(via: Via) {
     let db = PgDb::new().await;
     let (v1, ids) = setup(&db, via, 6).await;
-    let v2 = PgTenantManager::new(
+    let v2 = SchemaManager::new(
         v1.registry().clone(),
         with_v2("ALTER TABLE items ADD COLUMN note text"),
     );
@@ -115,7 +113,7 @@ async fn a_failing_tenant_does_not_stop_the_run_and_is_retried_later(via: Via) {
         .execute(v1.registry().pool())
         .await
         .unwrap();
-    let v2 = PgTenantManager::new(
+    let v2 = SchemaManager::new(
         v1.registry().clone(),
         with_v2("ALTER TABLE items ADD COLUMN note text"),
     );
@@ -192,7 +190,7 @@ async fn changed_or_unknown_history_is_reported(via: Via) {
         MigrationStatus::UpToDate
     ));
 
-    let empty = PgTenantManager::new(v1.registry().clone(), TenantMigrations::empty());
+    let empty = SchemaManager::new(v1.registry().clone(), TenantMigrations::empty());
     let report = empty.migrate_all(MigrateOptions::new()).await.unwrap();
     let MigrationStatus::Failed(error) = &report.get(&ids[1]).unwrap().status else {
         panic!("unknown version not reported");
@@ -211,7 +209,7 @@ async fn filters_select_a_subset(via: Via) {
     let db = PgDb::new().await;
     let (v1, ids) = setup(&db, via, 6).await;
     v1.deactivate(&ids[5]).await.unwrap();
-    let v2 = PgTenantManager::new(
+    let v2 = SchemaManager::new(
         v1.registry().clone(),
         with_v2("ALTER TABLE items ADD COLUMN note text"),
     );
@@ -258,7 +256,7 @@ async fn filters_select_a_subset(via: Via) {
 async fn progress_is_reported_for_every_tenant(via: Via) {
     let db = PgDb::new().await;
     let (v1, _) = setup(&db, via, 7).await;
-    let v2 = PgTenantManager::new(
+    let v2 = SchemaManager::new(
         v1.registry().clone(),
         with_v2("ALTER TABLE items ADD COLUMN note text"),
     );
@@ -301,7 +299,7 @@ async fn schemas_migrate_in_parallel_under_per_schema_locks(via: Via) {
     let db = PgDb::new().await;
     let (v1, ids) = setup(&db, via, 4).await;
     let slow = ids[0].clone();
-    let v2 = PgTenantManager::new(
+    let v2 = SchemaManager::new(
         v1.registry().clone(),
         with_v2(
             "ALTER TABLE items ADD COLUMN note text; \

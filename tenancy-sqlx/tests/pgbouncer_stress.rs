@@ -21,9 +21,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::Row;
 use support::{PgDb, id};
 use tenancy_core::TenantId;
+use tenancy_sqlx::postgres::PgConnections;
+use tenancy_sqlx::shared::rls::RlsManager;
 use tenancy_sqlx::{
-    Ident, NewTenant, PgConnections, PgRegistry, PgSharedManager, PgTenantManager, RegistryConfig,
-    RlsPool, SchemaPool, TenantMigrations,
+    Ident, NewTenant, PgRegistry, RegistryConfig, RlsPool, SchemaManager, SchemaPool,
+    TenantMigrations,
 };
 
 const CLIENTS: usize = 50;
@@ -123,7 +125,7 @@ async fn schema_mode_fifty_clients_twenty_shapes_ten_thousand_transactions() {
     // one, two or all three migrations.
     let tenants: Vec<TenantId> = (0..TENANTS).map(|n| id(&format!("s{n:02}"))).collect();
     for (n, tenant) in tenants.iter().enumerate() {
-        let manager = PgTenantManager::new(registry.clone(), migrations(n % 3 + 1));
+        let manager = SchemaManager::new(registry.clone(), migrations(n % 3 + 1));
         manager
             .create(NewTenant::new(tenant.clone(), "stress"))
             .await
@@ -219,7 +221,7 @@ async fn rls_mode_fifty_clients_through_pgbouncer_see_only_their_rows() {
          owner text NOT NULL, name text NOT NULL)",
     )])
     .unwrap();
-    let manager = PgSharedManager::new(registry, shared.clone(), migrations);
+    let manager = RlsManager::new(registry, shared.clone(), migrations);
     manager.setup().await.unwrap();
     let mut tenants = Vec::new();
     for n in 0..TENANTS {

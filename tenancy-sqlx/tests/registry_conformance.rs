@@ -15,9 +15,8 @@ mod support;
 
 use std::any::Any;
 
-use tenancy_sqlx::{
-    AnyRegistry, MySqlRegistry, PgRegistry, RegistryConfig, RegistryTables, SqliteRegistry,
-};
+use tenancy_sqlx::registry::{MySqlRegistry, SqliteRegistry};
+use tenancy_sqlx::{AnyRegistry, PgRegistry, RegistryConfig};
 
 /// A registry on a fresh database, and the guard that removes the database.
 type Fixture = (AnyRegistry, Box<dyn Any + Send>);
@@ -41,7 +40,7 @@ async fn pgbouncer() -> Fixture {
 
 async fn mysql() -> Fixture {
     let db = support::MySqlDb::new().await;
-    let registry = MySqlRegistry::connect(db.pool(3).await, RegistryTables::default())
+    let registry = MySqlRegistry::connect(db.pool(3).await, RegistryConfig::default())
         .await
         .unwrap();
     // Migrating twice is a no-op.
@@ -53,7 +52,7 @@ async fn sqlite() -> Fixture {
     let dir = support::TempDir::new();
     let registry = SqliteRegistry::connect(
         dir.sqlite_pool("registry.db", 3).await,
-        RegistryTables::default(),
+        RegistryConfig::default(),
     )
     .await
     .unwrap();
@@ -68,10 +67,10 @@ fn second_instance(registry: &AnyRegistry) -> AnyRegistry {
         AnyRegistry::Postgres(r) => PgRegistry::new(r.connections().clone(), r.config().clone())
             .unwrap()
             .into(),
-        AnyRegistry::MySql(r) => MySqlRegistry::new(r.pool().clone(), r.tables().clone())
+        AnyRegistry::MySql(r) => MySqlRegistry::new(r.pool().clone(), r.config().clone())
             .unwrap()
             .into(),
-        AnyRegistry::Sqlite(r) => SqliteRegistry::new(r.pool().clone(), r.tables().clone())
+        AnyRegistry::Sqlite(r) => SqliteRegistry::new(r.pool().clone(), r.config().clone())
             .unwrap()
             .into(),
         _ => unreachable!("all three backends are enabled"),
@@ -185,9 +184,9 @@ mod suite {
     use std::time::Duration;
 
     use tenancy_core::{CacheBuilder, DomainName, TenancyError, TenantId, TenantStore};
-    use tenancy_sqlx::{
-        AnyRegistry, DatabaseLocation, NewTenant, SchemaName, Storage, TenantRegistry,
-    };
+    use tenancy_sqlx::database::DatabaseLocation;
+    use tenancy_sqlx::schema::SchemaName;
+    use tenancy_sqlx::{AnyRegistry, NewTenant, Storage, TenantRegistry};
 
     fn id(text: &str) -> TenantId {
         TenantId::new(text).unwrap()
@@ -695,14 +694,14 @@ mod suite {
             .await
             .unwrap();
         let tenant = dynamic
-            .get_by_domain(&domain("dyn.test"))
+            .find_by_domain(&domain("dyn.test"))
             .await
             .unwrap()
             .unwrap();
         assert_eq!(tenant.name(), "Dyn");
         assert_eq!(
             dynamic
-                .get(&id("acme"))
+                .find_by_id(&id("acme"))
                 .await
                 .unwrap()
                 .unwrap()
@@ -711,7 +710,7 @@ mod suite {
         );
         assert_eq!(dynamic.list().await.unwrap().len(), 1);
         assert!(dynamic.remove_domain(&domain("dyn.test")).await.unwrap());
-        assert!(dynamic.get(&id("nope")).await.unwrap().is_none());
+        assert!(dynamic.find_by_id(&id("nope")).await.unwrap().is_none());
         let missing = dynamic.set_name(&id("nope"), "x").await.unwrap_err();
         assert!(
             matches!(missing, TenancyError::TenantNotFound { .. }),
@@ -721,17 +720,17 @@ mod suite {
 }
 
 /// Tables named so long that a naive MySQL lock name would pass 64 characters.
-fn long_tables(tag: &str) -> RegistryTables {
+fn long_tables(tag: &str) -> RegistryConfig {
     let pad = "x".repeat(40);
-    RegistryTables::new()
-        .tenants(tenancy_sqlx::Ident::new(format!("{tag}_{pad}_tenants")).unwrap())
-        .domains(tenancy_sqlx::Ident::new(format!("{tag}_{pad}_domains")).unwrap())
+    RegistryConfig::new()
+        .tenants_table(tenancy_sqlx::Ident::new(format!("{tag}_{pad}_tenants")).unwrap())
+        .domains_table(tenancy_sqlx::Ident::new(format!("{tag}_{pad}_domains")).unwrap())
 }
 
 /// Two registries with their own tables share one database: each gets its
 /// tables and sees only its own tenants.
 async fn two_registries_share_a_database(first: AnyRegistry, second: AnyRegistry) {
-    use tenancy_core::{TenantId, TenantStore};
+    use tenancy_core::TenantId;
     use tenancy_sqlx::{NewTenant, Storage};
     let acme = TenantId::new("acme").unwrap();
     let storage = || Storage::Database("main/tenant_acme".parse().unwrap());

@@ -34,10 +34,8 @@ macro_rules! suite {
 
         use sqlx::Row;
         use support::id;
-        use tenancy_sqlx::{
-            Ident, NewTenant, RegistryTenant, SharedManager, SharedPool, SharedQueryError,
-            SharedTransaction, TenantAccess, TenantMigrations,
-        };
+        use tenancy_sqlx::shared::keyed::{SharedManager, SharedPool, SharedQueryError, SharedTransaction,};
+        use tenancy_sqlx::{Ident, NewTenant, RegistryTenant, TenantAccess, TenantMigrations};
 
         type Manager = SharedManager<$db>;
 

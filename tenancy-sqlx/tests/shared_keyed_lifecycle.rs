@@ -33,11 +33,11 @@ macro_rules! suite {
 
         use support::id;
         use sqlx::Row;
-        use tenancy_core::{TenancyError, TenantStore};
-        use tenancy_sqlx::{
-            Ident, MigrateOptions, MigrationStatus, NewTenant, RegistryTenant, SharedKey,
-            SharedManager, SharedPool, TenantFilter, TenantLifecycle, TenantMigrations,
-        };
+        use tenancy_core::TenancyError;
+        use tenancy_sqlx::{Ident, MigrateOptions, NewTenant, RegistryTenant, TenantLifecycle, TenantMigrations};
+        use tenancy_sqlx::migrate::{MigrationStatus, TenantFilter};
+        use tenancy_sqlx::shared::SharedKey;
+        use tenancy_sqlx::shared::keyed::{SharedManager, SharedPool};
 
         type Manager = SharedManager<$db>;
 
@@ -123,7 +123,7 @@ macro_rules! suite {
             }
             let before = rows_by_key(&shared).await;
             assert_eq!(before.len(), 6);
-            assert!(manager.drop_tenant(&id("b")).await.unwrap());
+            assert!(manager.delete(&id("b")).await.unwrap());
             let after = rows_by_key(&shared).await;
             assert_eq!(after.len(), 4);
             for tenant in [&tenants[0], &tenants[2]] {
@@ -133,7 +133,7 @@ macro_rules! suite {
                 }
             }
             assert!(manager.registry().find_by_id(&id("b")).await.unwrap().is_none());
-            assert!(!manager.drop_tenant(&id("b")).await.unwrap(), "idempotent");
+            assert!(!manager.delete(&id("b")).await.unwrap(), "idempotent");
 
             // Rename: the key and every row stay; the old id is free and starts empty.
             let renamed = manager.rename(&id("a"), &id("a2")).await.unwrap();
@@ -282,10 +282,10 @@ macro_rules! suite {
             // The lifecycle seam.
             let lifecycle: &dyn TenantLifecycle = &v3;
             lifecycle.deactivate(&id("a")).await.unwrap();
-            assert!(!lifecycle.registry().get(&id("a")).await.unwrap().unwrap().is_active());
-            lifecycle.reactivate(&id("a")).await.unwrap();
-            assert!(lifecycle.registry().get(&id("a")).await.unwrap().unwrap().is_active());
-            assert!(lifecycle.drop_tenant(&id("a")).await.unwrap());
+            assert!(!lifecycle.registry().find_by_id(&id("a")).await.unwrap().unwrap().is_active());
+            lifecycle.activate(&id("a")).await.unwrap();
+            assert!(lifecycle.registry().find_by_id(&id("a")).await.unwrap().unwrap().is_active());
+            assert!(lifecycle.delete(&id("a")).await.unwrap());
             assert_eq!(lifecycle.registry().list().await.unwrap().len(), 2);
         }
     };

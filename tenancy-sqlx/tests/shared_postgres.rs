@@ -28,9 +28,11 @@ use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgConnection, PgPool, Row};
 use support::pg::PgDb;
 use support::{Via, id};
+use tenancy_sqlx::postgres::PgConnections;
+use tenancy_sqlx::shared::rls::{RlsManager, RlsTransaction};
 use tenancy_sqlx::{
-    Ident, NewTenant, PgConnections, PgRegistry, PgSharedManager, RegistryConfig, RegistryTenant,
-    RlsPool, RlsTransaction, TenantAccess, TenantMigrations,
+    Ident, NewTenant, PgRegistry, RegistryConfig, RegistryTenant, RlsPool, TenantAccess,
+    TenantMigrations,
 };
 
 via_both! {
@@ -113,7 +115,7 @@ fn items_migrations() -> TenantMigrations {
 }
 
 /// A registry, an RLS pool (a per-test tenant role) and a manager, set up and audited.
-async fn manager_on(db: &PgDb, connections: impl Into<PgConnections>) -> PgSharedManager {
+async fn manager_on(db: &PgDb, connections: impl Into<PgConnections>) -> RlsManager {
     let connections = connections.into();
     let role = db.role("tenancy_t");
     let registry = PgRegistry::connect(connections.clone(), RegistryConfig::default())
@@ -122,12 +124,12 @@ async fn manager_on(db: &PgDb, connections: impl Into<PgConnections>) -> PgShare
     let shared = RlsPool::new(connections)
         .role(ident(&role))
         .tables([ident("items")]);
-    let manager = PgSharedManager::new(registry, shared, items_migrations());
+    let manager = RlsManager::new(registry, shared, items_migrations());
     manager.setup().await.unwrap();
     manager
 }
 
-async fn manager(db: &PgDb, via: Via, pool_size: u32) -> PgSharedManager {
+async fn manager(db: &PgDb, via: Via, pool_size: u32) -> RlsManager {
     manager_on(db, db.connections(via, pool_size).await).await
 }
 
@@ -432,7 +434,7 @@ async fn non_superuser_owner_login_works_and_is_forced() {
         .unwrap();
     assert_eq!(visible, 0);
     // Dropping a tenant works for the owner too (it sets the key to delete).
-    assert!(manager.drop_tenant(acme.id()).await.unwrap());
+    assert!(manager.delete(acme.id()).await.unwrap());
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM items")
         .fetch_one(&db.pool(1).await)
         .await

@@ -22,10 +22,9 @@ use support::via_both;
 use support::pg::PgDb;
 use support::{Via, id};
 use tenancy_core::TenancyError;
-use tenancy_sqlx::{
-    Ident, NewTenant, PgConnections, PgRegistry, PgSharedManager, RegistryConfig, RlsPool,
-    TenantMigrations,
-};
+use tenancy_sqlx::postgres::PgConnections;
+use tenancy_sqlx::shared::rls::RlsManager;
+use tenancy_sqlx::{Ident, NewTenant, PgRegistry, RegistryConfig, RlsPool, TenantMigrations};
 
 via_both! {
     #[tokio::test] a_correct_setup_passes_and_protect_is_idempotent;
@@ -55,7 +54,7 @@ fn migrations() -> TenantMigrations {
 }
 
 /// A manager whose tenant role is `role` (not created yet).
-async fn manager_with_role(connections: impl Into<PgConnections>, role: &str) -> PgSharedManager {
+async fn manager_with_role(connections: impl Into<PgConnections>, role: &str) -> RlsManager {
     let connections = connections.into();
     let registry = PgRegistry::connect(connections.clone(), RegistryConfig::default())
         .await
@@ -63,11 +62,11 @@ async fn manager_with_role(connections: impl Into<PgConnections>, role: &str) ->
     let shared = RlsPool::new(connections)
         .role(ident(role))
         .tables([ident("items")]);
-    PgSharedManager::new(registry, shared, migrations())
+    RlsManager::new(registry, shared, migrations())
 }
 
 /// A manager that passed set-up and audit.
-async fn ready(db: &PgDb, via: Via) -> PgSharedManager {
+async fn ready(db: &PgDb, via: Via) -> RlsManager {
     let role = db.role("tenancy_t");
     let manager = manager_with_role(db.connections(via, 2).await, &role).await;
     manager.setup().await.unwrap();

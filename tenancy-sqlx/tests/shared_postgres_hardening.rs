@@ -23,9 +23,11 @@ use sqlx::{AssertSqlSafe, Connection, PgPool};
 use support::pg::PgDb;
 use support::{Via, id};
 use tenancy_core::TenancyError;
+use tenancy_sqlx::migrate::MigrationStatus;
+use tenancy_sqlx::shared::rls::RlsManager;
 use tenancy_sqlx::{
-    Ident, MigrateOptions, MigrationStatus, NewTenant, PgRegistry, PgSharedManager, RegistryConfig,
-    RegistryTenant, RlsPool, TenantMigrations,
+    Ident, MigrateOptions, NewTenant, PgRegistry, RegistryConfig, RegistryTenant, RlsPool,
+    TenantMigrations,
 };
 
 const ITEMS: (i64, &str, &str) = (
@@ -44,7 +46,7 @@ fn ident(name: &str) -> Ident {
 /// A manager (role `tenancy_t_…`, table `items`) that passed set-up and
 /// audit, with tenants `acme` and `globex` owning one item each.
 struct Ready {
-    manager: PgSharedManager,
+    manager: RlsManager,
     registry: PgRegistry,
     acme: RegistryTenant,
     globex: RegistryTenant,
@@ -73,7 +75,7 @@ async fn ready(db: &PgDb) -> Ready {
     let shared = RlsPool::new(connections)
         .role(ident(&role))
         .tables([ident("items")]);
-    let manager = PgSharedManager::new(
+    let manager = RlsManager::new(
         registry.clone(),
         shared,
         TenantMigrations::from_sql([ITEMS]).unwrap(),
@@ -192,7 +194,7 @@ async fn search_path_is_pinned_behind_a_transaction_pooler() {
     let shared = RlsPool::new(connections)
         .role(ident(&role))
         .tables([ident("items")]);
-    let manager = PgSharedManager::new(
+    let manager = RlsManager::new(
         registry,
         shared.clone(),
         TenantMigrations::from_sql([ITEMS]).unwrap(),
@@ -237,7 +239,7 @@ async fn the_pinned_search_path_quotes_a_configured_schema() {
     shared.setup_role().await.unwrap();
     shared.protect_all().await.unwrap();
     shared.audit().await.unwrap();
-    let manager = PgSharedManager::new(registry, shared.clone(), TenantMigrations::empty());
+    let manager = RlsManager::new(registry, shared.clone(), TenantMigrations::empty());
     let acme = manager
         .create(NewTenant::new(id("acme"), "Acme"))
         .await
@@ -564,9 +566,9 @@ async fn refuses_truncate_on_a_tenant_table() {
 }
 
 /// A manager over `ready`'s registry and tables with `ITEMS` plus `v2`.
-fn with_v2(ready: &Ready, shared: RlsPool, v2: &str) -> PgSharedManager {
+fn with_v2(ready: &Ready, shared: RlsPool, v2: &str) -> RlsManager {
     let (version, description, sql) = ITEMS;
-    PgSharedManager::new(
+    RlsManager::new(
         ready.registry.clone(),
         shared,
         TenantMigrations::from_sql([
@@ -578,7 +580,7 @@ fn with_v2(ready: &Ready, shared: RlsPool, v2: &str) -> PgSharedManager {
 }
 
 /// Asserts that every tenant failed with a message containing `expected`.
-async fn assert_every_tenant_failed(manager: &PgSharedManager, expected: &str) {
+async fn assert_every_tenant_failed(manager: &RlsManager, expected: &str) {
     let report = manager.migrate_all(MigrateOptions::new()).await.unwrap();
     assert_eq!(report.tenants.len(), 2, "{report}");
     assert_eq!(report.failed().count(), 2, "{report}");

@@ -25,10 +25,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use sqlx::{PgPool, Row};
 use support::pg::PgDb;
 use support::{Via, id};
-use tenancy_core::{TenancyError, TenantStore};
+use tenancy_core::TenancyError;
+use tenancy_sqlx::migrate::{MigrationStatus, TenantFilter};
+use tenancy_sqlx::shared::SharedKey;
+use tenancy_sqlx::shared::rls::RlsManager;
 use tenancy_sqlx::{
-    Ident, MigrateOptions, MigrationStatus, NewTenant, PgRegistry, PgSharedManager, RegistryConfig,
-    RegistryTenant, RlsPool, SharedKey, TenantFilter, TenantLifecycle, TenantMigrations,
+    Ident, MigrateOptions, NewTenant, PgRegistry, RegistryConfig, RegistryTenant, RlsPool,
+    TenantLifecycle, TenantMigrations,
 };
 
 fn ident(name: &str) -> Ident {
@@ -48,7 +51,7 @@ const TASKS: (i64, &str, &str) = (
 );
 
 struct Setup {
-    manager: PgSharedManager,
+    manager: RlsManager,
     registry: PgRegistry,
     shared: RlsPool,
 }
@@ -79,7 +82,7 @@ async fn setup(db: &PgDb, via: Via) -> Setup {
         .role(ident(&role))
         .tables([ident("projects"), ident("tasks")]);
     let migrations = TenantMigrations::from_sql([PROJECTS, TASKS]).unwrap();
-    let manager = PgSharedManager::new(registry.clone(), shared.clone(), migrations);
+    let manager = RlsManager::new(registry.clone(), shared.clone(), migrations);
     manager.setup().await.unwrap();
     Setup {
         manager,
@@ -144,7 +147,7 @@ async fn drop_removes_exactly_that_tenants_rows_with_its_registry_row(via: Via) 
     let before = rows_by_key(direct(&shared)).await;
     assert_eq!(before.len(), 6);
 
-    assert!(manager.drop_tenant(&id("b")).await.unwrap());
+    assert!(manager.delete(&id("b")).await.unwrap());
     let after = rows_by_key(direct(&shared)).await;
     for tenant in [&tenants[0], &tenants[2]] {
         for table in ["projects", "tasks"] {
@@ -165,7 +168,7 @@ async fn drop_removes_exactly_that_tenants_rows_with_its_registry_row(via: Via) 
             .unwrap()
             .is_none()
     );
-    assert!(!manager.drop_tenant(&id("b")).await.unwrap(), "idempotent");
+    assert!(!manager.delete(&id("b")).await.unwrap(), "idempotent");
 
     // Dropped and created again: starts empty, under a new key.
     let again = manager.create(NewTenant::new(id("b"), "b")).await.unwrap();
@@ -196,7 +199,7 @@ async fn drop_is_atomic_with_the_registry_row(via: Via) {
          INSERT INTO audit_refs SELECT min(id) FROM projects",
     )
     .await;
-    let error = manager.drop_tenant(acme.id()).await.unwrap_err();
+    let error = manager.delete(acme.id()).await.unwrap_err();
     assert!(
         matches!(error, TenancyError::SchemaDrop { .. }),
         "{error:?}"
@@ -212,7 +215,7 @@ async fn drop_is_atomic_with_the_registry_row(via: Via) {
     let rows = rows_by_key(direct(&shared)).await;
     assert_eq!(rows.get(&("tasks".to_owned(), key(&acme))), Some(&6));
     db.exec("DROP TABLE audit_refs").await;
-    assert!(manager.drop_tenant(acme.id()).await.unwrap());
+    assert!(manager.delete(acme.id()).await.unwrap());
     assert!(rows_by_key(direct(&shared)).await.is_empty());
 }
 
@@ -376,7 +379,7 @@ async fn migrate_all_applies_once_and_reports_every_tenant(via: Via) {
          CREATE TABLE comments (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body text NOT NULL)",
     );
     let shared_v3 = shared.clone().tables([ident("comments")]);
-    let v3_manager = PgSharedManager::new(
+    let v3_manager = RlsManager::new(
         registry.clone(),
         shared_v3.clone(),
         TenantMigrations::from_sql([PROJECTS, TASKS, v3]).unwrap(),
@@ -444,7 +447,7 @@ async fn migrate_all_applies_once_and_reports_every_tenant(via: Via) {
     assert_eq!(report.up_to_date().count(), 1);
 
     // A failing migration: every tenant reports the failure; nothing changed.
-    let broken = PgSharedManager::new(
+    let broken = RlsManager::new(
         registry,
         shared_v3.clone(),
         TenantMigrations::from_sql([
@@ -495,12 +498,12 @@ async fn the_lifecycle_seam_drives_shared_mode(via: Via) {
     let listed = lifecycle.registry().list().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(!listed[0].is_active());
-    lifecycle.reactivate(acme.id()).await.unwrap();
+    lifecycle.activate(acme.id()).await.unwrap();
     let renamed = lifecycle.rename(acme.id(), &id("acme2")).await.unwrap();
     assert!(renamed.is_active());
     let report = lifecycle.migrate_all(MigrateOptions::new()).await.unwrap();
     assert_eq!(report.up_to_date().count(), 1);
-    assert!(lifecycle.drop_tenant(&id("acme2")).await.unwrap());
+    assert!(lifecycle.delete(&id("acme2")).await.unwrap());
     assert!(rows_by_key(direct(&shared)).await.is_empty());
-    assert!(!lifecycle.drop_tenant(&id("acme2")).await.unwrap());
+    assert!(!lifecycle.delete(&id("acme2")).await.unwrap());
 }

@@ -14,10 +14,9 @@ mod support;
 use sqlx::Row;
 use support::{PgDb, id};
 use tenancy_core::TenantId;
-use tenancy_sqlx::{
-    MigrateOptions, NewTenant, PgTenantManager, SchemaPool, StatementCache, TenantFilter,
-    TenantMigrations,
-};
+use tenancy_sqlx::migrate::TenantFilter;
+use tenancy_sqlx::schema::StatementCache;
+use tenancy_sqlx::{MigrateOptions, NewTenant, SchemaManager, SchemaPool, TenantMigrations};
 
 const V1: (i64, &str, &str) = (
     1,
@@ -32,12 +31,12 @@ const V2: (i64, &str, &str) = (
 );
 
 /// `old` stays on v1, `new` is migrated to v2; one pool of one connection.
-async fn two_versions(db: &PgDb) -> (PgTenantManager, TenantId, TenantId) {
+async fn two_versions(db: &PgDb) -> (SchemaManager, TenantId, TenantId) {
     let v1 = support::manager(db, 1, TenantMigrations::from_sql([V1]).unwrap()).await;
     let (old, new) = (id("old"), id("new"));
     v1.create(NewTenant::new(old.clone(), "old")).await.unwrap();
     v1.create(NewTenant::new(new.clone(), "new")).await.unwrap();
-    let v2 = PgTenantManager::new(
+    let v2 = SchemaManager::new(
         v1.registry().clone(),
         TenantMigrations::from_sql([V1, V2]).unwrap(),
     );

@@ -5,9 +5,8 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use serde_json::{Value, json};
 use tenancy_core::{BoxFuture, TenancyError, TenantId};
-use tenancy_sqlx::{
-    MigrateOptions, MigrationReport, MigrationStatus, NewTenant, RegistryTenant, TenantLifecycle,
-};
+use tenancy_sqlx::migrate::MigrationStatus;
+use tenancy_sqlx::{MigrateOptions, MigrationReport, NewTenant, RegistryTenant, TenantLifecycle};
 
 use super::storage::TenantAdmin;
 
@@ -42,7 +41,7 @@ impl TenantAdmin for LifecycleAdmin {
         &'a self,
         id: &'a TenantId,
     ) -> BoxFuture<'a, Result<Option<RegistryTenant>, TenancyError>> {
-        self.lifecycle.registry().get(id)
+        self.lifecycle.registry().find_by_id(id)
     }
 
     fn set_active<'a>(
@@ -51,7 +50,7 @@ impl TenantAdmin for LifecycleAdmin {
         active: bool,
     ) -> BoxFuture<'a, Result<(), TenancyError>> {
         if active {
-            self.lifecycle.reactivate(id)
+            self.lifecycle.activate(id)
         } else {
             self.lifecycle.deactivate(id)
         }
@@ -70,7 +69,7 @@ impl TenantAdmin for LifecycleAdmin {
 
     fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
         async move {
-            if self.lifecycle.drop_tenant(id).await? {
+            if self.lifecycle.delete(id).await? {
                 Ok(())
             } else {
                 Err(TenancyError::TenantNotFound {

@@ -13,11 +13,18 @@ use tenancy_core::{
     BoxError, CacheBuilder, CachedStore, ChainResolver, HeaderResolver, PathPrefixResolver,
     SubdomainResolver, Tenancy, TenancyError,
 };
+use tenancy_sqlx::database::{
+    DatabaseNaming, MySqlDatabases, PgDatabases, PoolConfig, SqliteDatabases,
+};
+use tenancy_sqlx::postgres::{PgConnections, Pooler};
+use tenancy_sqlx::registry::{MySqlRegistry, NotifyListener};
+use tenancy_sqlx::shared::keyed::{
+    MySqlSharedManager, MySqlSharedPool, SqliteSharedManager, SqliteSharedPool,
+};
+use tenancy_sqlx::shared::rls::RlsManager;
 use tenancy_sqlx::{
-    AnyRegistry, DatabaseManager, DatabaseNaming, Ident, MySqlDatabases, MySqlRegistry,
-    MySqlSharedManager, MySqlSharedPool, NotifyListener, PgConnections, PgDatabases, PgRegistry,
-    PgSharedManager, PgTenantManager, PoolConfig, Pooler, RegistryConfig, RegistryTables, RlsPool,
-    SqliteDatabases, SqliteSharedManager, SqliteSharedPool, TenantLifecycle,
+    AnyRegistry, DatabaseManager, Ident, PgRegistry, RegistryConfig, RlsPool, SchemaManager,
+    TenantLifecycle,
 };
 
 use super::admin::LifecycleAdmin;
@@ -162,7 +169,7 @@ async fn connect_registry(url: &str, backend: Backend) -> Result<AnyRegistry, Bo
                 .max_connections(POOL_SIZE)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_lazy_with(options);
-            AnyRegistry::MySql(MySqlRegistry::connect(pool, RegistryTables::default()).await?)
+            AnyRegistry::MySql(MySqlRegistry::connect(pool, RegistryConfig::default()).await?)
         }
         // A local file: no server to be down.
         Backend::Sqlite => AnyRegistry::connect_with(url, POOL_SIZE).await?,
@@ -241,13 +248,13 @@ async fn isolation_mode(
     let items_table = || Ident::new("items");
     let mode: Mode = match (registry, isolation) {
         (AnyRegistry::Postgres(pg), Isolation::Schema) => {
-            let manager = PgTenantManager::new(pg.clone(), migrations);
+            let manager = SchemaManager::new(pg.clone(), migrations);
             let items = SchemaItems::new(manager.schemas().clone());
             (Arc::new(manager), Arc::new(items))
         }
         (AnyRegistry::Postgres(pg), Isolation::Shared) => {
             let rls = RlsPool::new(pg.connections().clone()).tables([items_table()?]);
-            let manager = PgSharedManager::new(pg.clone(), rls.clone(), migrations);
+            let manager = RlsManager::new(pg.clone(), rls.clone(), migrations);
             // Role, migrations, protection, then the audit: refuses to start
             // if tenant queries could bypass row-level security.
             manager.setup().await?;

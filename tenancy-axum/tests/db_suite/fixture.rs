@@ -10,9 +10,10 @@ use tenancy_core::{
     BoxFuture, CachedStore, ChainResolver, HeaderResolver, SubdomainResolver, Tenancy,
     TenancyError, TenantId,
 };
+use tenancy_sqlx::postgres::PgConnections;
 use tenancy_sqlx::{
-    NewTenant, PgConnections, PgRegistry, PgTenantManager, RegistryConfig, RegistryTenant,
-    SchemaPool, TenantAccess, TenantMigrations,
+    NewTenant, PgRegistry, RegistryConfig, RegistryTenant, SchemaManager, SchemaPool, TenantAccess,
+    TenantMigrations,
 };
 
 use super::pg::{TestDb, Via};
@@ -92,7 +93,7 @@ pub(crate) struct DbSetup {
 /// `search_path` is a startup parameter, which PgBouncer does not carry.
 pub(crate) struct DbFixture {
     pub(crate) via: Via,
-    pub(crate) manager: PgTenantManager,
+    pub(crate) manager: SchemaManager,
     pub(crate) tenancy: Arc<Tenancy<Store>>,
     pub(crate) pools: PoolPerTenant,
     pub(crate) acme: RegistryTenant,
@@ -118,7 +119,7 @@ impl DbFixture {
              tenant text NOT NULL, name text NOT NULL)",
         )])
         .unwrap();
-        let manager = PgTenantManager::new(registry.clone(), migrations);
+        let manager = SchemaManager::new(registry.clone(), migrations);
         let cache: Store = Arc::new(CachedStore::new(registry.clone()));
         registry.subscribe(cache.clone());
         let resolver = ChainResolver::new()
@@ -213,7 +214,7 @@ impl DbFixture {
 }
 
 /// Creates a tenant (schema + migrations) with `items` rows `<id> item <n>`.
-async fn create(manager: &PgTenantManager, tenant: &str, name: &str, items: i32) -> RegistryTenant {
+async fn create(manager: &SchemaManager, tenant: &str, name: &str, items: i32) -> RegistryTenant {
     let created = manager
         .create(NewTenant::new(id(tenant), name))
         .await

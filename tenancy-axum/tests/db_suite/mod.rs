@@ -7,7 +7,7 @@
 //! and expands [`database_suite!`]. Every case creates its own database (see
 //! [`pg::TestDb`]) on the server named by `TENANCY_TEST_PG_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`), with the tenants `acme`
-//! (3 items) and `globex` (2 items) created by `PgTenantManager`, each in its
+//! (3 items) and `globex` (2 items) created by `SchemaManager`, each in its
 //! own schema with the table `items (id, tenant, name)`; `tenant` is a marker
 //! column holding the id of the tenant whose request wrote the row. An
 //! unreachable server fails the suite; nothing is skipped.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgPool};
-use tenancy_sqlx::{PgConnections, Pooler};
+use tenancy_sqlx::postgres::{PgConnections, Pooler};
 
 /// The server to test against: `TENANCY_TEST_PG_URL`, or the local default.
 pub(crate) fn admin_url() -> String {

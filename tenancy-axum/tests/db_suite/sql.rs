@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sqlx::{PgPool, Postgres};
-use tenancy_sqlx::TenantTransaction;
+use tenancy_sqlx::schema::TenantTransaction;
 
 type Rows = Vec<(String, String)>;
 

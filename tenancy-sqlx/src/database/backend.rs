@@ -1,23 +1,23 @@
 //! [`DatabaseBackend`]: what database-per-tenant needs from a backend
-//! ([`PgDatabases`](crate::PgDatabases), [`MySqlDatabases`](crate::MySqlDatabases),
-//! [`SqliteDatabases`](crate::SqliteDatabases)).
+//! ([`PgDatabases`](crate::database::PgDatabases), [`MySqlDatabases`](crate::database::MySqlDatabases),
+//! [`SqliteDatabases`](crate::database::SqliteDatabases)).
 
 use futures_util::future::BoxFuture;
 use sqlx::{Connection, Database};
 use tenancy_core::{TenancyError, TenantId};
 
-use super::name::DatabaseLocation;
 use crate::error::MigrationError;
 use crate::ident::Ident;
 use crate::migrate::TenantMigrations;
+use crate::storage::DatabaseLocation;
 
 /// The connection type of a backend (e.g. `PgConnection` for
-/// [`PgDatabases`](crate::PgDatabases)); what a
-/// [`TenantConnection`](crate::TenantConnection) dereferences to.
+/// [`PgDatabases`](crate::database::PgDatabases)); what a
+/// [`TenantConnection`](crate::database::TenantConnection) dereferences to.
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
-/// use tenancy_sqlx::{BackendConnection, SqliteDatabases};
+/// use tenancy_sqlx::database::{BackendConnection, SqliteDatabases};
 ///
 /// fn takes(_: &mut BackendConnection<SqliteDatabases>) {}
 /// let _: fn(&mut sqlx::SqliteConnection) = takes;
@@ -29,7 +29,7 @@ pub type BackendConnection<B> = <<B as DatabaseBackend>::Database as Database>::
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
-/// use tenancy_sqlx::{BackendConnectOptions, SqliteDatabases};
+/// use tenancy_sqlx::database::{BackendConnectOptions, SqliteDatabases};
 ///
 /// let _: fn() -> BackendConnectOptions<SqliteDatabases> = sqlx::sqlite::SqliteConnectOptions::new;
 /// # }
@@ -40,14 +40,15 @@ pub type BackendConnectOptions<B> = <BackendConnection<B> as Connection>::Option
 /// servers, derives each tenant database's connect options, and (through
 /// sealed methods) provisions, renames, drops and migrates tenant databases.
 ///
-/// Implemented by [`PgDatabases`](crate::PgDatabases),
-/// [`MySqlDatabases`](crate::MySqlDatabases) and
-/// [`SqliteDatabases`](crate::SqliteDatabases); it cannot be implemented
+/// Implemented by [`PgDatabases`](crate::database::PgDatabases),
+/// [`MySqlDatabases`](crate::database::MySqlDatabases) and
+/// [`SqliteDatabases`](crate::database::SqliteDatabases); it cannot be implemented
 /// outside this crate.
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
-/// use tenancy_sqlx::{DatabaseBackend, DatabaseLocation, Ident, SqliteDatabases};
+/// use tenancy_sqlx::Ident;
+/// use tenancy_sqlx::database::{DatabaseBackend, DatabaseLocation, SqliteDatabases};
 ///
 /// let dir = std::env::temp_dir().join("tenancy-doc-backend");
 /// let sqlite = SqliteDatabases::new(&dir)?;

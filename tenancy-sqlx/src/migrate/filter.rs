@@ -15,7 +15,7 @@ type Predicate = Arc<dyn Fn(&RegistryTenant) -> bool + Send + Sync>;
 ///
 /// ```
 /// use tenancy_core::TenantId;
-/// use tenancy_sqlx::TenantFilter;
+/// use tenancy_sqlx::migrate::TenantFilter;
 ///
 /// let canaries = TenantFilter::all()
 ///     .only([TenantId::new("acme")?, TenantId::new("globex")?])
@@ -104,7 +104,7 @@ impl fmt::Debug for TenantFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{SchemaName, Storage};
+    use crate::storage::{SchemaName, Storage};
 
     fn tenant(id: &str, active: bool) -> RegistryTenant {
         let schema = Storage::Schema(SchemaName::new(format!("tenant_{id}")).unwrap());

@@ -4,14 +4,15 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::filter::TenantFilter;
-use super::report::TenantMigration;
+use super::report::TenantOutcome;
 
 type ProgressFn = Arc<dyn Fn(&MigrationProgress<'_>) + Send + Sync>;
 
 /// How to migrate many tenants.
 ///
 /// ```
-/// use tenancy_sqlx::{MigrateOptions, TenantFilter};
+/// use tenancy_sqlx::MigrateOptions;
+/// use tenancy_sqlx::migrate::TenantFilter;
 ///
 /// let options = MigrateOptions::new()
 ///     .concurrency(8)
@@ -76,5 +77,5 @@ pub struct MigrationProgress<'a> {
     /// Tenants selected for this run.
     pub total: usize,
     /// The tenant just finished.
-    pub tenant: &'a TenantMigration,
+    pub tenant: &'a TenantOutcome,
 }

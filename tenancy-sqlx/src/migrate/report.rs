@@ -23,7 +23,7 @@ pub enum MigrationStatus {
 /// One tenant's entry in a [`MigrationReport`].
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct TenantMigration {
+pub struct TenantOutcome {
     /// The tenant.
     pub id: TenantId,
     /// What happened.
@@ -32,7 +32,7 @@ pub struct TenantMigration {
     pub elapsed: Duration,
 }
 
-impl TenantMigration {
+impl TenantOutcome {
     /// Whether the tenant failed.
     pub fn is_failed(&self) -> bool {
         matches!(self.status, MigrationStatus::Failed(_))
@@ -48,7 +48,7 @@ impl TenantMigration {
 #[non_exhaustive]
 pub struct MigrationReport {
     /// One entry per selected tenant, by id.
-    pub tenants: Vec<TenantMigration>,
+    pub tenants: Vec<TenantOutcome>,
     /// Tenants the filter left out.
     pub skipped: usize,
     /// Wall-clock time of the whole run.
@@ -57,21 +57,21 @@ pub struct MigrationReport {
 
 impl MigrationReport {
     /// Tenants that received migrations.
-    pub fn migrated(&self) -> impl Iterator<Item = &TenantMigration> {
+    pub fn migrated(&self) -> impl Iterator<Item = &TenantOutcome> {
         self.tenants
             .iter()
             .filter(|tenant| matches!(tenant.status, MigrationStatus::Migrated { .. }))
     }
 
     /// Tenants that were already up to date.
-    pub fn up_to_date(&self) -> impl Iterator<Item = &TenantMigration> {
+    pub fn up_to_date(&self) -> impl Iterator<Item = &TenantOutcome> {
         self.tenants
             .iter()
             .filter(|tenant| matches!(tenant.status, MigrationStatus::UpToDate))
     }
 
     /// Tenants that failed.
-    pub fn failed(&self) -> impl Iterator<Item = &TenantMigration> {
+    pub fn failed(&self) -> impl Iterator<Item = &TenantOutcome> {
         self.tenants.iter().filter(|tenant| tenant.is_failed())
     }
 
@@ -81,7 +81,7 @@ impl MigrationReport {
     }
 
     /// The entry of tenant `id`.
-    pub fn get(&self, id: &TenantId) -> Option<&TenantMigration> {
+    pub fn get(&self, id: &TenantId) -> Option<&TenantOutcome> {
         self.tenants
             .binary_search_by(|tenant| tenant.id.cmp(id))
             .ok()

@@ -9,7 +9,7 @@ use futures_util::stream::{self, StreamExt};
 use tenancy_core::TenancyError;
 
 use super::options::{MigrateOptions, MigrationProgress};
-use super::report::{MigrationReport, MigrationStatus, TenantMigration};
+use super::report::{MigrationReport, MigrationStatus, TenantOutcome};
 use crate::tenant::RegistryTenant;
 
 /// Migrates the `listed` tenants that `applies` accepts and the run's filter
@@ -38,7 +38,7 @@ where
     let done = &AtomicUsize::new(0);
     let progress = options.progress.as_ref();
     let migrate = &migrate;
-    let mut results: Vec<TenantMigration> = stream::iter(selected)
+    let mut results: Vec<TenantOutcome> = stream::iter(selected)
         .map(|tenant| async move {
             let began = Instant::now();
             let id = tenant.id().clone();
@@ -50,7 +50,7 @@ where
                     MigrationStatus::Failed(error)
                 }
             };
-            let result = TenantMigration {
+            let result = TenantOutcome {
                 id,
                 status,
                 elapsed: began.elapsed(),

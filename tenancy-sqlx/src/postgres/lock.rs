@@ -6,7 +6,8 @@
 //! two runs on the same schema wait for each other. Two names with the same
 //! hash merely share a lock.
 
-use crate::ident::{SchemaName, quote_literal};
+use crate::ident::quote_literal;
+use crate::storage::SchemaName;
 
 /// Lock class of the registry's own migrations (`"tnc"` + 1).
 pub(crate) const REGISTRY: i32 = 0x746e_6301;

@@ -26,7 +26,7 @@ use sqlx::postgres::PgConnectOptions;
 /// per tenant schema (sqlx caches type OIDs per connection, by name).
 ///
 /// ```
-/// use tenancy_sqlx::Pooler;
+/// use tenancy_sqlx::postgres::Pooler;
 ///
 /// let options = Pooler::Transaction.connect_options("postgres://app@pgbouncer:6432/app")?;
 /// # let _ = options;
@@ -78,7 +78,8 @@ impl Pooler {
 ///
 /// ```no_run
 /// use sqlx::postgres::PgPoolOptions;
-/// use tenancy_sqlx::{PgConnections, PgRegistry, Pooler, RegistryConfig, SchemaPool};
+/// use tenancy_sqlx::{PgRegistry, RegistryConfig, SchemaPool};
+/// use tenancy_sqlx::postgres::{PgConnections, Pooler};
 ///
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// let pooled = PgPoolOptions::new()

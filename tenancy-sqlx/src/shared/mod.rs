@@ -1,29 +1,42 @@
 //! Shared-schema mode: every tenant's rows in the same tables, told apart by
 //! a tenant column holding the tenant's [`SharedKey`].
 //!
-//! - Postgres (feature `postgres`): row-level security enforces isolation
-//!   ([`RlsPool`](crate::RlsPool), [`PgSharedManager`](crate::PgSharedManager)).
-//! - MySQL / MariaDB and SQLite (features `mysql`, `sqlite`): there is no
-//!   row-level security, so **isolation rests entirely on using the scoped
-//!   helpers** ([`SharedPool`](crate::SharedPool) and
-//!   [`SharedTransaction`](crate::SharedTransaction)), which bind the tenant key
-//!   into every query they run.
+//! - [`rls`] (Postgres, feature `postgres`): row-level security enforces
+//!   isolation, even for a superuser login ([`RlsPool`](rls::RlsPool),
+//!   [`RlsAudit`](rls::RlsAudit), and the lifecycle in
+//!   [`RlsManager`](rls::RlsManager)).
+//! - [`keyed`] (MySQL / MariaDB and SQLite, features `mysql`, `sqlite`):
+//!   there is no row-level security, so **isolation rests entirely on using
+//!   the scoped helpers** ([`SharedPool`](keyed::SharedPool) and
+//!   [`SharedTransaction`](keyed::SharedTransaction)), which bind the tenant
+//!   key into every query they run; the lifecycle is
+//!   [`SharedManager`](keyed::SharedManager).
+//!
+//! A tenant's [`SharedKey`] is random and stable: a rename changes the
+//! registry only, never a data row.
 
-mod key;
+// The module docs link to every backend's items; without its feature they are absent.
+#![cfg_attr(
+    not(all(feature = "postgres", feature = "mysql", feature = "sqlite")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
+
 #[cfg(any(feature = "mysql", feature = "sqlite"))]
-pub(crate) mod keyed;
-#[cfg(feature = "postgres")]
-pub(crate) mod postgres;
+pub mod keyed;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-pub(crate) mod report;
+mod report;
+#[cfg(feature = "postgres")]
+pub mod rls;
 
-pub use key::SharedKey;
+pub use crate::storage::SharedKey;
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 use tenancy_core::TenancyError;
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-use crate::tenant::{RegistryTenant, Storage};
+use crate::storage::Storage;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+use crate::tenant::RegistryTenant;
 
 /// The key of a tenant with shared storage, or a configuration error.
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]

@@ -9,7 +9,7 @@ use std::time::Instant;
 use tenancy_core::TenancyError;
 
 use crate::error::{MigrationError, is_unavailable};
-use crate::migrate::{MigrationProgress, MigrationReport, MigrationStatus, TenantMigration};
+use crate::migrate::{MigrationProgress, MigrationReport, MigrationStatus, TenantOutcome};
 use crate::tenant::RegistryTenant;
 
 type Progress = Arc<dyn Fn(&MigrationProgress<'_>) + Send + Sync>;
@@ -41,7 +41,7 @@ pub(crate) fn fan_out(
             },
             Err(error) => MigrationStatus::Failed(per_tenant(tenant, error)),
         };
-        let entry = TenantMigration {
+        let entry = TenantOutcome {
             id: tenant.id().clone(),
             status,
             elapsed,

@@ -8,14 +8,15 @@ macro_rules! keyed_backends {
         mod mysql {
             use super::support;
             use support::mysql::MySqlDb;
-            use tenancy_sqlx::{MySqlRegistry, RegistryTables};
+            use tenancy_sqlx::RegistryConfig;
+            use tenancy_sqlx::registry::MySqlRegistry;
 
             trait Pooled: Sized {
                 fn concurrent(self) -> Self {
                     self
                 }
             }
-            impl Pooled for tenancy_sqlx::MySqlSharedPool {}
+            impl Pooled for tenancy_sqlx::shared::keyed::MySqlSharedPool {}
 
             $suite! {
                 db: sqlx::MySql,
@@ -24,7 +25,7 @@ macro_rules! keyed_backends {
                 setup: |size| {
                     let db = MySqlDb::new().await;
                     let pool = db.pool(size).await;
-                    let registry = MySqlRegistry::connect(pool, RegistryTables::default()).await.unwrap();
+                    let registry = MySqlRegistry::connect(pool, RegistryConfig::default()).await.unwrap();
                     (db, registry)
                 },
                 items: (1, "items",
@@ -49,12 +50,13 @@ macro_rules! keyed_backends {
         mod sqlite {
             use super::support;
             use support::sqlite::SqliteDb;
-            use tenancy_sqlx::{RegistryTables, SqliteRegistry};
+            use tenancy_sqlx::RegistryConfig;
+            use tenancy_sqlx::registry::SqliteRegistry;
 
             trait Pooled: Sized {
                 fn concurrent(self) -> Self;
             }
-            impl Pooled for tenancy_sqlx::SqliteSharedPool {
+            impl Pooled for tenancy_sqlx::shared::keyed::SqliteSharedPool {
                 /// Concurrent writers: take the write lock at BEGIN.
                 fn concurrent(self) -> Self {
                     self.immediate()
@@ -68,7 +70,7 @@ macro_rules! keyed_backends {
                 setup: |size| {
                     let db = SqliteDb::new();
                     let pool = db.pool(size).await;
-                    let registry = SqliteRegistry::connect(pool, RegistryTables::default()).await.unwrap();
+                    let registry = SqliteRegistry::connect(pool, RegistryConfig::default()).await.unwrap();
                     (db, registry)
                 },
                 items: (1, "items",

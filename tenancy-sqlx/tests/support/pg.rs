@@ -6,9 +6,8 @@ use std::sync::Mutex;
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgConnection, PgPool};
-use tenancy_sqlx::{
-    PgConnections, PgRegistry, PgTenantManager, Pooler, RegistryConfig, TenantMigrations,
-};
+use tenancy_sqlx::postgres::{PgConnections, Pooler};
+use tenancy_sqlx::{PgRegistry, RegistryConfig, SchemaManager, TenantMigrations};
 
 use super::ids::{test_name, token};
 use super::runtime::{clean_up, connect_loudly, small_pool};
@@ -196,7 +195,7 @@ pub fn items_migrations() -> TenantMigrations {
 }
 
 /// A registry and a schema-per-tenant manager on a fresh pool.
-pub async fn manager(db: &PgDb, pool_size: u32, migrations: TenantMigrations) -> PgTenantManager {
+pub async fn manager(db: &PgDb, pool_size: u32, migrations: TenantMigrations) -> SchemaManager {
     manager_via(db, Via::Direct, pool_size, migrations).await
 }
 
@@ -206,12 +205,12 @@ pub async fn manager_via(
     via: Via,
     pool_size: u32,
     migrations: TenantMigrations,
-) -> PgTenantManager {
+) -> SchemaManager {
     let connections = db.connections(via, pool_size).await;
     let registry = PgRegistry::connect(connections, RegistryConfig::default())
         .await
         .unwrap();
-    PgTenantManager::new(registry, migrations)
+    SchemaManager::new(registry, migrations)
 }
 
 /// Whether a schema exists.

@@ -8,10 +8,8 @@ use actix_web::{App, HttpResponse, HttpServer};
 use serde::{Deserialize, Serialize};
 use tenancy_actix::{TenancyMiddleware, TenantDb, TenantRejection};
 use tenancy_core::{BoxError, CachedStore, SubdomainResolver, Tenancy, TenancyError, TenantId};
-use tenancy_sqlx::{
-    AnyRegistry, DatabaseManager, NewTenant, PoolConfig, SqliteDatabases, TenantMigrations,
-    TenantPools,
-};
+use tenancy_sqlx::database::{PoolConfig, SqliteDatabases};
+use tenancy_sqlx::{AnyRegistry, DatabaseManager, NewTenant, TenantMigrations, TenantPools};
 
 /// A user of one tenant, in the tenant's own database.
 #[derive(Debug, Serialize, sqlx::FromRow)]

@@ -14,10 +14,9 @@ use tenancy_core::{
     BoxError, CachedStore, RequestView, Resolution, Strategy, Tenancy, TenancyError, TenantId,
     TenantKey, from_fn,
 };
-use tenancy_sqlx::{
-    Ident, NewTenant, RegistryTables, SqliteRegistry, SqliteSharedManager, SqliteSharedPool,
-    TenantMigrations,
-};
+use tenancy_sqlx::registry::SqliteRegistry;
+use tenancy_sqlx::shared::keyed::{SqliteSharedManager, SqliteSharedPool};
+use tenancy_sqlx::{Ident, NewTenant, RegistryConfig, TenantMigrations};
 use tower_layer::Layer;
 
 /// A user of one tenant.
@@ -47,7 +46,7 @@ async fn main() -> Result<(), BoxError> {
     }
     let options: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
     let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true)).await?;
-    let registry = SqliteRegistry::connect(pool.clone(), RegistryTables::default()).await?;
+    let registry = SqliteRegistry::connect(pool.clone(), RegistryConfig::default()).await?;
     let users = SqliteSharedPool::new(pool).tables([Ident::new("users")?]);
     let migrations = TenantMigrations::from_sql([(
         1,

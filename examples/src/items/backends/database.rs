@@ -3,9 +3,8 @@
 
 use futures_util::FutureExt;
 use tenancy_core::{BoxFuture, TenancyError};
-use tenancy_sqlx::{
-    MySqlDatabases, PgDatabases, RegistryTenant, SqliteDatabases, TenantAccess, TenantPools,
-};
+use tenancy_sqlx::database::{MySqlDatabases, PgDatabases, SqliteDatabases};
+use tenancy_sqlx::{RegistryTenant, TenantAccess, TenantPools};
 
 use super::{ItemRow, item, query_error};
 use crate::items::model::{Item, NewItem};

@@ -5,7 +5,8 @@
 
 use futures_util::FutureExt;
 use tenancy_core::{BoxFuture, TenancyError};
-use tenancy_sqlx::{MySqlSharedPool, RegistryTenant, SqliteSharedPool};
+use tenancy_sqlx::RegistryTenant;
+use tenancy_sqlx::shared::keyed::{MySqlSharedPool, SqliteSharedPool};
 
 use super::{ItemRow, item, query_error};
 use crate::items::model::{Item, NewItem};

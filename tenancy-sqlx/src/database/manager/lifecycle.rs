@@ -1,12 +1,13 @@
 //! Create, rename, (de)activate and drop for database-per-tenant storage.
 
-use tenancy_core::{TenancyError, TenantId, TenantStore};
+use tenancy_core::{TenancyError, TenantId};
 
 use super::DatabaseManager;
 use crate::database::backend::DatabaseBackend;
-use crate::database::name::DatabaseLocation;
 use crate::ident::Ident;
-use crate::tenant::{NewTenant, RegistryTenant, Storage};
+use crate::storage::DatabaseLocation;
+use crate::storage::Storage;
+use crate::tenant::{NewTenant, RegistryTenant};
 
 impl<B: DatabaseBackend> DatabaseManager<B> {
     /// Creates a tenant on the server its placement picks (see
@@ -30,7 +31,7 @@ impl<B: DatabaseBackend> DatabaseManager<B> {
     ///
     /// A failure at any step removes what the earlier steps made: neither a
     /// registry row nor a database is left. (A process killed between the
-    /// steps can leave an inactive row; [`drop_tenant`](Self::drop_tenant)
+    /// steps can leave an inactive row; [`delete`](Self::delete)
     /// removes it.)
     ///
     /// Errors: `TenantExists`, `DomainTaken`, `SchemaCreation`,
@@ -165,11 +166,11 @@ impl<B: DatabaseBackend> DatabaseManager<B> {
     }
 
     /// Serves a deactivated tenant again.
-    pub async fn reactivate(&self, id: &TenantId) -> Result<(), TenancyError> {
+    pub async fn activate(&self, id: &TenantId) -> Result<(), TenancyError> {
         self.inner.registry.activate(id).await
     }
 
-    /// Drops a tenant: deactivates it, closes its pool, drops its database
+    /// Deletes a tenant: deactivates it, closes its pool, drops its database
     /// (Postgres `WITH (FORCE)`, disconnecting other sessions), then removes
     /// its registry row. Idempotent: `false` when the registry has no such
     /// tenant (then no database is touched: only the registry knows which
@@ -177,7 +178,7 @@ impl<B: DatabaseBackend> DatabaseManager<B> {
     /// can be retried.
     ///
     /// Errors: `SchemaDrop`, `StoreUnavailable`.
-    pub async fn drop_tenant(&self, id: &TenantId) -> Result<bool, TenancyError> {
+    pub async fn delete(&self, id: &TenantId) -> Result<bool, TenancyError> {
         let registry = &self.inner.registry;
         let Some(tenant) = registry.find_by_id(id).await? else {
             return Ok(false);

@@ -12,31 +12,32 @@ use tenancy_core::{TenancyError, TenantId};
 
 use super::backend::DatabaseBackend;
 use super::pools::{PoolConfig, TenantConnection, TenantPools};
-use crate::any_registry::AnyRegistry;
 use crate::ident::Ident;
 use crate::lifecycle::TenantLifecycle;
 use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
+use crate::registry::AnyRegistry;
 use crate::registry::TenantRegistry;
 use crate::tenant::{NewTenant, RegistryTenant};
 
 type PlacementFn = Arc<dyn Fn(&NewTenant) -> Ident + Send + Sync>;
 
-/// Creates, migrates, renames, (de)activates and drops tenants that each
+/// Creates, migrates, renames, (de)activates and deletes tenants that each
 /// have a database of their own, keeping the registry, the databases and
 /// the [`TenantPools`] in step.
 ///
 /// The registry may be on any backend ([`AnyRegistry`]); the tenant
-/// databases live on the servers of `B`: [`PgDatabases`](crate::PgDatabases)
+/// databases live on the servers of `B`: [`PgDatabases`](crate::database::PgDatabases)
 /// (new databases are copies of a migrated template: `CREATE DATABASE …
-/// TEMPLATE`), [`MySqlDatabases`](crate::MySqlDatabases) (`CREATE DATABASE`
-/// and migrations) or [`SqliteDatabases`](crate::SqliteDatabases) (one WAL
+/// TEMPLATE`), [`MySqlDatabases`](crate::database::MySqlDatabases) (`CREATE DATABASE`
+/// and migrations) or [`SqliteDatabases`](crate::database::SqliteDatabases) (one WAL
 /// file per tenant). Every operation returns the typed lifecycle errors of
 /// [`TenancyError`] and invalidates subscribed caches. Cheap to clone.
 ///
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {
 /// use tenancy_core::TenantId;
-/// use tenancy_sqlx::{AnyRegistry, DatabaseManager, MigrateOptions, NewTenant, PoolConfig, SqliteDatabases, TenantMigrations};
+/// use tenancy_sqlx::{AnyRegistry, DatabaseManager, MigrateOptions, NewTenant, TenantMigrations};
+/// use tenancy_sqlx::database::{PoolConfig, SqliteDatabases};
 ///
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// let registry = AnyRegistry::connect("sqlite://./data/registry.db").await?;
@@ -52,7 +53,7 @@ type PlacementFn = Arc<dyn Fn(&NewTenant) -> Ident + Send + Sync>;
 ///
 /// let report = manager.migrate_all(MigrateOptions::new()).await?;
 /// assert!(report.is_success());
-/// manager.drop_tenant(acme.id()).await?;
+/// manager.delete(acme.id()).await?;
 /// # Ok(()) }
 /// # }
 /// # fn main() {}
@@ -119,7 +120,7 @@ impl<B: DatabaseBackend> DatabaseManager<B> {
         &self.inner.registry
     }
 
-    /// The per-tenant pools (a [`TenantAccess`](crate::TenantAccess)).
+    /// The per-tenant pools (a [`TenantAccess`](tenancy_core::TenantAccess)).
     pub fn pools(&self) -> &TenantPools<B> {
         &self.inner.pools
     }
@@ -182,12 +183,12 @@ impl<B: DatabaseBackend> TenantLifecycle for DatabaseManager<B> {
         DatabaseManager::deactivate(self, id).boxed()
     }
 
-    fn reactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
-        DatabaseManager::reactivate(self, id).boxed()
+    fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
+        DatabaseManager::activate(self, id).boxed()
     }
 
-    fn drop_tenant<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
-        DatabaseManager::drop_tenant(self, id).boxed()
+    fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
+        DatabaseManager::delete(self, id).boxed()
     }
 
     fn migrate_all(

@@ -1,4 +1,4 @@
-//! [`PoolConfig`] and [`PoolStats`] of [`TenantPools`](crate::TenantPools).
+//! [`PoolConfig`] and [`PoolStats`] of [`TenantPools`](crate::database::TenantPools).
 
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ const MAX_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 ///
 /// ```
 /// use std::time::Duration;
-/// use tenancy_sqlx::PoolConfig;
+/// use tenancy_sqlx::database::PoolConfig;
 ///
 /// let config = PoolConfig::new()
 ///     .max_connections(50)
@@ -86,7 +86,7 @@ impl PoolConfig {
         self
     }
 
-    /// How long [`acquire`](crate::TenantPools::acquire) may wait for a
+    /// How long [`acquire`](crate::database::TenantPools::acquire) may wait for a
     /// connection before failing with `StoreUnavailable`.
     ///
     /// At most one day: longer values are clamped (an unbounded wait is a
@@ -133,11 +133,11 @@ impl PoolConfig {
     }
 }
 
-/// Counters of a [`TenantPools`](crate::TenantPools), for tests and metrics.
+/// Counters of a [`TenantPools`](crate::database::TenantPools), for tests and metrics.
 ///
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {
-/// # fn example(pools: tenancy_sqlx::TenantPools<tenancy_sqlx::SqliteDatabases>) {
+/// # fn example(pools: tenancy_sqlx::TenantPools<tenancy_sqlx::database::SqliteDatabases>) {
 /// let stats = pools.stats();
 /// assert!(stats.open_connections <= 20);
 /// println!("{} pools opened, {} connections opened", stats.pools_opened, stats.connections_opened);

@@ -9,10 +9,10 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Live, Shared, TenantPool};
 use crate::database::backend::{BackendConnection, DatabaseBackend};
-use crate::database::name::DatabaseLocation;
+use crate::storage::DatabaseLocation;
 
 /// A connection to one tenant's database, checked out of
-/// [`TenantPools`](crate::TenantPools); it goes back to the tenant's pool
+/// [`TenantPools`](crate::database::TenantPools); it goes back to the tenant's pool
 /// when dropped.
 ///
 /// It dereferences to the driver's connection, so queries run with
@@ -23,7 +23,7 @@ use crate::database::name::DatabaseLocation;
 /// # #[cfg(feature = "sqlite")] mod example {
 /// use sqlx::Connection;
 ///
-/// # async fn example(mut conn: tenancy_sqlx::TenantConnection<tenancy_sqlx::SqliteDatabases>) -> Result<(), sqlx::Error> {
+/// # async fn example(mut conn: tenancy_sqlx::database::TenantConnection<tenancy_sqlx::database::SqliteDatabases>) -> Result<(), sqlx::Error> {
 /// let rows = sqlx::query("SELECT id, name FROM items").fetch_all(&mut *conn).await?;
 /// let mut tx = conn.begin().await?;
 /// sqlx::query("DELETE FROM items WHERE id = ?").bind(1).execute(&mut *tx).await?;

@@ -23,8 +23,8 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::backend::{BackendConnectOptions, BackendConnection, DatabaseBackend};
-use super::name::DatabaseLocation;
 use crate::error::store_error;
+use crate::storage::DatabaseLocation;
 use crate::tenant::RegistryTenant;
 use tenancy_core::TenantAccess;
 
@@ -68,8 +68,8 @@ const RECHECK: Duration = Duration::from_millis(50);
 ///
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {
-/// use tenancy_core::TenantStore;
-/// use tenancy_sqlx::{DatabaseManager, SqliteDatabases, TenantAccess};
+/// use tenancy_sqlx::{DatabaseManager, TenantAccess};
+/// use tenancy_sqlx::database::SqliteDatabases;
 ///
 /// # async fn example(manager: DatabaseManager<SqliteDatabases>, registry: tenancy_sqlx::AnyRegistry) -> Result<(), Box<dyn std::error::Error>> {
 /// let tenant = registry.find_by_id(&tenancy_core::TenantId::new("acme")?).await?.expect("acme");

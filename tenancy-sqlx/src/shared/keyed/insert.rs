@@ -7,14 +7,14 @@ use sqlx::{Arguments, AssertSqlSafe, Encode, SqlSafeStr, Type};
 use super::backend::SharedBackend;
 use super::template::SharedQueryError;
 use crate::ident::Ident;
-use crate::shared::key::SharedKey;
+use crate::storage::SharedKey;
 
 /// An `INSERT` of one row into a tenant table, built from column–value
 /// pairs; the helper adds the tenant column with the transaction's key.
 ///
 /// ```no_run
 /// # #[cfg(feature = "mysql")] mod example {
-/// # async fn example(mut tx: tenancy_sqlx::MySqlSharedTransaction) -> Result<(), sqlx::Error> {
+/// # async fn example(mut tx: tenancy_sqlx::shared::keyed::MySqlSharedTransaction) -> Result<(), sqlx::Error> {
 /// let done = tx
 ///     .insert("items")
 ///     .value("name", "pen")

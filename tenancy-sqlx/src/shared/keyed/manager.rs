@@ -8,7 +8,7 @@ use std::time::Instant;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sqlx::{AssertSqlSafe, SqlSafeStr};
-use tenancy_core::{BoxError, Invalidation, TenancyError, TenantId, TenantKey, TenantStore};
+use tenancy_core::{BoxError, Invalidation, TenancyError, TenantId, TenantKey};
 
 use super::backend::SharedBackend;
 use super::pool::SharedPool;
@@ -16,11 +16,15 @@ use super::transaction::SharedTransaction;
 use crate::error::{is_unique_violation, step_error, store_error};
 use crate::lifecycle::TenantLifecycle;
 use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
+use crate::registry::SqlRegistry;
 use crate::registry::TenantRegistry;
-use crate::shared::key::SharedKey;
+use crate::registry::sql::Sql;
+use crate::registry::sql::dialect::{Value, arguments};
+use crate::registry::sql::rows::{created_events, from_micros, now_micros};
 use crate::shared::report::{fan_out, migration_failed, partial_run_refused};
-use crate::sql_registry::{Sql, created_events, now_micros};
-use crate::tenant::{NewTenant, RegistryTenant, Storage};
+use crate::storage::SharedKey;
+use crate::storage::Storage;
+use crate::tenant::{NewTenant, RegistryTenant};
 
 type SeedFn<DB> = Arc<
     dyn for<'a> Fn(
@@ -31,13 +35,13 @@ type SeedFn<DB> = Arc<
         + Sync,
 >;
 
-/// Creates, migrates, renames, (de)activates and drops tenants whose rows
-/// share tables, on MySQL / MariaDB ([`MySqlSharedManager`](crate::MySqlSharedManager),
-/// with a [`MySqlRegistry`](crate::MySqlRegistry)) or SQLite
-/// ([`SqliteSharedManager`](crate::SqliteSharedManager), with a
-/// [`SqliteRegistry`](crate::SqliteRegistry)).
+/// Creates, migrates, renames, (de)activates and deletes tenants whose rows
+/// share tables, on MySQL / MariaDB ([`MySqlSharedManager`](crate::shared::keyed::MySqlSharedManager),
+/// with a [`MySqlRegistry`](crate::registry::MySqlRegistry)) or SQLite
+/// ([`SqliteSharedManager`](crate::shared::keyed::SqliteSharedManager), with a
+/// [`SqliteRegistry`](crate::registry::SqliteRegistry)).
 ///
-/// It works like [`PgSharedManager`](crate::PgSharedManager): a random
+/// It works like [`RlsManager`](crate::shared::rls::RlsManager): a random
 /// [`SharedKey`] per tenant, registered as [`Storage::Shared`]; create (and
 /// the [seed](Self::with_seed)) in one transaction; rename in the registry
 /// only (rows carry the key, not the id); drop deletes the tenant's rows from
@@ -54,9 +58,10 @@ type SeedFn<DB> = Arc<
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {
 /// use tenancy_core::TenantId;
-/// use tenancy_sqlx::{Ident, NewTenant, SqliteRegistry, SqliteSharedManager, SqliteSharedPool, TenantMigrations};
+/// use tenancy_sqlx::{Ident, NewTenant, TenantMigrations};
+/// use tenancy_sqlx::shared::keyed::{SqliteSharedManager, SqliteSharedPool};
 ///
-/// # async fn example(registry: SqliteRegistry) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn example(registry: tenancy_sqlx::registry::SqliteRegistry) -> Result<(), Box<dyn std::error::Error>> {
 /// let migrations = TenantMigrations::from_sql([(
 ///     1,
 ///     "items",
@@ -71,7 +76,7 @@ type SeedFn<DB> = Arc<
 /// let mut tx = manager.shared().begin(&acme).await?;
 /// tx.insert("items").value("name", "first").execute().await?;
 /// tx.commit().await?;
-/// manager.drop_tenant(acme.id()).await?;
+/// manager.delete(acme.id()).await?;
 /// # Ok(()) }
 /// # }
 /// # fn main() {}
@@ -81,7 +86,7 @@ pub struct SharedManager<DB: SharedBackend> {
 }
 
 struct Inner<DB: SharedBackend> {
-    registry: DB::Registry,
+    registry: SqlRegistry<DB>,
     sql: Arc<Sql>,
     shared: SharedPool<DB>,
     migrations: TenantMigrations,
@@ -108,35 +113,15 @@ impl<DB: SharedBackend> Clone for SharedManager<DB> {
     }
 }
 
-/// A value bound to a registry statement.
-enum Value<'a> {
-    Str(&'a str),
-    Bool(bool),
-    Int(i64),
-}
-
-fn arguments<DB: SharedBackend>(values: &[Value<'_>]) -> Result<DB::Arguments, sqlx::Error> {
-    let mut args = DB::Arguments::default();
-    for value in values {
-        match value {
-            Value::Str(text) => DB::add_str(&mut args, text),
-            Value::Bool(flag) => DB::add_bool(&mut args, *flag),
-            Value::Int(number) => DB::add_i64(&mut args, *number),
-        }
-        .map_err(sqlx::Error::Encode)?;
-    }
-    Ok(args)
-}
-
 impl<DB: SharedBackend> SharedManager<DB> {
     /// A manager for the tenants of `registry`, whose rows live in the tables
     /// of `shared` (on the registry's database), created by `migrations`.
     pub fn new(
-        registry: DB::Registry,
+        registry: SqlRegistry<DB>,
         shared: SharedPool<DB>,
         migrations: TenantMigrations,
     ) -> Self {
-        let sql = Arc::new(DB::registry_sql(&registry));
+        let sql = registry.sql().clone();
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -167,7 +152,7 @@ impl<DB: SharedBackend> SharedManager<DB> {
     }
 
     /// The registry.
-    pub fn registry(&self) -> &DB::Registry {
+    pub fn registry(&self) -> &SqlRegistry<DB> {
         &self.inner.registry
     }
 
@@ -190,7 +175,7 @@ impl<DB: SharedBackend> SharedManager<DB> {
 
     /// Applies pending migrations to the shared tables (sqlx's migrator, with
     /// its per-database lock and history table); returns the applied versions.
-    /// Errors: `Storage` (with the [`MigrationError`](crate::MigrationError)),
+    /// Errors: `Storage` (with the [`MigrationError`](crate::migrate::MigrationError)),
     /// `StoreUnavailable`.
     pub async fn migrate(&self) -> Result<Vec<i64>, TenancyError> {
         let mut conn = self
@@ -210,7 +195,7 @@ impl<DB: SharedBackend> SharedManager<DB> {
     }
 
     /// Applies pending migrations once and reports every selected tenant
-    /// (see [`PgSharedManager::migrate_all`](crate::PgSharedManager::migrate_all)
+    /// (see [`RlsManager::migrate_all`](crate::shared::rls::RlsManager::migrate_all)
     /// for the rules, which are the same).
     pub async fn migrate_all(
         &self,
@@ -285,34 +270,11 @@ impl<DB: SharedBackend> SharedManager<DB> {
         let mut tx = DB::begin(inner.shared.pool(), true)
             .await
             .map_err(store_error)?;
-        let row = arguments::<DB>(&[
-            Value::Str(new.id.as_str()),
-            Value::Str(&new.name),
-            Value::Bool(new.active),
-            Value::Str(storage.kind()),
-            Value::Str(storage.location()),
-            Value::Int(now),
-            Value::Int(now),
-        ])
-        .map_err(store_error)?;
-        if let Err(error) = DB::execute(&mut tx, inner.sql.insert_tenant.clone(), row).await {
+        if let Err(error) = inner.registry.insert_on(&mut tx, &new, &storage, now).await {
             drop(tx);
             return Err(self.conflict(error, &new, &storage).await);
         }
-        for domain in &new.domains {
-            let row = arguments::<DB>(&[
-                Value::Str(domain.name.as_str()),
-                Value::Str(new.id.as_str()),
-                Value::Bool(domain.primary),
-                Value::Int(now),
-            ])
-            .map_err(store_error)?;
-            if let Err(error) = DB::execute(&mut tx, inner.sql.insert_domain.clone(), row).await {
-                drop(tx);
-                return Err(self.conflict(error, &new, &storage).await);
-            }
-        }
-        let created = crate::sql_registry::from_micros(now);
+        let created = from_micros(now);
         let tenant = RegistryTenant::builder(new.id.clone(), new.name.clone(), storage)
             .active(new.active)
             .domains(new.domains.clone())
@@ -332,7 +294,10 @@ impl<DB: SharedBackend> SharedManager<DB> {
             }
             None => tx.commit().await.map_err(store_error)?,
         }
-        DB::publish(&inner.registry, &created_events(&new.id, &new.domains)).await;
+        inner
+            .registry
+            .publish(&created_events(&new.id, &new.domains))
+            .await;
         tracing::info!(tenant = %new.id, "shared-mode tenant created");
         Ok(tenant)
     }
@@ -379,7 +344,7 @@ impl<DB: SharedBackend> SharedManager<DB> {
         to: &TenantId,
     ) -> Result<RegistryTenant, TenancyError> {
         let registry = &self.inner.registry;
-        DB::rename(registry, from, to).await?;
+        registry.rename(from, to).await?;
         tracing::info!(%from, %to, "shared-mode tenant renamed");
         registry
             .find_by_id(to)
@@ -391,20 +356,20 @@ impl<DB: SharedBackend> SharedManager<DB> {
 
     /// Deactivates a tenant (its rows are kept).
     pub async fn deactivate(&self, id: &TenantId) -> Result<(), TenancyError> {
-        DB::set_active(&self.inner.registry, id, false).await
+        self.inner.registry.deactivate(id).await
     }
 
-    /// Reactivates a tenant.
-    pub async fn reactivate(&self, id: &TenantId) -> Result<(), TenancyError> {
-        DB::set_active(&self.inner.registry, id, true).await
+    /// Activates a tenant.
+    pub async fn activate(&self, id: &TenantId) -> Result<(), TenancyError> {
+        self.inner.registry.activate(id).await
     }
 
-    /// Drops a tenant: its rows in every declared table (reverse declaration
+    /// Deletes a tenant: its rows in every declared table (reverse declaration
     /// order, so children before parents) and its registry row, in one
     /// transaction. Idempotent: `false` when there is no such tenant.
     ///
     /// Errors: `SchemaDrop`, `StoreUnavailable`.
-    pub async fn drop_tenant(&self, id: &TenantId) -> Result<bool, TenancyError> {
+    pub async fn delete(&self, id: &TenantId) -> Result<bool, TenancyError> {
         let inner = &self.inner;
         let Some(tenant) = inner.registry.find_by_id(id).await? else {
             return Ok(false);
@@ -440,7 +405,10 @@ impl<DB: SharedBackend> SharedManager<DB> {
             deleted += DB::rows_affected(&done);
         }
         tx.commit().await.map_err(drop_error)?;
-        DB::publish(&inner.registry, &[Invalidation::Tenant(id.clone())]).await;
+        inner
+            .registry
+            .publish(&[Invalidation::Tenant(id.clone())])
+            .await;
         tracing::info!(tenant = %id, rows = deleted, "shared-mode tenant dropped");
         Ok(existed)
     }
@@ -467,12 +435,12 @@ impl<DB: SharedBackend> TenantLifecycle for SharedManager<DB> {
         SharedManager::deactivate(self, id).boxed()
     }
 
-    fn reactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
-        SharedManager::reactivate(self, id).boxed()
+    fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
+        SharedManager::activate(self, id).boxed()
     }
 
-    fn drop_tenant<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
-        SharedManager::drop_tenant(self, id).boxed()
+    fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
+        SharedManager::delete(self, id).boxed()
     }
 
     fn migrate_all(

@@ -10,11 +10,11 @@ use super::backend::{SharedBackend, TableFact};
 use super::transaction::SharedTransaction;
 use crate::error::store_error;
 use crate::ident::Ident;
-use crate::shared::key::SharedKey;
+use crate::storage::SharedKey;
 use crate::tenant::RegistryTenant;
 
-/// Shared-schema access on MySQL / MariaDB ([`MySqlSharedPool`](crate::MySqlSharedPool))
-/// or SQLite ([`SqliteSharedPool`](crate::SqliteSharedPool)): every tenant's
+/// Shared-schema access on MySQL / MariaDB ([`MySqlSharedPool`](crate::shared::keyed::MySqlSharedPool))
+/// or SQLite ([`SqliteSharedPool`](crate::shared::keyed::SqliteSharedPool)): every tenant's
 /// rows in the same tables, told apart by a tenant column (`tenant_id` by
 /// default) holding the tenant's [`SharedKey`].
 ///
@@ -27,7 +27,7 @@ use crate::tenant::RegistryTenant;
 /// refuse SQL that does not bind the tenant (`{tenant}`) and fill the tenant
 /// column on insert. Code that uses the pool directly, or the transaction's
 /// [`unchecked_connection`](SharedTransaction::unchecked_connection), is on
-/// its own. Prefer Postgres ([`RlsPool`](crate::RlsPool)) when tenants must be
+/// its own. Prefer Postgres ([`RlsPool`](crate::shared::rls::RlsPool)) when tenants must be
 /// isolated against bugs in queries.
 ///
 /// Declare the tenant tables with [`tables`](Self::tables): each needs a
@@ -37,9 +37,10 @@ use crate::tenant::RegistryTenant;
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {
 /// use sqlx::sqlite::SqlitePoolOptions;
-/// use tenancy_sqlx::{Ident, RegistryTenant, SqliteSharedPool};
+/// use tenancy_sqlx::Ident;
+/// use tenancy_sqlx::shared::keyed::SqliteSharedPool;
 ///
-/// # async fn example(tenant: RegistryTenant) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn example(tenant: tenancy_sqlx::RegistryTenant) -> Result<(), Box<dyn std::error::Error>> {
 /// let pool = SqlitePoolOptions::new().connect("sqlite://data/app.db").await?;
 /// let shared = SqliteSharedPool::new(pool).tables([Ident::new("items")?]);
 /// shared.check().await?;
@@ -120,7 +121,7 @@ impl<DB: SharedBackend> SharedPool<DB> {
     }
 
     /// Begins a transaction for `tenant` (with shared storage,
-    /// [`Storage::Shared`](crate::Storage::Shared); else
+    /// [`Storage::Shared`](crate::storage::Storage::Shared); else
     /// [`TenancyError::Configuration`]). No round trip beyond `BEGIN`: the
     /// key is bound into each query.
     pub async fn begin(

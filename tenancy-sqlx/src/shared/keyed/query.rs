@@ -1,4 +1,4 @@
-//! [`SharedQuery`]: a query of a [`SharedTransaction`](crate::SharedTransaction)
+//! [`SharedQuery`]: a query of a [`SharedTransaction`](crate::shared::keyed::SharedTransaction)
 //! whose `{tenant}` placeholders are bound to the tenant key.
 
 use std::fmt;
@@ -8,7 +8,7 @@ use sqlx::{Arguments, AssertSqlSafe, Encode, FromRow, SqlSafeStr, SqlStr, Type};
 
 use super::backend::SharedBackend;
 use super::template::{SharedQueryError, Slot, Template, rewrite};
-use crate::shared::key::SharedKey;
+use crate::storage::SharedKey;
 
 /// How a [`SharedQuery`] turns rows into results: [`RowsOutput`] (the rows),
 /// [`AsOutput`] (`FromRow` types, like `sqlx::query_as`) or [`ScalarOutput`]
@@ -26,14 +26,14 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// The rows themselves ([`SharedTransaction::query`](crate::SharedTransaction::query)).
+/// The rows themselves ([`SharedTransaction::query`](crate::shared::keyed::SharedTransaction::query)).
 #[derive(Debug, Clone, Copy)]
 pub struct RowsOutput;
 
-/// Rows decoded with `FromRow` ([`SharedTransaction::query_as`](crate::SharedTransaction::query_as)).
+/// Rows decoded with `FromRow` ([`SharedTransaction::query_as`](crate::shared::keyed::SharedTransaction::query_as)).
 pub struct AsOutput<O>(PhantomData<fn() -> O>);
 
-/// The first column of each row ([`SharedTransaction::query_scalar`](crate::SharedTransaction::query_scalar)).
+/// The first column of each row ([`SharedTransaction::query_scalar`](crate::shared::keyed::SharedTransaction::query_scalar)).
 pub struct ScalarOutput<O>(PhantomData<fn() -> O>);
 
 impl sealed::Sealed for RowsOutput {}
@@ -86,14 +86,14 @@ where
 /// occurrence is bound to the key of the transaction it came from), and `?`
 /// for the values you [`bind`](Self::bind), in order.
 ///
-/// It borrows its [`SharedTransaction`](crate::SharedTransaction), so it can
+/// It borrows its [`SharedTransaction`](crate::shared::keyed::SharedTransaction), so it can
 /// only ever run in that tenant's transaction. SQL without `{tenant}` is
 /// refused when executed ([`SharedQueryError::MissingTenant`], as
 /// [`sqlx::Error::Configuration`]); so is a wrong number of bound values.
 ///
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {
-/// # async fn example(mut tx: tenancy_sqlx::SqliteSharedTransaction) -> Result<(), sqlx::Error> {
+/// # async fn example(mut tx: tenancy_sqlx::shared::keyed::SqliteSharedTransaction) -> Result<(), sqlx::Error> {
 /// #[derive(sqlx::FromRow)]
 /// struct Item { id: i64, name: String }
 ///
@@ -128,7 +128,7 @@ impl<'t, DB: SharedBackend, O> SharedQuery<'t, DB, O> {
         Self {
             conn,
             key,
-            template: rewrite(sql.as_str(), DB::DIALECT),
+            template: rewrite(sql.as_str(), DB::SYNTAX),
             args: DB::Arguments::default(),
             next: 0,
             given: 0,

@@ -11,7 +11,7 @@ pub(crate) const TOKEN: &str = "{tenant}";
 
 /// The SQL dialect being scanned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
+pub(crate) enum Syntax {
     /// MySQL / MariaDB: backslash escapes in strings, `#` and `-- ` comments,
     /// `/*! … */` executable comments.
     MySql,
@@ -80,7 +80,7 @@ pub enum SharedQueryError {
         /// Values bound.
         given: usize,
     },
-    /// A table or column name given to [`insert`](crate::SharedTransaction::insert)
+    /// A table or column name given to [`insert`](crate::shared::keyed::SharedTransaction::insert)
     /// is not a valid identifier.
     #[error(transparent)]
     InvalidIdentifier(#[from] InvalidIdentifier),
@@ -100,7 +100,7 @@ impl From<SharedQueryError> for sqlx::Error {
 
 /// Rewrites `sql`: each `{tenant}` becomes `?` (a tenant slot), each `?` stays
 /// (a caller slot). At least one `{tenant}` is required.
-pub(crate) fn rewrite(sql: &str, dialect: Dialect) -> Result<Template, SharedQueryError> {
+pub(crate) fn rewrite(sql: &str, dialect: Syntax) -> Result<Template, SharedQueryError> {
     let mut out = String::with_capacity(sql.len());
     let mut slots = Vec::new();
     let mut chars = sql.char_indices().peekable();
@@ -111,18 +111,18 @@ pub(crate) fn rewrite(sql: &str, dialect: Dialect) -> Result<Template, SharedQue
                 &mut out,
                 &mut chars,
                 '\'',
-                dialect == Dialect::MySql,
+                dialect == Syntax::MySql,
                 "string literal",
             )?,
             '"' => copy_quoted(
                 &mut out,
                 &mut chars,
                 '"',
-                dialect == Dialect::MySql,
+                dialect == Syntax::MySql,
                 "double-quoted string or identifier",
             )?,
             '`' => copy_quoted(&mut out, &mut chars, '`', false, "quoted identifier")?,
-            '[' if dialect == Dialect::Sqlite => {
+            '[' if dialect == Syntax::Sqlite => {
                 out.push('[');
                 copy_until(&mut out, &mut chars, ']', None, "bracketed identifier")?;
             }
@@ -132,12 +132,12 @@ pub(crate) fn rewrite(sql: &str, dialect: Dialect) -> Result<Template, SharedQue
                 out.push('-');
                 copy_line(&mut out, &mut chars);
             }
-            '#' if dialect == Dialect::MySql => {
+            '#' if dialect == Syntax::MySql => {
                 out.push('#');
                 copy_line(&mut out, &mut chars);
             }
             '/' if chars.peek().is_some_and(|(_, next)| *next == '*') => {
-                let executable = dialect == Dialect::MySql
+                let executable = dialect == Syntax::MySql
                     && sql
                         .get(index..)
                         .is_some_and(|rest| rest.starts_with("/*!") || rest.starts_with("/*+"));
@@ -160,7 +160,7 @@ pub(crate) fn rewrite(sql: &str, dialect: Dialect) -> Result<Template, SharedQue
                 continue;
             }
             '?' => {
-                if dialect == Dialect::Sqlite
+                if dialect == Syntax::Sqlite
                     && chars.peek().is_some_and(|(_, next)| next.is_ascii_digit())
                 {
                     return Err(unsupported(sql, index));
@@ -169,7 +169,7 @@ pub(crate) fn rewrite(sql: &str, dialect: Dialect) -> Result<Template, SharedQue
                 slots.push(Slot::Caller);
             }
             ':' | '@' | '$'
-                if dialect == Dialect::Sqlite
+                if dialect == Syntax::Sqlite
                     && !previous.is_some_and(is_ident_char)
                     && chars.peek().is_some_and(|(_, next)| is_ident_char(*next)) =>
             {
@@ -192,10 +192,10 @@ fn is_ident_char(ch: char) -> bool {
 }
 
 /// MySQL needs `--` to be followed by whitespace (or the end) to start a comment.
-fn line_comment_starts(sql: &str, index: usize, dialect: Dialect) -> bool {
+fn line_comment_starts(sql: &str, index: usize, dialect: Syntax) -> bool {
     match dialect {
-        Dialect::Sqlite => true,
-        Dialect::MySql => sql
+        Syntax::Sqlite => true,
+        Syntax::MySql => sql
             .get(index + 2..)
             .is_none_or(|rest| rest.chars().next().is_none_or(char::is_whitespace)),
     }
@@ -278,7 +278,7 @@ mod tests {
     use super::*;
     use Slot::{Caller, Tenant};
 
-    fn slots(sql: &str, dialect: Dialect) -> (String, Vec<Slot>) {
+    fn slots(sql: &str, dialect: Syntax) -> (String, Vec<Slot>) {
         let template = rewrite(sql, dialect).unwrap();
         (template.sql, template.slots)
     }
@@ -288,7 +288,7 @@ mod tests {
         let (sql, order) = slots(
             "SELECT * FROM a JOIN b ON b.a_id = a.id AND b.tenant_id = {tenant} \
              WHERE a.tenant_id = {tenant} AND a.id = ?",
-            Dialect::MySql,
+            Syntax::MySql,
         );
         assert_eq!(
             sql,
@@ -298,14 +298,14 @@ mod tests {
         assert_eq!(order, [Tenant, Tenant, Caller]);
         let (_, order) = slots(
             "INSERT INTO items (name, tenant_id, price) VALUES (?, {tenant}, ?)",
-            Dialect::Sqlite,
+            Syntax::Sqlite,
         );
         assert_eq!(order, [Caller, Tenant, Caller]);
     }
 
     #[test]
     fn literals_identifiers_and_comments_are_skipped() {
-        for dialect in [Dialect::MySql, Dialect::Sqlite] {
+        for dialect in [Syntax::MySql, Syntax::Sqlite] {
             let (sql, order) = slots(
                 "SELECT '?{tenant}', 'it''s ?', `we?ird` /* ? {tenant} */ FROM t \
                  WHERE tenant_id = {tenant} -- trailing ? {tenant}\n AND x = ?",
@@ -318,25 +318,25 @@ mod tests {
         // MySQL: backslash escapes, `#` comments, double-quoted strings.
         let (_, order) = slots(
             "SELECT 'a\\'?', \"b?\" FROM t # ?\nWHERE tenant_id = {tenant}",
-            Dialect::MySql,
+            Syntax::MySql,
         );
         assert_eq!(order, [Tenant]);
         // MySQL: `5--?` is arithmetic, not a comment; `/*! ?*/` is executed.
         let (_, order) = slots(
             "SELECT 5--? FROM t WHERE k = {tenant} /*! AND ? */",
-            Dialect::MySql,
+            Syntax::MySql,
         );
         assert_eq!(order, [Caller, Tenant, Caller]);
         // SQLite: brackets quote identifiers; backslash is an ordinary character.
         let (_, order) = slots(
             "SELECT [a?], 'x\\' FROM t WHERE k = {tenant}",
-            Dialect::Sqlite,
+            Syntax::Sqlite,
         );
         assert_eq!(order, [Tenant]);
         // `/*/` does not close a comment.
         let (_, order) = slots(
             "SELECT 1 /*/ ? */ FROM t WHERE k = {tenant}",
-            Dialect::Sqlite,
+            Syntax::Sqlite,
         );
         assert_eq!(order, [Tenant]);
     }
@@ -344,16 +344,16 @@ mod tests {
     #[test]
     fn misuse_is_refused() {
         assert_eq!(
-            rewrite("SELECT * FROM items", Dialect::MySql).unwrap_err(),
+            rewrite("SELECT * FROM items", Syntax::MySql).unwrap_err(),
             SharedQueryError::MissingTenant
         );
         assert_eq!(
-            rewrite("SELECT '{tenant}' FROM items", Dialect::Sqlite).unwrap_err(),
+            rewrite("SELECT '{tenant}' FROM items", Syntax::Sqlite).unwrap_err(),
             SharedQueryError::MissingTenant,
             "a token inside a literal does not count"
         );
         assert!(matches!(
-            rewrite("SELECT 'open FROM t WHERE k = {tenant}", Dialect::MySql),
+            rewrite("SELECT 'open FROM t WHERE k = {tenant}", Syntax::MySql),
             Err(SharedQueryError::Unterminated { .. })
         ));
         for (sql, parameter) in [
@@ -363,20 +363,14 @@ mod tests {
             ("SELECT * FROM t WHERE k = {tenant} AND id = $id", "$id"),
         ] {
             assert_eq!(
-                rewrite(sql, Dialect::Sqlite).unwrap_err(),
+                rewrite(sql, Syntax::Sqlite).unwrap_err(),
                 SharedQueryError::UnsupportedParameter {
                     parameter: parameter.to_owned()
                 }
             );
         }
         // MySQL user variables and SQLite identifiers with `$` are fine.
-        assert!(
-            rewrite(
-                "SELECT @rank := 1 FROM t WHERE k = {tenant}",
-                Dialect::MySql
-            )
-            .is_ok()
-        );
-        assert!(rewrite("SELECT a$b FROM t WHERE k = {tenant}", Dialect::Sqlite).is_ok());
+        assert!(rewrite("SELECT @rank := 1 FROM t WHERE k = {tenant}", Syntax::MySql).is_ok());
+        assert!(rewrite("SELECT a$b FROM t WHERE k = {tenant}", Syntax::Sqlite).is_ok());
     }
 }

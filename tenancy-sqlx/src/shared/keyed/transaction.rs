@@ -9,7 +9,7 @@ use super::backend::SharedBackend;
 use super::insert::SharedInsert;
 use super::query::{AsOutput, RowsOutput, ScalarOutput, SharedQuery};
 use crate::ident::Ident;
-use crate::shared::key::SharedKey;
+use crate::storage::SharedKey;
 
 /// A transaction for one tenant in shared-schema mode on MySQL / MariaDB or
 /// SQLite, where nothing in the database enforces isolation.
@@ -32,7 +32,7 @@ use crate::shared::key::SharedKey;
 ///
 /// ```no_run
 /// # #[cfg(feature = "mysql")] mod example {
-/// # async fn example(shared: tenancy_sqlx::MySqlSharedPool, tenant: tenancy_sqlx::RegistryTenant) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn example(shared: tenancy_sqlx::shared::keyed::MySqlSharedPool, tenant: tenancy_sqlx::RegistryTenant) -> Result<(), Box<dyn std::error::Error>> {
 /// let mut tx = shared.begin(&tenant).await?;
 /// tx.insert("items").value("name", "pen").execute().await?;
 /// let names: Vec<String> = tx

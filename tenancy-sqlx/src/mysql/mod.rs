@@ -1,4 +1,0 @@
-//! MySQL / MariaDB: registry and database-per-tenant provisioning.
-
-pub(crate) mod database;
-pub(crate) mod registry;

@@ -1,0 +1,315 @@
+//! [`SqlRegistry`]: the tenant registry written once for MySQL / MariaDB
+//! ([`MySqlRegistry`]) and SQLite ([`SqliteRegistry`]), over a [`Dialect`]
+//! holding each driver's specifics.
+
+pub(crate) mod dialect;
+#[cfg(feature = "mysql")]
+mod mysql;
+pub(crate) mod rows;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod statements;
+mod write;
+
+pub use dialect::Dialect;
+pub(crate) use statements::Sql;
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use sqlx::{Pool, SqlStr};
+use tenancy_core::{DomainName, Invalidate, Invalidation, TenancyError, TenantId, TenantStore};
+
+use self::dialect::{Value, arguments};
+use self::rows::{Subscribers, decode_rows};
+use super::TenantRegistry;
+use super::config::{RegistryConfig, TableDefaults};
+use crate::error::store_error;
+use crate::tenant::RegistryTenant;
+
+/// The tenant registry on MySQL / MariaDB ([`MySqlRegistry`]).
+///
+/// It has the semantics of [`PgRegistry`](crate::registry::PgRegistry): a
+/// [`TenantStore`] and a [`TenantRegistry`], whose mutations invalidate the
+/// [subscribed](SqlRegistry::subscribe) caches of this process at once. MySQL
+/// has no `LISTEN/NOTIFY`, so **other processes see a change only when their
+/// cache entry expires**: keep the [`CachedStore`](tenancy_core::CachedStore)
+/// TTL (default 5 s) as short as that delay may be. Cheap to clone.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use sqlx::mysql::MySqlPoolOptions;
+/// use tenancy_core::{CachedStore, TenantId};
+/// use tenancy_sqlx::RegistryConfig;
+/// use tenancy_sqlx::registry::MySqlRegistry;
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = MySqlPoolOptions::new().max_connections(5).connect("mysql://root@localhost/app").await?;
+/// let registry = MySqlRegistry::connect(pool, RegistryConfig::default()).await?;
+/// let cache = Arc::new(CachedStore::new(registry.clone()));
+/// registry.subscribe(cache.clone());
+/// registry.deactivate(&TenantId::new("acme")?).await?; // this process's cache forgets `acme` at once
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "mysql")]
+pub type MySqlRegistry = SqlRegistry<sqlx::MySql>;
+
+/// The tenant registry on SQLite ([`SqliteRegistry`]).
+///
+/// It has the semantics of [`PgRegistry`](crate::registry::PgRegistry): a
+/// [`TenantStore`] and a [`TenantRegistry`], whose mutations invalidate the
+/// [subscribed](SqlRegistry::subscribe) caches of this process at once.
+/// SQLite has no change notifications, so **other processes sharing the file
+/// see a change only when their cache entry expires** (the
+/// [`CachedStore`](tenancy_core::CachedStore) TTL, default 5 s). Write
+/// transactions are `BEGIN IMMEDIATE`; use WAL mode (as
+/// [`AnyRegistry::connect`](crate::registry::AnyRegistry::connect) does) so readers
+/// never wait for them. Cheap to clone.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+/// use tenancy_core::{CachedStore, TenantId};
+/// use tenancy_sqlx::RegistryConfig;
+/// use tenancy_sqlx::registry::SqliteRegistry;
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let options = SqliteConnectOptions::new()
+///     .filename("data/registry.db")
+///     .create_if_missing(true)
+///     .journal_mode(SqliteJournalMode::Wal);
+/// let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+/// let registry = SqliteRegistry::connect(pool, RegistryConfig::default()).await?;
+/// let cache = Arc::new(CachedStore::new(registry.clone()));
+/// registry.subscribe(cache.clone());
+/// registry.deactivate(&TenantId::new("acme")?).await?;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "sqlite")]
+pub type SqliteRegistry = SqlRegistry<sqlx::Sqlite>;
+
+/// The tenant registry on a SQL database without `LISTEN/NOTIFY`: tenants
+/// (id, name, active flag, storage kind and location, timestamps) and their
+/// lower-cased, unique domains, in two tables of the pool's database
+/// (default `tenancy_tenants` and `tenancy_domains`, see [`RegistryConfig`]).
+///
+/// Use it through its aliases [`MySqlRegistry`] and [`SqliteRegistry`].
+/// Cheap to clone.
+pub struct SqlRegistry<D: Dialect> {
+    inner: Arc<Inner<D>>,
+}
+
+struct Inner<D: Dialect> {
+    pool: Pool<D>,
+    config: RegistryConfig,
+    sql: Arc<Sql>,
+    subscribers: Subscribers,
+}
+
+impl<D: Dialect> Clone for SqlRegistry<D> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<D: Dialect> SqlRegistry<D> {
+    /// A registry on `pool`, creating or upgrading its tables.
+    pub async fn connect(pool: Pool<D>, config: RegistryConfig) -> Result<Self, TenancyError> {
+        let registry = Self::new(pool, config)?;
+        registry.migrate().await?;
+        Ok(registry)
+    }
+
+    /// A registry on `pool`, without touching the database.
+    pub fn new(pool: Pool<D>, config: RegistryConfig) -> Result<Self, TenancyError> {
+        config.validate(TableDefaults::Sql)?;
+        let sql = Sql::new::<D>(
+            &config.tenants(TableDefaults::Sql),
+            &config.domains(TableDefaults::Sql),
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                config,
+                sql: Arc::new(sql),
+                subscribers: Subscribers::default(),
+            }),
+        })
+    }
+
+    /// Creates or upgrades the registry tables (idempotent; concurrent runs
+    /// wait for each other: a named lock on MySQL, `BEGIN IMMEDIATE` on
+    /// SQLite).
+    pub async fn migrate(&self) -> Result<(), TenancyError> {
+        let config = &self.inner.config;
+        D::migrate_registry(
+            &self.inner.pool,
+            &config.tenants(TableDefaults::Sql),
+            &config.domains(TableDefaults::Sql),
+        )
+        .await
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool<D> {
+        &self.inner.pool
+    }
+
+    /// The configuration (table names).
+    pub fn config(&self) -> &RegistryConfig {
+        &self.inner.config
+    }
+
+    /// The statements (for the shared-mode manager, which writes the
+    /// registry in its own transactions).
+    pub(crate) fn sql(&self) -> &Arc<Sql> {
+        &self.inner.sql
+    }
+
+    /// Calls `cache` after every mutation made through this registry
+    /// (other processes' changes reach it only through its TTL).
+    pub fn subscribe(&self, cache: Arc<dyn Invalidate>) {
+        self.inner.subscribers.push(cache);
+    }
+
+    /// Tells this process's subscribers that `events` happened.
+    pub async fn publish(&self, events: &[Invalidation]) {
+        self.inner.subscribers.publish(events).await;
+    }
+
+    /// Runs `sql` with `values` on a pooled connection, returning every row.
+    async fn fetch_all(
+        &self,
+        sql: &SqlStr,
+        values: &[Value<'_>],
+    ) -> Result<Vec<D::Row>, TenancyError> {
+        let args = arguments::<D>(values).map_err(store_error)?;
+        let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
+        D::fetch_all(&mut conn, sql.clone(), args)
+            .await
+            .map_err(store_error)
+    }
+
+    /// Runs `sql` with `values` on a pooled connection.
+    async fn execute(&self, sql: &SqlStr, values: &[Value<'_>]) -> Result<u64, sqlx::Error> {
+        let args = arguments::<D>(values)?;
+        let mut conn = self.inner.pool.acquire().await?;
+        let done = D::execute(&mut conn, sql.clone(), args).await?;
+        Ok(D::rows_affected(&done))
+    }
+
+    /// The tenants of `rows` (joined with their domains).
+    fn decode(rows: &[D::Row]) -> Result<Vec<RegistryTenant>, TenancyError> {
+        let rows = rows
+            .iter()
+            .map(D::tenant_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(store_error)?;
+        decode_rows(rows)
+    }
+
+    /// Every tenant, by id.
+    pub async fn list(&self) -> Result<Vec<RegistryTenant>, TenancyError> {
+        let rows = self.fetch_all(&self.inner.sql.list, &[]).await?;
+        Self::decode(&rows)
+    }
+
+    /// One tenant, active or not.
+    pub async fn find_by_id(&self, id: &TenantId) -> Result<Option<RegistryTenant>, TenancyError> {
+        self.fetch_one_tenant(&self.inner.sql.find_by_id, id.as_str())
+            .await
+    }
+
+    /// The tenant owning `domain`, active or not.
+    pub async fn find_by_domain(
+        &self,
+        domain: &DomainName,
+    ) -> Result<Option<RegistryTenant>, TenancyError> {
+        self.fetch_one_tenant(&self.inner.sql.find_by_domain, domain.as_str())
+            .await
+    }
+
+    async fn fetch_one_tenant(
+        &self,
+        statement: &SqlStr,
+        key: &str,
+    ) -> Result<Option<RegistryTenant>, TenancyError> {
+        let rows = self.fetch_all(statement, &[Value::Str(key)]).await?;
+        Ok(Self::decode(&rows)?.into_iter().next())
+    }
+}
+
+impl<D: Dialect> TenantStore for SqlRegistry<D> {
+    type Tenant = RegistryTenant;
+
+    async fn find_by_id(&self, id: &TenantId) -> Result<Option<RegistryTenant>, TenancyError> {
+        SqlRegistry::find_by_id(self, id).await
+    }
+
+    async fn find_by_domain(
+        &self,
+        domain: &DomainName,
+    ) -> Result<Option<RegistryTenant>, TenancyError> {
+        SqlRegistry::find_by_domain(self, domain).await
+    }
+}
+
+impl<D: Dialect> TenantRegistry for SqlRegistry<D> {
+    fn list(&self) -> BoxFuture<'_, Result<Vec<RegistryTenant>, TenancyError>> {
+        SqlRegistry::list(self).boxed()
+    }
+
+    fn find_by_id<'a>(
+        &'a self,
+        id: &'a TenantId,
+    ) -> BoxFuture<'a, Result<Option<RegistryTenant>, TenancyError>> {
+        SqlRegistry::find_by_id(self, id).boxed()
+    }
+
+    fn find_by_domain<'a>(
+        &'a self,
+        domain: &'a DomainName,
+    ) -> BoxFuture<'a, Result<Option<RegistryTenant>, TenancyError>> {
+        SqlRegistry::find_by_domain(self, domain).boxed()
+    }
+
+    fn set_name<'a>(
+        &'a self,
+        id: &'a TenantId,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        SqlRegistry::set_name(self, id, name).boxed()
+    }
+
+    fn add_domain<'a>(
+        &'a self,
+        id: &'a TenantId,
+        domain: &'a DomainName,
+        primary: bool,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        SqlRegistry::add_domain(self, id, domain, primary).boxed()
+    }
+
+    fn remove_domain<'a>(
+        &'a self,
+        domain: &'a DomainName,
+    ) -> BoxFuture<'a, Result<bool, TenancyError>> {
+        SqlRegistry::remove_domain(self, domain).boxed()
+    }
+
+    fn subscribe(&self, cache: Arc<dyn Invalidate>) {
+        SqlRegistry::subscribe(self, cache);
+    }
+}
+
+impl<D: Dialect> fmt::Debug for SqlRegistry<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(D::REGISTRY)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
