@@ -283,3 +283,40 @@ async fn an_async_resolver_resolves_and_refuses_with_its_own_status() {
         (404, "TenantNotFound")
     );
 }
+
+/// Hands out the tenant's id: a stand-in for an isolation mode's access type.
+#[derive(Clone)]
+struct Ids;
+
+impl tenancy_core::TenantAccess for Ids {
+    type Tenant = TenantRecord;
+    type Handle = String;
+
+    fn open<'a>(
+        &'a self,
+        tenant: &'a TenantRecord,
+    ) -> tenancy_core::BoxFuture<'a, Result<String, tenancy_core::TenancyError>> {
+        Box::pin(async move { Ok(tenant.id.to_string()) })
+    }
+}
+
+async fn tenant_db_id(
+    db: tenancy_axum::TenantDb<Ids>,
+) -> Result<String, tenancy_axum::TenantRejection> {
+    db.into_handle().await
+}
+
+#[tokio::test]
+async fn a_gate_hands_its_access_objects_to_tenant_db() {
+    let tenancy = || Tenancy::new(SubdomainResolver::new(["localhost"]).unwrap(), store());
+    let router = || Router::new().route("/db", get(tenant_db_id));
+    let app = TenancyLayer::new(Gate::new(tenancy()).with_access(Ids)).layer(router());
+    assert_eq!(
+        send(app, "/db", "acme.localhost").await,
+        (200, "acme".into())
+    );
+    // Without it (and without an `Extension`): a configuration error.
+    let app = TenancyLayer::new(tenancy()).layer(router());
+    let (status, body) = send(app, "/db", "acme.localhost").await;
+    assert_eq!((status, error_kind(&body).as_str()), (500, "Configuration"));
+}

@@ -97,7 +97,7 @@ mod tenant;
 pub use database::{DatabaseManager, TenantPools};
 pub use error::is_unavailable;
 pub use ident::{Ident, InvalidIdentifier};
-pub use lifecycle::TenantLifecycle;
+pub use lifecycle::{TenantLifecycle, TenantResult};
 pub use migrate::{MigrateOptions, MigrationReport, TenantMigrations};
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub use registry::AnyRegistry;

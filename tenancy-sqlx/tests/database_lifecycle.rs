@@ -425,6 +425,56 @@ macro_rules! database_suite {
             }
 
             #[tokio::test]
+            async fn create_if_missing_and_for_each_tenant() {
+                let fx = $fixture(items()).await;
+                let lifecycle: Arc<dyn TenantLifecycle> = Arc::new(fx.manager.clone());
+                let tasks: Vec<_> = (0..4)
+                    .map(|_| {
+                        let lifecycle = lifecycle.clone();
+                        tokio::spawn(async move {
+                            lifecycle.create_if_missing(NewTenant::new(id("once"), "Once")).await
+                        })
+                    })
+                    .collect();
+                let mut created = 0;
+                for task in tasks {
+                    let (tenant, new) = task.await.unwrap().unwrap();
+                    assert_eq!(tenant.id(), &id("once"));
+                    created += usize::from(new);
+                }
+                assert_eq!(created, 1, "created exactly once");
+                let (again, new) = lifecycle.create_if_missing(NewTenant::new(id("once"), "Renamed")).await.unwrap();
+                assert!(!new);
+                assert_eq!(again.name(), "Once", "an existing tenant is returned as it is");
+
+                fx.manager.create(NewTenant::new(id("zeta"), "Zeta")).await.unwrap();
+                fx.manager.create(NewTenant::new(id("quiet"), "Quiet")).await.unwrap();
+                fx.manager.deactivate(&id("quiet")).await.unwrap();
+                let pools = fx.manager.pools().clone();
+                let results = fx
+                    .manager
+                    .for_each_tenant(2, move |tenant| {
+                        let pools = pools.clone();
+                        async move {
+                            // The job runs in its tenant's scope: open_current opens that tenant.
+                            let conn = tenancy_core::TenantAccess::open_current(&pools).await?;
+                            drop(conn);
+                            assert_eq!(tenancy_core::scope::current_id().as_ref(), Some(tenant.id()));
+                            if tenant.id().as_str() == "zeta" {
+                                return Err(TenancyError::Configuration { message: "zeta fails".into() });
+                            }
+                            Ok(tenant.id().as_str().to_uppercase())
+                        }
+                    })
+                    .await
+                    .unwrap();
+                let ids: Vec<_> = results.iter().map(|(id, _)| id.as_str()).collect();
+                assert_eq!(ids, ["once", "zeta"], "active tenants only, ordered by id");
+                assert_eq!(results[0].1.as_deref().unwrap(), "ONCE");
+                assert_eq!(results[1].1.as_ref().unwrap_err().kind(), "Configuration");
+            }
+
+            #[tokio::test]
             async fn concurrent_creates_and_the_dyn_lifecycle() {
                 let fx = $fixture(items()).await;
                 let lifecycle: Arc<dyn TenantLifecycle> = Arc::new(fx.manager.clone());

@@ -70,7 +70,7 @@ impl Pair {
     }
 }
 
-fn pg_admin_url() -> String {
+pub fn pg_admin_url() -> String {
     std::env::var("TENANCY_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
@@ -258,7 +258,7 @@ impl Environment {
 }
 
 /// A short random name part (time + pid + counter; no extra dependency).
-fn uuid_like() -> String {
+pub fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()

@@ -23,6 +23,7 @@ pub fn start_binary_path(name: &str) -> &'static str {
         "registry-users" => env!("CARGO_BIN_EXE_registry-users"),
         "items-axum" => env!("CARGO_BIN_EXE_items-axum"),
         "items-actix" => env!("CARGO_BIN_EXE_items-actix"),
+        "notes" => env!("CARGO_BIN_EXE_notes"),
         other => panic!("no binary {other}"),
     }
 }

@@ -3,8 +3,9 @@
 
 mod rejection;
 
-use std::any::{TypeId, type_name};
+use std::any::{Any, TypeId, type_name};
 use std::fmt;
+use std::sync::Arc;
 
 pub use rejection::RejectionReason;
 
@@ -39,7 +40,12 @@ pub struct Admitted<R> {
     renderer: R,
     tenant_type: TypeId,
     tenant_type_name: &'static str,
+    accesses: Accesses,
 }
+
+/// Access objects a gate hands to every request it admits (see
+/// [`Gate::with_access`](crate::Gate::with_access)).
+pub(crate) type Accesses = Arc<[Arc<dyn Any + Send + Sync>]>;
 
 impl<R> Admitted<R> {
     /// The mark of a middleware whose store hands out tenants of type `T`.
@@ -48,7 +54,21 @@ impl<R> Admitted<R> {
             renderer,
             tenant_type: TypeId::of::<T>(),
             tenant_type_name: type_name::<T>(),
+            accesses: Arc::new([]),
         }
+    }
+
+    /// The same mark, carrying the access objects of a gate.
+    pub(crate) fn with_accesses(mut self, accesses: Accesses) -> Self {
+        self.accesses = accesses;
+        self
+    }
+
+    /// The access object of type `A` the gate carries, if any.
+    fn access<A: Send + Sync + 'static>(&self) -> Option<&A> {
+        self.accesses
+            .iter()
+            .find_map(|access| access.downcast_ref::<A>())
     }
 
     /// The middleware's error renderer.
@@ -168,8 +188,10 @@ where
     }
 }
 
-/// The request tenant's access through `access`, not opened yet (what
-/// `TenantDb<A>` holds), and the renderer for the errors of opening it.
+/// The request tenant's access, not opened yet (what `TenantDb<A>` holds),
+/// and the renderer for the errors of opening it. The access object is the
+/// one the gate carries ([`Gate::with_access`](crate::Gate::with_access)),
+/// else `access` (what the adapter found in its framework's app data).
 ///
 /// # Errors
 ///
@@ -183,8 +205,9 @@ where
     A: RequestAccess,
     R: Clone + Send + Sync + 'static,
 {
-    let renderer = admitted::<A::Tenant, R>(map)?.renderer.clone();
-    let Some(access) = access else {
+    let mark = admitted::<A::Tenant, R>(map)?;
+    let renderer = mark.renderer.clone();
+    let Some(access) = mark.access::<A>().or(access) else {
         let reason = RejectionReason::MissingAccess {
             access: type_name::<A>(),
         };

@@ -13,6 +13,7 @@ use routes::Routes;
 pub use state::AdapterState;
 
 use crate::error::TenancyError;
+use crate::extract::Accesses;
 use crate::request::RequestInfo;
 use crate::store::TenantStore;
 use crate::tenancy::{Resolved, Tenancy};
@@ -64,6 +65,8 @@ pub struct Gate<S> {
     tenancy: Arc<Tenancy<S>>,
     routes: Routes,
     rewrite: bool,
+    accesses: Accesses,
+    kept: Accesses,
 }
 
 impl<S: TenantStore + 'static> Gate<S> {
@@ -76,6 +79,8 @@ impl<S: TenantStore + 'static> Gate<S> {
             tenancy: tenancy.into(),
             routes: Routes::default(),
             rewrite: true,
+            accesses: Arc::new([]),
+            kept: Arc::new([]),
         }
     }
 
@@ -125,6 +130,40 @@ impl<S: TenantStore + 'static> Gate<S> {
     pub fn rewrite_path_prefix(mut self, rewrite: bool) -> Self {
         self.rewrite = rewrite;
         self
+    }
+
+    /// Hands `access` (an isolation mode's access object, e.g. a
+    /// `tenancy_sqlx::SchemaPool`) to every request the gate admits, where
+    /// the adapters' `TenantDb<A>` finds it: no framework extension or app
+    /// data to register, and none to forget. Several access objects of
+    /// different types may be added; one of a type already added replaces it.
+    #[must_use]
+    pub fn with_access<A: Send + Sync + 'static>(mut self, access: A) -> Self {
+        let mut accesses: Vec<_> = self
+            .accesses
+            .iter()
+            .filter(|existing| !existing.is::<A>())
+            .cloned()
+            .collect();
+        accesses.push(Arc::new(access));
+        self.accesses = accesses.into();
+        self
+    }
+
+    /// Keeps `resource` alive as long as this gate or any middleware made
+    /// from it: e.g. a registry's change listener, which must run as long as
+    /// the app serves and stops when dropped.
+    #[must_use]
+    pub fn keep_alive<X: Send + Sync + 'static>(mut self, resource: X) -> Self {
+        let mut kept: Vec<_> = self.kept.iter().cloned().collect();
+        kept.push(Arc::new(resource));
+        self.kept = kept.into();
+        self
+    }
+
+    /// The access objects the gate hands to the requests it admits.
+    pub(crate) fn accesses(&self) -> Accesses {
+        Arc::clone(&self.accesses)
     }
 
     /// The tenancy pipeline this gate runs.
@@ -212,6 +251,8 @@ impl<S> Clone for Gate<S> {
             tenancy: Arc::clone(&self.tenancy),
             routes: self.routes.clone(),
             rewrite: self.rewrite,
+            accesses: Arc::clone(&self.accesses),
+            kept: Arc::clone(&self.kept),
         }
     }
 }
@@ -234,6 +275,7 @@ impl<S: fmt::Debug> fmt::Debug for Gate<S> {
             .field("tenancy", &self.tenancy)
             .field("routes", &self.routes)
             .field("rewrite", &self.rewrite)
+            .field("accesses", &self.accesses.len())
             .finish()
     }
 }

@@ -36,10 +36,9 @@ pub struct AdapterState<S, R> {
 impl<S: TenantStore + 'static, R: Clone> AdapterState<S, R> {
     /// The state of a middleware running `gate`, rendering with `renderer`.
     pub fn new(gate: impl Into<Gate<S>>, renderer: R) -> Self {
-        Self {
-            gate: gate.into(),
-            admitted: Admitted::new::<S::Tenant>(renderer),
-        }
+        let gate = gate.into();
+        let admitted = Admitted::new::<S::Tenant>(renderer).with_accesses(gate.accesses());
+        Self { gate, admitted }
     }
 
     /// The same gate, rendering with `renderer`.

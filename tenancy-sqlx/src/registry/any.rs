@@ -181,6 +181,7 @@ impl AnyRegistry {
     /// (Postgres: a [`NotifyListener`](crate::registry::NotifyListener), which stops
     /// when dropped); `None` elsewhere (changes arrive through the cache TTL).
     #[cfg(feature = "postgres")]
+    #[must_use = "the listener stops when dropped: keep it for as long as the app runs"]
     pub fn listen(&self) -> Option<crate::registry::NotifyListener> {
         match self {
             Self::Postgres(registry) => Some(registry.listen()),

@@ -13,6 +13,9 @@
 //! - [`SchemaManager`]: the lifecycle — atomic create (optionally from
 //!   pre-provisioned spare schemas), migrate-all with bounded concurrency and
 //!   per-schema locks, rename, activate / deactivate, idempotent delete.
+//! - [`SchemaTenancy`]: all of the above wired in one call (registry, cache,
+//!   invalidation, listener), handing back a [`Gate`](tenancy_core::Gate)
+//!   for the framework middleware and the manager.
 //! - [`SchemaName`] and [`SchemaNaming`] (tenant id → schema name, one to
 //!   one), and [`TenantSchema`] (anything that names a schema) are
 //!   backend-neutral and compile without any feature.
@@ -49,6 +52,8 @@ mod qualified;
 mod session;
 #[cfg(feature = "postgres")]
 mod transaction;
+#[cfg(feature = "postgres")]
+mod wired;
 
 #[cfg(feature = "postgres")]
 pub use cache::StatementCache;
@@ -62,5 +67,7 @@ pub use qualified::{QualifiedSchema, SCHEMA_PLACEHOLDER};
 pub use session::TenantSession;
 #[cfg(feature = "postgres")]
 pub use transaction::TenantTransaction;
+#[cfg(feature = "postgres")]
+pub use wired::{SchemaStore, SchemaTenancy, SchemaTenancyBuilder};
 
 pub use crate::storage::{SchemaName, SchemaNaming, TenantSchema};
