@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use tenancy_core::{LazyAccess, Rejection, RejectionReason, RequestAccess, TenancyError};
+use tenancy_core::{LazyAccess, RejectionReason, RequestAccess, TenancyError};
+use tenancy_core::adapter::{Rejection};
 
 use crate::error::ErrorRenderer;
 use crate::extract::ActixExtensions;
@@ -134,7 +135,7 @@ impl<A: RequestAccess> FromRequest for TenantDb<A> {
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let extensions = request.extensions();
         let access = request.app_data::<web::Data<A>>().map(web::Data::get_ref);
-        let extracted = tenancy_core::tenant_access(&ActixExtensions(&extensions), access);
+        let extracted = tenancy_core::adapter::tenant_access(&ActixExtensions(&extensions), access);
         ready(match extracted {
             Ok((lazy, renderer)) => Ok(Self { lazy, renderer }),
             Err(rejection) => Err(rejection.into()),

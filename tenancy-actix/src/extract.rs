@@ -4,7 +4,8 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::{Extensions, Payload};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use tenancy_core::{RequestTenant, TypeMap};
+use tenancy_core::{RequestTenant};
+use tenancy_core::adapter::{TypeMap};
 
 use crate::rejection::TenantRejection;
 
@@ -84,7 +85,7 @@ impl<T: RequestTenant> FromRequest for CurrentTenant<T> {
 
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let extensions = request.extensions();
-        let tenant = tenancy_core::current_tenant(&ActixExtensions(&extensions));
+        let tenant = tenancy_core::adapter::current_tenant(&ActixExtensions(&extensions));
         ready(tenant.map(Self).map_err(TenantRejection::from))
     }
 }
@@ -95,7 +96,7 @@ impl<T: RequestTenant> FromRequest for OptionalTenant<T> {
 
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let extensions = request.extensions();
-        let tenant = tenancy_core::optional_tenant(&ActixExtensions(&extensions));
+        let tenant = tenancy_core::adapter::optional_tenant(&ActixExtensions(&extensions));
         ready(tenant.map(Self).map_err(TenantRejection::from))
     }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use tenancy_core::{LazyAccess, Rejection, RejectionReason, RequestAccess};
+use tenancy_core::{LazyAccess, RejectionReason, RequestAccess};
+use tenancy_core::adapter::{Rejection};
 
 use crate::error::ErrorRenderer;
 use crate::rejection::TenantRejection;
@@ -161,7 +162,7 @@ impl<A: RequestAccess, St: Send + Sync> FromRequestParts<St> for TenantDb<A> {
         let access = extensions
             .get::<A>()
             .or_else(|| extensions.get::<Arc<A>>().map(|access| &**access));
-        let (access, renderer) = tenancy_core::tenant_access(extensions, access)?;
+        let (access, renderer) = tenancy_core::adapter::tenant_access(extensions, access)?;
         Ok(Self { access, renderer })
     }
 }

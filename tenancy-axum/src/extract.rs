@@ -69,7 +69,7 @@ impl<T: RequestTenant, St: Send + Sync> FromRequestParts<St> for CurrentTenant<T
     type Rejection = TenantRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
-        tenancy_core::current_tenant(&parts.extensions)
+        tenancy_core::adapter::current_tenant(&parts.extensions)
             .map(Self)
             .map_err(TenantRejection::from)
     }
@@ -79,7 +79,7 @@ impl<T: RequestTenant, St: Send + Sync> FromRequestParts<St> for OptionalTenant<
     type Rejection = TenantRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
-        tenancy_core::optional_tenant(&parts.extensions)
+        tenancy_core::adapter::optional_tenant(&parts.extensions)
             .map(Self)
             .map_err(TenantRejection::from)
     }

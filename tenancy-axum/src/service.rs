@@ -6,7 +6,8 @@ use std::task::{Context, Poll};
 
 use axum::response::Response;
 use http::Request;
-use tenancy_core::{Decision, TenantStore, request_span};
+use tenancy_core::{TenantStore};
+use tenancy_core::adapter::{Decision, request_span};
 use tower_service::Service;
 
 use crate::future::ResponseFuture;

@@ -7,7 +7,8 @@ use axum::extract::OriginalUri;
 use axum::response::Response;
 use http::uri::PathAndQuery;
 use http::{Request, Uri};
-use tenancy_core::{AdapterState, Outcome, TenancyError, TenantStore};
+use tenancy_core::{TenancyError, TenantStore};
+use tenancy_core::adapter::{AdapterState, Outcome};
 
 use crate::error::ErrorRenderer;
 

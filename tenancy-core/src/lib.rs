@@ -15,8 +15,8 @@
 //!   (TTL, refresh ahead, stale on error, bounded misses, [`CacheStats`]).
 //! - [`Tenancy`]: resolve → look up → refuse inactive → tenant.
 //! - [`Gate`]: the per-request decision of a web framework adapter (route
-//!   policies, path-prefix stripping), and what its extractors share
-//!   ([`current_tenant`], [`RejectionReason`], ...).
+//!   policies, path-prefix stripping); [`adapter`]: what an adapter's
+//!   middleware and extractors share.
 //! - [`TenantAccess`]: tenant-scoped access to data, opened on first use
 //!   through [`LazyAccess`].
 //! - [`TenancyError`]: every failure, each with an HTTP status.
@@ -65,6 +65,7 @@
 //! ```
 
 mod access;
+pub mod adapter;
 mod domain;
 mod error;
 mod extract;
@@ -84,14 +85,8 @@ pub mod testing;
 pub use access::{LazyAccess, TenantAccess};
 pub use domain::{Domain, DomainName, DomainRecord, InvalidDomain};
 pub use error::{BoxError, TenancyError};
-pub use extract::{
-    Admitted, Rejection, RejectionReason, RequestAccess, RequestTenant, TypeMap, current_tenant,
-    optional_tenant, tenant_access,
-};
-pub use gate::{
-    AdapterState, Decision, Gate, Outcome, Pending, Policy, log_refusal, record_tenant,
-    request_span,
-};
+pub use extract::{RejectionReason, RequestAccess, RequestTenant};
+pub use gate::{Gate, Policy};
 pub use host::{Host, InvalidHost};
 pub use id::{InvalidTenantId, TenantId};
 pub use key::{Strategy, TenantKey};

@@ -16,7 +16,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{PgDb, id, items_migrations};
-use tenancy_core::{AdapterState, CacheBuilder, Decision, Gate, HeaderResolver, request_span};
+use tenancy_core::{CacheBuilder, Gate, HeaderResolver};
+use tenancy_core::adapter::{AdapterState, Decision, request_span};
 use tenancy_sqlx::schema::{SchemaPool, SchemaStore, SchemaTenancy};
 use tenancy_sqlx::{NewTenant, TenantLifecycle};
 
@@ -41,7 +42,7 @@ async fn serve(gate: &Gate<SchemaStore>, tenant: &str) -> Result<i64, String> {
         .map_err(|error| error.kind().to_owned())?;
     extensions.insert(mark);
     // No `SchemaPool` anywhere but in the gate: `TenantDb<SchemaPool>` finds it there.
-    let (access, ()) = tenancy_core::tenant_access::<SchemaPool, ()>(&extensions, None)
+    let (access, ()) = tenancy_core::adapter::tenant_access::<SchemaPool, ()>(&extensions, None)
         .map_err(|rejection| rejection.reason().kind().to_owned())?;
     let mut tx = access
         .into_handle()

@@ -40,7 +40,8 @@ use crate::tenant::Tenant;
 /// an exact path, or `/base/*` for `/base` and everything under it.
 ///
 /// ```
-/// use tenancy_core::{Decision, Gate, InMemoryStore, Outcome, SubdomainResolver, Tenancy, TenantId, TenantRecord};
+/// use tenancy_core::{Gate, InMemoryStore, SubdomainResolver, Tenancy, TenantId, TenantRecord};
+/// use tenancy_core::adapter::{Decision, Outcome};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = InMemoryStore::from_iter([TenantRecord::new(TenantId::new("acme")?, "Acme")]);

@@ -14,7 +14,8 @@ use crate::tenancy::Resolved;
 /// and the actix-web middleware, and of every service they make.
 ///
 /// ```
-/// use tenancy_core::{AdapterState, Decision, Gate, InMemoryStore, Outcome, SubdomainResolver, Tenancy};
+/// use tenancy_core::{Gate, InMemoryStore, SubdomainResolver, Tenancy};
+/// use tenancy_core::adapter::{AdapterState, Decision, Outcome};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let tenancy = Tenancy::new(SubdomainResolver::new(["example.com"])?, InMemoryStore::new());
@@ -23,7 +24,7 @@ use crate::tenancy::Resolved;
 ///
 /// let request = http::Request::builder().header("host", "example.com").uri("/items").body(())?;
 /// let Decision::Ready(outcome) = state.gate().decide(&request) else { unreachable!() };
-/// let span = tenancy_core::request_span();
+/// let span = tenancy_core::adapter::request_span();
 /// let refused = state.admit(outcome, &span, |_resolved| Ok(())).unwrap_err();
 /// assert_eq!(refused.kind(), "TenantRequired");
 /// # Ok(()) }

@@ -67,7 +67,8 @@
 //! ```
 //! use serde_json::json;
 //! use tenancy_core::testing::{Harness, Renderer, Setup, Store, TestApp, TestResponse, cases};
-//! use tenancy_core::{Decision, Gate, Outcome};
+//! use tenancy_core::Gate;
+//! use tenancy_core::adapter::{Decision, Outcome};
 //!
 //! struct Plain;
 //!
