@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use tenancy_core::adapter::Rejection;
 use tenancy_core::{LazyAccess, RejectionReason, RequestAccess, TenancyError};
-use tenancy_core::adapter::{Rejection};
 
 use crate::error::ErrorRenderer;
 use crate::extract::ActixExtensions;

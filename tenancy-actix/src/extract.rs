@@ -4,8 +4,8 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::{Extensions, Payload};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use tenancy_core::{RequestTenant};
-use tenancy_core::adapter::{TypeMap};
+use tenancy_core::RequestTenant;
+use tenancy_core::adapter::TypeMap;
 
 use crate::rejection::TenantRejection;
 

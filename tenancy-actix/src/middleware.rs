@@ -8,8 +8,8 @@ use std::sync::Arc;
 use actix_web::Error;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
+use tenancy_core::adapter::AdapterState;
 use tenancy_core::{Gate, TenantStore};
-use tenancy_core::adapter::{AdapterState};
 
 use crate::error::{ErrorRenderer, JsonErrors};
 use crate::service::TenancyService;

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use tenancy_core::adapter::Rejection;
 use tenancy_core::{RejectionReason, TenancyError};
-use tenancy_core::adapter::{Rejection};
 
 use crate::error::{ErrorRenderer, JsonErrors};
 

@@ -8,7 +8,7 @@ use actix_web::Error;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, forward_ready};
 use futures_util::future::{Either, LocalBoxFuture, TryFutureExt, ready};
-use tenancy_core::{TenantStore};
+use tenancy_core::TenantStore;
 use tenancy_core::adapter::{Decision, request_span};
 use tracing::Instrument;
 

@@ -7,8 +7,8 @@ use actix_web::dev::ServiceRequest;
 use actix_web::http::Uri;
 use actix_web::http::uri::PathAndQuery;
 use actix_web::{HttpMessage, HttpResponse};
-use tenancy_core::{Resolved, TenancyError, TenantStore};
 use tenancy_core::adapter::{AdapterState, Outcome};
+use tenancy_core::{Resolved, TenancyError, TenantStore};
 
 use crate::error::ErrorRenderer;
 

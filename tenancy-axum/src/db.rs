@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
+use tenancy_core::adapter::Rejection;
 use tenancy_core::{LazyAccess, RejectionReason, RequestAccess};
-use tenancy_core::adapter::{Rejection};
 
 use crate::error::ErrorRenderer;
 use crate::rejection::TenantRejection;

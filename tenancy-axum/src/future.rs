@@ -9,8 +9,8 @@ use std::task::{Context, Poll, ready};
 use axum::response::{IntoResponse, Response};
 use http::{Request, StatusCode};
 use pin_project_lite::pin_project;
-use tenancy_core::{TenantStore};
-use tenancy_core::adapter::{Pending};
+use tenancy_core::TenantStore;
+use tenancy_core::adapter::Pending;
 use tower_service::Service;
 use tracing::Span;
 

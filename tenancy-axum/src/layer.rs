@@ -3,8 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use tenancy_core::adapter::AdapterState;
 use tenancy_core::{Gate, TenantStore};
-use tenancy_core::adapter::{AdapterState};
 use tower_layer::Layer;
 
 use crate::error::{ErrorRenderer, JsonErrors};

@@ -4,8 +4,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
+use tenancy_core::adapter::Rejection;
 use tenancy_core::{RejectionReason, TenancyError};
-use tenancy_core::adapter::{Rejection};
 
 use crate::error::{ErrorRenderer, JsonErrors};
 

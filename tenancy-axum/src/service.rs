@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use axum::response::Response;
 use http::Request;
-use tenancy_core::{TenantStore};
+use tenancy_core::TenantStore;
 use tenancy_core::adapter::{Decision, request_span};
 use tower_service::Service;
 

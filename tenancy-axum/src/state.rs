@@ -7,8 +7,8 @@ use axum::extract::OriginalUri;
 use axum::response::Response;
 use http::uri::PathAndQuery;
 use http::{Request, Uri};
-use tenancy_core::{TenancyError, TenantStore};
 use tenancy_core::adapter::{AdapterState, Outcome};
+use tenancy_core::{TenancyError, TenantStore};
 
 use crate::error::ErrorRenderer;
 

@@ -16,8 +16,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{PgDb, id, items_migrations};
-use tenancy_core::{CacheBuilder, Gate, HeaderResolver};
 use tenancy_core::adapter::{AdapterState, Decision, request_span};
+use tenancy_core::{CacheBuilder, Gate, HeaderResolver};
 use tenancy_sqlx::schema::{SchemaPool, SchemaStore, SchemaTenancy};
 use tenancy_sqlx::{NewTenant, TenantLifecycle};
 

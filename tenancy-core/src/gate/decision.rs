@@ -34,7 +34,7 @@ pub enum Outcome<T> {
 
 impl<T: Tenant> Outcome<T> {
     /// Carries the outcome out: hands a tenant to `attach` (after recording
-    /// its id on the request's `span`, see [`request_span`](crate::request_span)),
+    /// its id on the request's `span`, see [`request_span`](crate::adapter::request_span)),
     /// lets a request without one pass, or gives back the refusal.
     ///
     /// # Errors

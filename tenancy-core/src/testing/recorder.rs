@@ -22,7 +22,7 @@ struct Seen {
 ///
 /// A [`Layer`]; [`install`](Self::install) makes it the subscriber of the
 /// current thread. It asserts that every `tenancy` span declares the field
-/// `tenant.id` (see [`request_span`](crate::request_span)).
+/// `tenant.id` (see [`request_span`](crate::adapter::request_span)).
 #[derive(Debug, Clone, Default)]
 pub struct Recorder(Arc<Mutex<Seen>>);
 
