@@ -22,13 +22,18 @@ BEFORE_TARGET="$BEFORE_DIR/target" # the earlier bench/load.sh expects ./target
 if [ ! -d "$BEFORE_DIR" ]; then
     git worktree add --detach "$BEFORE_DIR" "$REV" >/dev/null
 fi
+[ "$(git -C "$BEFORE_DIR" rev-parse HEAD)" = "$(git rev-parse "$REV^{commit}")" ] \
+    || { echo "$BEFORE_DIR is not at $REV; remove it (git worktree remove --force $BEFORE_DIR)" >&2; exit 1; }
 
 # The paired line of each overhead bench ("paired: …"), for a checkout.
 overhead() {
-    local dir=$1 target=$2 adapter
+    local dir=$1 target=$2 adapter log
     for adapter in tenancy-axum tenancy-actix; do
-        (cd "$dir" && CARGO_TARGET_DIR="$target" cargo bench -q -p "$adapter" --bench overhead -- --noplot 2>/dev/null) \
-            | grep -Ei 'paired|time:' | sed "s/^/$adapter: /"
+        log=$(mktemp)
+        (cd "$dir" && CARGO_TARGET_DIR="$target" cargo bench -q -p "$adapter" --bench overhead -- --noplot 2>"$log") \
+            | grep -Ei 'paired|time:' | sed "s/^/$adapter: /" \
+            || { echo "the overhead bench of $adapter failed in $dir; its errors: $log" >&2; exit 1; }
+        rm -f "$log"
     done
 }
 

@@ -160,10 +160,13 @@ step "cargo test (whole workspace, all features)"
 cargo test --workspace --all-features "$@"
 
 # ---- each feature alone ----
-# A user enables one feature at a time (tenancy-sqlx with only `mysql`, an
-# adapter without `sqlx`), while the run above enables all of them at once,
+# A user enables one feature at a time (tenancy-sqlx with only `mysql`,
+# tenancy-core without `testing`), while the run above enables all of them at once,
 # which hides code that needs a feature it does not declare. For every feature
 # a user may pick alone, and for no features at all:
+#   - `cargo check --lib`: the library alone, without the features its
+#     dev-dependencies switch on (the adapters' tests enable `testing` of
+#     tenancy-core);
 #   - `cargo check --all-targets`: the library, its tests, benches and
 #     examples compile with exactly that feature;
 #   - `cargo test --lib` and `cargo test --doc`: its unit tests and doc
@@ -205,7 +208,7 @@ for set in "${FEATURE_SETS[@]}"; do
     selection=(-p "$crate" --no-default-features)
     if [ -n "$feature" ]; then selection+=(--features "$feature"); fi
     printf '\n--- %s, %s\n' "$crate" "${feature:-no features}"
-    for command in "check --all-targets" "test --lib" "test --doc"; do
+    for command in "check --lib" "check --all-targets" "test --lib" "test --doc"; do
         # shellcheck disable=SC2086 # $command is two words on purpose
         cargo $command "${selection[@]}" \
             || feature_failures+=("$crate ${feature:-(no features)}: cargo $command")

@@ -6,8 +6,10 @@
 //! - by hand on the schema the `Host` names (`BASELINE_BY_HOST=1`): per
 //!   request the first label of the host (`t0001.localhost`) picks the schema
 //!   `tenant_t0001`, and the handler runs `BEGIN`, `set_config('search_path',
-//!   …, true)`, the select and `COMMIT` itself — what a team would write
-//!   without the library, so the library's own cost is the difference.
+//!   …, true)`, the select and `COMMIT` itself — what a team would commonly
+//!   write without the library (the items app instead runs one
+//!   schema-qualified statement, so the difference is not the layer's cost
+//!   alone).
 //!
 //! Configuration: `TENANCY_LISTEN` (default `127.0.0.1:8080`),
 //! `TENANCY_DATABASE_URL` (a Postgres URL), `TENANCY_POOL_SIZE` (default 10,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use tenancy_core::adapter::Rejection;
-use tenancy_core::{LazyAccess, RejectionReason, RequestAccess, TenancyError};
+use tenancy_core::{LazyAccess, RequestAccess};
 
 use crate::error::ErrorRenderer;
 use crate::extract::ActixExtensions;
@@ -93,7 +93,7 @@ impl<A: RequestAccess> TenantDb<A> {
         let renderer = &self.renderer;
         match self.lazy.open().await {
             Ok(handle) => Ok(handle),
-            Err(error) => Err(rejected(renderer, error)),
+            Err(error) => Err(Rejection::open(error, renderer).into()),
         }
     }
 
@@ -106,7 +106,7 @@ impl<A: RequestAccess> TenantDb<A> {
         let renderer = self.renderer;
         match self.lazy.into_handle().await {
             Ok(handle) => Ok(handle),
-            Err(error) => Err(rejected(&renderer, error)),
+            Err(error) => Err(Rejection::open(error, &renderer).into()),
         }
     }
 
@@ -114,12 +114,6 @@ impl<A: RequestAccess> TenantDb<A> {
     pub fn tenant(&self) -> &A::Tenant {
         self.lazy.tenant()
     }
-}
-
-/// Opening failed with `error`.
-fn rejected(renderer: &Arc<dyn ErrorRenderer>, error: TenancyError) -> TenantRejection {
-    let renderer = Some(Arc::clone(renderer));
-    Rejection::new(RejectionReason::Open(error), renderer).into()
 }
 
 impl<A: RequestAccess> fmt::Debug for TenantDb<A> {

@@ -37,7 +37,7 @@ pub(crate) fn apply<S: TenantStore + 'static>(
             .gate()
             .routed_target(&resolved, uri.path(), uri.query())?;
         if let Some(target) = target {
-            reroute(request, &target)?;
+            reroute(request, target)?;
         }
         request.extensions_mut().insert(resolved);
         Ok(())
@@ -52,11 +52,11 @@ pub(crate) fn apply<S: TenantStore + 'static>(
 }
 
 /// Routes `request` to `target` before the App's router sees it.
-fn reroute(request: &mut ServiceRequest, target: &str) -> Result<(), TenancyError> {
+fn reroute(request: &mut ServiceRequest, target: String) -> Result<(), TenancyError> {
     let match_info = request.match_info();
     let unrouted = match_info.unprocessed().len() == match_info.as_str().len();
     let mut parts = request.uri().clone().into_parts();
-    parts.path_and_query = target.parse::<PathAndQuery>().ok();
+    parts.path_and_query = PathAndQuery::try_from(target).ok();
     let (true, Ok(routed)) = (unrouted, Uri::from_parts(parts)) else {
         // Routing already consumed part of the path: the middleware wraps a
         // scope or resource, not the App, and cannot reroute.

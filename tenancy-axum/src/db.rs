@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use tenancy_core::adapter::Rejection;
-use tenancy_core::{LazyAccess, RejectionReason, RequestAccess};
+use tenancy_core::{LazyAccess, RequestAccess};
 
 use crate::error::ErrorRenderer;
 use crate::rejection::TenantRejection;
@@ -116,7 +116,7 @@ impl<A: RequestAccess> TenantDb<A> {
         access
             .open()
             .await
-            .map_err(|error| opening(error, renderer))
+            .map_err(|error| Rejection::open(error, renderer).into())
     }
 
     /// The handle, by value (e.g. to commit a transaction): the one
@@ -130,22 +130,13 @@ impl<A: RequestAccess> TenantDb<A> {
         access
             .into_handle()
             .await
-            .map_err(|error| opening(error, &renderer))
+            .map_err(|error| Rejection::open(error, &renderer).into())
     }
 
     /// The request's tenant, whose data the handle is scoped to.
     pub fn tenant(&self) -> &A::Tenant {
         self.access.tenant()
     }
-}
-
-/// The rejection of a failed opening.
-fn opening(
-    error: tenancy_core::TenancyError,
-    renderer: &Arc<dyn ErrorRenderer>,
-) -> TenantRejection {
-    let reason = RejectionReason::Open(error);
-    TenantRejection::from(Rejection::new(reason, Some(Arc::clone(renderer))))
 }
 
 impl<A: RequestAccess> fmt::Debug for TenantDb<A> {

@@ -29,7 +29,7 @@ pub(crate) fn apply<S: TenantStore + 'static, B>(
             .gate()
             .routed_target(&resolved, uri.path(), uri.query())?
         {
-            route_to(request, &target)?;
+            route_to(request, target)?;
         }
         request.extensions_mut().insert(resolved);
         Ok(())
@@ -45,7 +45,7 @@ pub(crate) fn apply<S: TenantStore + 'static, B>(
 
 /// Routes `request` to `target` (path and query), keeping the URI it came
 /// with as [`OriginalUri`].
-fn route_to<B>(request: &mut Request<B>, target: &str) -> Result<(), TenancyError> {
+fn route_to<B>(request: &mut Request<B>, target: String) -> Result<(), TenancyError> {
     let mut parts = request.uri().clone().into_parts();
     parts.path_and_query = PathAndQuery::try_from(target).ok();
     let routed = Uri::from_parts(parts).map_err(|_| TenancyError::Configuration {

@@ -320,3 +320,47 @@ async fn a_gate_hands_its_access_objects_to_tenant_db() {
     let (status, body) = send(app, "/db", "acme.localhost").await;
     assert_eq!((status, error_kind(&body).as_str()), (500, "Configuration"));
 }
+
+/// Hands out its label: two of them can be told apart.
+#[derive(Clone)]
+struct Labelled(&'static str);
+
+impl tenancy_core::TenantAccess for Labelled {
+    type Tenant = TenantRecord;
+    type Handle = &'static str;
+
+    fn open<'a>(
+        &'a self,
+        _tenant: &'a TenantRecord,
+    ) -> tenancy_core::BoxFuture<'a, Result<&'static str, tenancy_core::TenancyError>> {
+        Box::pin(std::future::ready(Ok(self.0)))
+    }
+}
+
+async fn labelled(
+    db: tenancy_axum::TenantDb<Labelled>,
+) -> Result<&'static str, tenancy_axum::TenantRejection> {
+    db.into_handle().await
+}
+
+#[tokio::test]
+async fn the_last_access_of_a_type_wins_and_the_gate_beats_an_extension() {
+    let tenancy = || Tenancy::new(SubdomainResolver::new(["localhost"]).unwrap(), store());
+    let gate = Gate::new(tenancy())
+        .with_access(Labelled("first"))
+        .with_access(Labelled("second"));
+    let router = Router::new()
+        .route("/db", get(labelled))
+        .layer(axum::Extension(Labelled("extension")));
+    let app = TenancyLayer::new(gate).layer(router.clone());
+    assert_eq!(
+        send(app, "/db", "acme.localhost").await,
+        (200, "second".into())
+    );
+    // Without one in the gate, the extension serves.
+    let app = TenancyLayer::new(tenancy()).layer(router);
+    assert_eq!(
+        send(app, "/db", "acme.localhost").await,
+        (200, "extension".into())
+    );
+}

@@ -9,8 +9,8 @@
 //!   through; the extractors read it with [`current_tenant`],
 //!   [`optional_tenant`] and [`tenant_access`] over the request's
 //!   [`TypeMap`], failing with a [`Rejection`].
-//! - [`log_refusal`] and [`record_tenant`]: logging and tracing the same way
-//!   in every adapter.
+//! - Refusals are logged, and the tenant's id recorded on the span, by
+//!   [`AdapterState::admit`]: the same way in every adapter.
 //!
 //! The conformance kit (`testing`, feature `testing`) checks an adapter
 //! built on these against the shared HTTP suite.
@@ -18,6 +18,4 @@
 pub use crate::extract::{
     Admitted, Rejection, TypeMap, current_tenant, optional_tenant, tenant_access,
 };
-pub use crate::gate::{
-    AdapterState, Decision, Outcome, Pending, log_refusal, record_tenant, request_span,
-};
+pub use crate::gate::{AdapterState, Decision, Outcome, Pending, request_span};

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -86,15 +87,7 @@ impl<S: TenantStore> Tenancy<S> {
     /// type. A cache hit ([`TenantStore::find_cached`]) yields a future that
     /// is already complete; only a cache miss allocates.
     pub fn resolve<'a>(&'a self, request: &dyn RequestInfo) -> Resolve<'a, S::Tenant> {
-        match self.resolve_now(request) {
-            Now::Done(ready) => Resolve::ready(ready),
-            Now::Lookup(resolution) => {
-                Resolve::pending(Box::pin(async move { self.lookup(&resolution).await }))
-            }
-            Now::Resolving(resolving) => {
-                Resolve::pending(Box::pin(async move { self.finish(resolving).await }))
-            }
-        }
+        self.resolve_with(request, || self)
     }
 
     /// [`resolve`](Self::resolve) for a shared pipeline: the future owns a
@@ -106,14 +99,27 @@ impl<S: TenantStore> Tenancy<S> {
     where
         S: 'static,
     {
+        self.resolve_with(request, || Arc::clone(self))
+    }
+
+    /// [`resolve`](Self::resolve), with the pending future owning what
+    /// `owner` gives (taken only when the store must be asked).
+    fn resolve_with<'a, O>(
+        &self,
+        request: &dyn RequestInfo,
+        owner: impl FnOnce() -> O,
+    ) -> Resolve<'a, S::Tenant>
+    where
+        O: Deref<Target = Self> + Send + 'a,
+    {
         match self.resolve_now(request) {
             Now::Done(ready) => Resolve::ready(ready),
             Now::Lookup(resolution) => {
-                let tenancy = Arc::clone(self);
+                let tenancy = owner();
                 Resolve::pending(Box::pin(async move { tenancy.lookup(&resolution).await }))
             }
             Now::Resolving(resolving) => {
-                let tenancy = Arc::clone(self);
+                let tenancy = owner();
                 Resolve::pending(Box::pin(async move { tenancy.finish(resolving).await }))
             }
         }

@@ -132,15 +132,19 @@ pub trait TenantLifecycle: Send + Sync {
         Box::pin(async move {
             let tenants = self.registry().list().await?;
             let active = tenants.into_iter().filter(RegistryTenant::is_active);
-            let results = stream::iter(active)
+            let job = &job;
+            let mut results: Vec<TenantResult<T>> = stream::iter(active)
                 .map(|tenant| {
                     let id = tenant.id().clone();
-                    let run = scope::scope(tenant.clone(), job(tenant));
+                    // The whole job, its synchronous start included, runs in the scope.
+                    let run = scope::scope(tenant.clone(), async move { job(tenant).await });
                     async move { (id, run.await) }
                 })
-                .buffered(concurrency.max(1))
+                // Unordered: a slow tenant does not hold back the next ones.
+                .buffer_unordered(concurrency.max(1))
                 .collect()
                 .await;
+            results.sort_by(|(a, _), (b, _)| a.cmp(b));
             Ok(results)
         })
     }

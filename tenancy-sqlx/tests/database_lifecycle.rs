@@ -50,6 +50,13 @@ struct Fixture<B: DatabaseBackend> {
     _guards: Vec<Box<dyn Any + Send>>,
 }
 
+/// Whether tenant traffic goes through a transaction pooler: the part of a
+/// [`Fixture`] that `on_tenant!` reads, for closures that cannot borrow it.
+#[derive(Clone, Copy)]
+struct Pooled {
+    pooled: bool,
+}
+
 fn items() -> TenantMigrations {
     TenantMigrations::from_sql([(
         1,
@@ -450,6 +457,11 @@ macro_rules! database_suite {
                 fx.manager.create(NewTenant::new(id("zeta"), "Zeta")).await.unwrap();
                 fx.manager.create(NewTenant::new(id("quiet"), "Quiet")).await.unwrap();
                 fx.manager.deactivate(&id("quiet")).await.unwrap();
+                let acme_once = fx.manager.registry().find_by_id(&id("once")).await.unwrap().unwrap();
+                let mut conn = fx.manager.connect(&acme_once).await.unwrap();
+                on_tenant!(fx, conn, sqlx::query($insert).bind(1_i64).bind("once").bind("item"), execute);
+                drop(conn);
+                let fx_pooled = Pooled { pooled: fx.pooled };
                 let pools = fx.manager.pools().clone();
                 let results = fx
                     .manager
@@ -457,7 +469,10 @@ macro_rules! database_suite {
                         let pools = pools.clone();
                         async move {
                             // The job runs in its tenant's scope: open_current opens that tenant.
-                            let conn = tenancy_core::TenantAccess::open_current(&pools).await?;
+                            let mut conn = tenancy_core::TenantAccess::open_current(&pools).await?;
+                            // The scope reaches the data: only `once` has an item.
+                            let count: i64 = on_tenant!(fx_pooled, conn, sqlx::query_scalar("SELECT count(*) FROM items"), fetch_one);
+                            assert_eq!(count, i64::from(tenant.id().as_str() == "once"), "{}", tenant.id());
                             drop(conn);
                             assert_eq!(tenancy_core::scope::current_id().as_ref(), Some(tenant.id()));
                             if tenant.id().as_str() == "zeta" {

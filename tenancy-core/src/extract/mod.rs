@@ -35,8 +35,13 @@ impl TypeMap for http::Extensions {
 /// Extractors use it to tell "no tenant" (a central host or route) from "no
 /// middleware" and from "a middleware that resolves another tenant type",
 /// and to render their rejections with the middleware's renderer `R`.
-#[derive(Clone)]
-pub struct Admitted<R> {
+///
+/// One `Arc`: putting the mark on a request costs one reference-count
+/// increment, whatever the renderer and access objects.
+pub struct Admitted<R>(Arc<Mark<R>>);
+
+/// What an [`Admitted`] mark says.
+struct Mark<R> {
     renderer: R,
     tenant_type: TypeId,
     tenant_type_name: &'static str,
@@ -50,37 +55,43 @@ pub(crate) type Accesses = Arc<[Arc<dyn Any + Send + Sync>]>;
 impl<R> Admitted<R> {
     /// The mark of a middleware whose store hands out tenants of type `T`.
     pub fn new<T: 'static>(renderer: R) -> Self {
-        Self {
+        Self::with_accesses::<T>(renderer, Arc::new([]))
+    }
+
+    /// The mark of a middleware whose gate carries `accesses`.
+    pub(crate) fn with_accesses<T: 'static>(renderer: R, accesses: Accesses) -> Self {
+        Self(Arc::new(Mark {
             renderer,
             tenant_type: TypeId::of::<T>(),
             tenant_type_name: type_name::<T>(),
-            accesses: Arc::new([]),
-        }
-    }
-
-    /// The same mark, carrying the access objects of a gate.
-    pub(crate) fn with_accesses(mut self, accesses: Accesses) -> Self {
-        self.accesses = accesses;
-        self
+            accesses,
+        }))
     }
 
     /// The access object of type `A` the gate carries, if any.
     fn access<A: Send + Sync + 'static>(&self) -> Option<&A> {
-        self.accesses
+        self.0
+            .accesses
             .iter()
             .find_map(|access| access.downcast_ref::<A>())
     }
 
     /// The middleware's error renderer.
     pub fn renderer(&self) -> &R {
-        &self.renderer
+        &self.0.renderer
+    }
+}
+
+impl<R> Clone for Admitted<R> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
     }
 }
 
 impl<R> fmt::Debug for Admitted<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Admitted")
-            .field("tenant_type", &self.tenant_type_name)
+            .field("tenant_type", &self.0.tenant_type_name)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +104,15 @@ impl<R> Rejection<R> {
     /// A rejection for `reason`, rendered with `renderer`.
     pub fn new(reason: RejectionReason, renderer: Option<R>) -> Self {
         Self(Box::new((reason, renderer)))
+    }
+
+    /// Opening a tenant's access failed with `error`, to be rendered with
+    /// `renderer` (what `TenantDb::open` returns).
+    pub fn open(error: TenancyError, renderer: &R) -> Self
+    where
+        R: Clone,
+    {
+        Self::new(RejectionReason::Open(error), Some(renderer.clone()))
     }
 
     /// Why the extractor failed.
@@ -142,12 +162,12 @@ fn admitted<T: 'static, R: Clone + Send + Sync + 'static>(
     let Some(mark) = map.get::<Admitted<R>>() else {
         return Err(Rejection::new(RejectionReason::MissingLayer, None));
     };
-    if mark.tenant_type != TypeId::of::<T>() {
+    if mark.0.tenant_type != TypeId::of::<T>() {
         let reason = RejectionReason::TenantTypeMismatch {
             requested: type_name::<T>(),
-            provided: mark.tenant_type_name,
+            provided: mark.0.tenant_type_name,
         };
-        return Err(Rejection::new(reason, Some(mark.renderer.clone())));
+        return Err(Rejection::new(reason, Some(mark.renderer().clone())));
     }
     Ok(mark)
 }
@@ -183,7 +203,7 @@ where
         Some(resolved) => Ok(resolved.tenant().clone()),
         None => Err(Rejection::new(
             RejectionReason::TenantRequired,
-            Some(mark.renderer.clone()),
+            Some(mark.renderer().clone()),
         )),
     }
 }
@@ -206,7 +226,7 @@ where
     R: Clone + Send + Sync + 'static,
 {
     let mark = admitted::<A::Tenant, R>(map)?;
-    let renderer = mark.renderer.clone();
+    let renderer = mark.renderer().clone();
     let Some(access) = mark.access::<A>().or(access) else {
         let reason = RejectionReason::MissingAccess {
             access: type_name::<A>(),

@@ -140,8 +140,9 @@ impl fmt::Display for RejectionReason {
             ),
             Self::MissingAccess { access } => write!(
                 f,
-                "the route extracts `TenantDb<{access}>`, but no `{access}` is configured: add it \
-                 to the app (axum: `.layer(Extension(access))`, actix-web: `.app_data(Data::new(access))`)"
+                "the route extracts `TenantDb<{access}>`, but no `{access}` is configured: hand it \
+                 to the gate (`Gate::with_access(access)`) or add it to the app (axum: \
+                 `.layer(Extension(access))`, actix-web: `.app_data(Data::new(access))`)"
             ),
             Self::Open(error) => write!(f, "opening tenant database access: {error}"),
         }

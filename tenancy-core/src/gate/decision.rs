@@ -34,14 +34,14 @@ pub enum Outcome<T> {
 
 impl<T: Tenant> Outcome<T> {
     /// Carries the outcome out: hands a tenant to `attach` (after recording
-    /// its id on the request's `span`, see [`request_span`](crate::adapter::request_span)),
+    /// its id on the request's `span`),
     /// lets a request without one pass, or gives back the refusal.
     ///
     /// # Errors
     ///
     /// The refusal, or the error of `attach`: the request is to be answered
     /// with it rather than run.
-    pub fn admit(
+    pub(crate) fn admit(
         self,
         span: &tracing::Span,
         attach: impl FnOnce(Resolved<T>) -> Result<(), TenancyError>,

@@ -13,7 +13,7 @@ use routes::Routes;
 pub use state::AdapterState;
 
 use crate::error::TenancyError;
-use crate::extract::Accesses;
+use crate::extract::{Accesses, RequestAccess};
 use crate::request::RequestInfo;
 use crate::store::TenantStore;
 use crate::tenancy::{Resolved, Tenancy};
@@ -139,7 +139,7 @@ impl<S: TenantStore + 'static> Gate<S> {
     /// data to register, and none to forget. Several access objects of
     /// different types may be added; one of a type already added replaces it.
     #[must_use]
-    pub fn with_access<A: Send + Sync + 'static>(mut self, access: A) -> Self {
+    pub fn with_access<A: RequestAccess>(mut self, access: A) -> Self {
         let mut accesses: Vec<_> = self
             .accesses
             .iter()
@@ -224,7 +224,7 @@ impl<S: TenantStore + 'static> Gate<S> {
 
 /// Logs a refused request the way both adapters do: server errors at
 /// `ERROR` with their sources, client errors at `DEBUG`.
-pub fn log_refusal(error: &TenancyError) {
+pub(crate) fn log_refusal(error: &TenancyError) {
     if error.is_server_error() {
         tracing::error!(
             error = error as &dyn std::error::Error,
@@ -236,13 +236,13 @@ pub fn log_refusal(error: &TenancyError) {
 }
 
 /// The `tenancy` span of one request, with an empty `tenant.id` field that
-/// [`record_tenant`] fills.
+/// [`AdapterState::admit`](crate::adapter::AdapterState::admit) fills.
 pub fn request_span() -> tracing::Span {
     tracing::info_span!("tenancy", tenant.id = tracing::field::Empty)
 }
 
 /// Records the tenant's id on a span made by [`request_span`].
-pub fn record_tenant<T: Tenant>(span: &tracing::Span, resolved: &Resolved<T>) {
+pub(crate) fn record_tenant<T: Tenant>(span: &tracing::Span, resolved: &Resolved<T>) {
     span.record("tenant.id", resolved.tenant().id().as_str());
 }
 
@@ -277,6 +277,7 @@ impl<S: fmt::Debug> fmt::Debug for Gate<S> {
             .field("routes", &self.routes)
             .field("rewrite", &self.rewrite)
             .field("accesses", &self.accesses.len())
+            .field("kept", &self.kept.len())
             .finish()
     }
 }

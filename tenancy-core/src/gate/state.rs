@@ -38,7 +38,7 @@ impl<S: TenantStore + 'static, R: Clone> AdapterState<S, R> {
     /// The state of a middleware running `gate`, rendering with `renderer`.
     pub fn new(gate: impl Into<Gate<S>>, renderer: R) -> Self {
         let gate = gate.into();
-        let admitted = Admitted::new::<S::Tenant>(renderer).with_accesses(gate.accesses());
+        let admitted = Admitted::with_accesses::<S::Tenant>(renderer, gate.accesses());
         Self { gate, admitted }
     }
 

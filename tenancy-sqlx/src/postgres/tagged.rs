@@ -32,11 +32,7 @@ impl<E> Tagged<E> {
 
 impl<'q, E: Execute<'q, Postgres>> Execute<'q, Postgres> for Tagged<E> {
     fn sql(self) -> SqlStr {
-        let sql = self.inner.sql();
-        match self.tag {
-            Some(tag) if !sql.as_str().starts_with(&*tag) => tag_sql(&tag, sql.as_str()),
-            _ => sql,
-        }
+        tag_raw(self.tag.as_ref(), self.inner.sql())
     }
 
     fn statement(&self) -> Option<&PgStatement> {

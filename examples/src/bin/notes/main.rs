@@ -194,6 +194,8 @@ async fn count_notes(schema: Arc<SchemaTenancy>, counts: Counts, every: Duration
 }
 
 /// Prints the address the app listens on, for the user (and the smoke test).
+/// Written here rather than taken from `tenancy_examples`: the example uses
+/// only the libraries' public API.
 #[allow(clippy::print_stdout)]
 fn announce(addr: std::net::SocketAddr) {
     println!("listening on http://{addr}");
@@ -202,6 +204,7 @@ fn announce(addr: std::net::SocketAddr) {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr) // stdout carries the address
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let url = std::env::var("NOTES_DATABASE_URL")

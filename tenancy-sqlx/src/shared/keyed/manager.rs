@@ -18,7 +18,6 @@ use crate::lifecycle::TenantLifecycle;
 use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
 use crate::registry::SqlRegistry;
 use crate::registry::TenantRegistry;
-use crate::registry::sql::Sql;
 use crate::registry::sql::dialect::{Value, arguments};
 use crate::registry::sql::rows::{created_events, from_micros, now_micros};
 use crate::shared::report::{fan_out, migration_failed, partial_run_refused};
@@ -87,7 +86,6 @@ pub struct SharedManager<DB: SharedBackend> {
 
 struct Inner<DB: SharedBackend> {
     registry: SqlRegistry<DB>,
-    sql: Arc<Sql>,
     shared: SharedPool<DB>,
     migrations: TenantMigrations,
     seed: Option<SeedFn<DB>>,
@@ -97,7 +95,6 @@ impl<DB: SharedBackend> Clone for Inner<DB> {
     fn clone(&self) -> Self {
         Self {
             registry: self.registry.clone(),
-            sql: self.sql.clone(),
             shared: self.shared.clone(),
             migrations: self.migrations.clone(),
             seed: self.seed.clone(),
@@ -121,11 +118,9 @@ impl<DB: SharedBackend> SharedManager<DB> {
         shared: SharedPool<DB>,
         migrations: TenantMigrations,
     ) -> Self {
-        let sql = registry.sql().clone();
         Self {
             inner: Arc::new(Inner {
                 registry,
-                sql,
                 shared,
                 migrations,
                 seed: None,
@@ -390,7 +385,7 @@ impl<DB: SharedBackend> SharedManager<DB> {
             .await
             .map_err(store_error)?;
         let args = arguments::<DB>(&[Value::Str(id.as_str())]).map_err(drop_error)?;
-        let existed = DB::execute(&mut tx, inner.sql.delete.clone(), args)
+        let existed = DB::execute(&mut tx, inner.registry.sql().delete.clone(), args)
             .await
             .map_err(drop_error)?;
         let existed = DB::rows_affected(&existed) > 0;
