@@ -43,7 +43,7 @@ use tenancy_sqlx::database::{
 use tenancy_sqlx::registry::{MySqlRegistry, SqliteRegistry};
 use tenancy_sqlx::{
     AnyRegistry, DatabaseManager, Ident, NewTenant, PgRegistry, RegistryConfig, RegistryTenant,
-    TenantMigrations,
+    TenantMigrations, TenantPools, TenantRegistry,
 };
 
 /// One table and 20 seeded rows, in SQL every backend accepts.
@@ -105,7 +105,10 @@ fn id(n: usize) -> TenantId {
 }
 
 /// Creates `count` tenants one after another; returns tenants per second.
-async fn provision<B: DatabaseBackend>(manager: &DatabaseManager<B>, count: usize) -> f64 {
+async fn provision<B: DatabaseBackend>(
+    manager: &DatabaseManager<B, impl TenantRegistry + 'static>,
+    count: usize,
+) -> f64 {
     // The first creation prepares the server (Postgres: the template); not timed.
     manager
         .create(NewTenant::new(TenantId::new("warmup").unwrap(), "warm-up"))
@@ -225,9 +228,8 @@ async fn postgres_provisioning(count: usize) {
         .naming(DatabaseNaming::with_prefix(&prefix).unwrap());
         let manager = DatabaseManager::new(
             registry.clone(),
-            backend,
+            TenantPools::new(backend, PoolConfig::new().max_connections(4)),
             migrations(),
-            PoolConfig::new().max_connections(4),
         );
         let rate = provision(&manager, count).await;
         let baseline = pg_baseline(&url, &prefix, count).await;
@@ -264,9 +266,8 @@ async fn mysql_provisioning(count: usize) {
         .naming(DatabaseNaming::with_prefix(&prefix).unwrap());
     let manager = DatabaseManager::new(
         registry.clone(),
-        backend,
+        TenantPools::new(backend, PoolConfig::new().max_connections(4)),
         migrations(),
-        PoolConfig::new().max_connections(4),
     );
     let rate = provision(&manager, count).await;
 
@@ -334,7 +335,11 @@ async fn sqlite_manager(dir: &TempDir, pools: PoolConfig) -> DatabaseManager<Sql
         .await
         .unwrap();
     let backend = SqliteDatabases::new(dir.0.join("tenants")).unwrap();
-    DatabaseManager::new(AnyRegistry::from(registry), backend, migrations(), pools)
+    DatabaseManager::new(
+        AnyRegistry::from(registry),
+        TenantPools::new(backend, pools),
+        migrations(),
+    )
 }
 
 async fn sqlite_provisioning(count: usize) {
@@ -371,7 +376,7 @@ async fn sqlite_provisioning(count: usize) {
 /// `requests` queries over `tenants` round-robin from `tasks` concurrent
 /// tasks; returns requests per second.
 async fn round_robin<B>(
-    manager: &DatabaseManager<B>,
+    manager: &DatabaseManager<B, impl TenantRegistry + 'static>,
     tenants: &[RegistryTenant],
     tasks: usize,
     requests: usize,
@@ -451,12 +456,14 @@ async fn sqlite_serving(count: usize, requests: usize) {
     // The same tenants with a pool for each (as many open pools as tenants).
     let wide = DatabaseManager::new(
         manager.registry().clone(),
-        manager.backend().clone(),
+        TenantPools::new(
+            manager.backend().clone(),
+            PoolConfig::new()
+                .max_connections(50)
+                .max_connections_per_tenant(2)
+                .max_pools(count as u64),
+        ),
         migrations(),
-        PoolConfig::new()
-            .max_connections(50)
-            .max_connections_per_tenant(2)
-            .max_pools(count as u64),
     );
     let wide_rate = round_robin(&wide, &tenants, 64, requests).await;
     let wide_stats = wide.pools().stats();
@@ -465,12 +472,14 @@ async fn sqlite_serving(count: usize, requests: usize) {
     // A hot set: the requests go to 20 of the tenants (20 x 2 connections fit the budget).
     let hot = DatabaseManager::new(
         manager.registry().clone(),
-        manager.backend().clone(),
+        TenantPools::new(
+            manager.backend().clone(),
+            PoolConfig::new()
+                .max_connections(50)
+                .max_connections_per_tenant(2)
+                .max_pools(1000),
+        ),
         migrations(),
-        PoolConfig::new()
-            .max_connections(50)
-            .max_connections_per_tenant(2)
-            .max_pools(1000),
     );
     let hot_rate = round_robin(&hot, &tenants[..20], 64, requests).await;
     let hot_stats = hot.pools().stats();
@@ -558,12 +567,14 @@ async fn pg_serving(count: usize, requests: usize) {
     .naming(DatabaseNaming::with_prefix(&prefix).unwrap());
     let manager = DatabaseManager::new(
         registry.clone(),
-        backend,
+        TenantPools::new(
+            backend,
+            PoolConfig::new()
+                .max_connections(50)
+                .max_connections_per_tenant(2)
+                .max_pools(1000),
+        ),
         migrations(),
-        PoolConfig::new()
-            .max_connections(50)
-            .max_connections_per_tenant(2)
-            .max_pools(1000),
     );
     let tenants: Vec<RegistryTenant> = futures_util::stream::iter(0..count)
         .map(|n| {

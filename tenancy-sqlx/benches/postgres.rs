@@ -27,7 +27,8 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgPool};
 use tenancy_core::TenantId;
 use tenancy_sqlx::schema::SchemaNaming;
 use tenancy_sqlx::{
-    Ident, MigrateOptions, NewTenant, PgRegistry, RegistryConfig, SchemaManager, TenantMigrations,
+    Ident, MigrateOptions, NewTenant, PgRegistry, RegistryConfig, SchemaManager, SchemaPool,
+    TenantMigrations,
 };
 
 const ONE_TABLE: &[(i64, &str, &str)] = &[(
@@ -121,7 +122,8 @@ impl Bench {
             .naming(SchemaNaming::with_prefix(format!("{label}_")).unwrap());
         let registry = PgRegistry::connect(pool.clone(), config).await.unwrap();
         SchemaManager::new(
-            registry,
+            registry.clone(),
+            SchemaPool::for_registry(&registry),
             TenantMigrations::from_sql(migrations.iter().copied()).unwrap(),
         )
     }
@@ -290,8 +292,7 @@ async fn migrate_all(bench: &Bench, count: usize, label: &str) {
     setup_tenants(&v1, "m", count).await;
     println!("\nmigrate-all, {count} tenants, one migration adding a nullable column:");
 
-    let v2 = SchemaManager::new(
-        v1.registry().clone(),
+    let v2 = v1.with_migrations(
         TenantMigrations::from_sql([
             base[0],
             (2, "note", "ALTER TABLE items ADD COLUMN note text"),
@@ -313,8 +314,7 @@ async fn migrate_all(bench: &Bench, count: usize, label: &str) {
         again.elapsed.as_secs_f64()
     );
 
-    let v3 = SchemaManager::new(
-        v1.registry().clone(),
+    let v3 = v1.with_migrations(
         TenantMigrations::from_sql([
             base[0],
             (2, "note", "ALTER TABLE items ADD COLUMN note text"),

@@ -41,7 +41,7 @@
 //! use std::sync::Arc;
 //! use sqlx::postgres::PgPoolOptions;
 //! use tenancy_core::{CachedStore, SubdomainResolver, Tenancy, TenantId};
-//! use tenancy_sqlx::{MigrateOptions, NewTenant, PgRegistry, RegistryConfig, SchemaManager, TenantMigrations};
+//! use tenancy_sqlx::{MigrateOptions, NewTenant, PgRegistry, RegistryConfig, SchemaManager, SchemaPool, TenantMigrations};
 //!
 //! let pool = PgPoolOptions::new().max_connections(10).connect("postgres://localhost/app").await?;
 //!
@@ -58,7 +58,7 @@
 //!     "items",
 //!     "CREATE TABLE items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL)",
 //! )])?;
-//! let manager = SchemaManager::new(registry, migrations);
+//! let manager = SchemaManager::new(registry.clone(), SchemaPool::for_registry(&registry), migrations);
 //! manager.create(NewTenant::new(TenantId::new("acme")?, "Acme Corp")).await?;
 //!
 //! // A request for acme.example.com: resolve, then query inside its schema.
@@ -83,7 +83,7 @@
 pub mod database;
 mod error;
 mod ident;
-mod lifecycle;
+pub mod lifecycle;
 pub mod migrate;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -97,7 +97,7 @@ mod tenant;
 pub use database::{DatabaseManager, TenantPools};
 pub use error::is_unavailable;
 pub use ident::{Ident, InvalidIdentifier};
-pub use lifecycle::{TenantLifecycle, TenantResult};
+pub use lifecycle::{TenantLifecycle, TenantManager, TenantResult};
 pub use migrate::{MigrateOptions, MigrationReport, TenantMigrations};
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub use registry::AnyRegistry;

@@ -27,7 +27,9 @@ use tenancy_sqlx::database::{
     SqliteDatabases,
 };
 use tenancy_sqlx::registry::{MySqlRegistry, SqliteRegistry};
-use tenancy_sqlx::{DatabaseManager, Ident, PgRegistry, RegistryConfig, TenantMigrations};
+use tenancy_sqlx::{
+    AnyRegistry, DatabaseManager, Ident, PgRegistry, RegistryConfig, TenantMigrations, TenantPools,
+};
 
 type Check = Arc<dyn Fn(DatabaseLocation) -> BoxFuture<'static, bool> + Send + Sync>;
 type MakeOrphan = Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
@@ -123,7 +125,11 @@ async fn pg_fixture(
                 .expect("TENANCY_TEST_PGBOUNCER_URL is not a valid URL"),
         ),
     };
-    let manager = DatabaseManager::new(registry, backend, migrations, pools);
+    let manager = DatabaseManager::new(
+        AnyRegistry::from(registry),
+        TenantPools::new(backend, pools),
+        migrations,
+    );
     let exists_admin = admin.clone();
     let exists: Check = Arc::new(move |location: DatabaseLocation| {
         let admin = exists_admin.clone();
@@ -192,10 +198,9 @@ async fn mysql(migrations: TenantMigrations) -> Fixture<MySqlDatabases> {
     let backend = MySqlDatabases::new(Ident::new("main").unwrap(), support::mysql_server())
         .naming(DatabaseNaming::with_prefix(&guard.prefix).unwrap());
     let manager = DatabaseManager::new(
-        registry,
-        backend,
+        AnyRegistry::from(registry),
+        TenantPools::new(backend, PoolConfig::new().max_connections(4)),
         migrations,
-        PoolConfig::new().max_connections(4),
     );
     let exists: Check = Arc::new(|location: DatabaseLocation| {
         Box::pin(async move {
@@ -243,10 +248,9 @@ async fn sqlite(migrations: TenantMigrations) -> Fixture<SqliteDatabases> {
     let tenants = dir.path().join("tenants");
     let backend = SqliteDatabases::new(&tenants).unwrap();
     let manager = DatabaseManager::new(
-        registry,
-        backend.clone(),
+        AnyRegistry::from(registry),
+        TenantPools::new(backend.clone(), PoolConfig::new().max_connections(4)),
         migrations,
-        PoolConfig::new().max_connections(4),
     );
     let files = backend;
     let exists: Check = Arc::new(move |location: DatabaseLocation| {
@@ -396,12 +400,7 @@ macro_rules! database_suite {
                 sqlx::raw_sql("CREATE TABLE notes (id INT)").execute(&mut *conn).await.unwrap();
                 drop(conn);
 
-                let next = DatabaseManager::new(
-                    fx.manager.registry().clone(),
-                    fx.manager.backend().clone(),
-                    items_then("CREATE TABLE notes (id BIGINT PRIMARY KEY, body VARCHAR(100))"),
-                    PoolConfig::new().max_connections(4),
-                );
+                let next = DatabaseManager::new(fx.manager.registry().clone(), TenantPools::new(fx.manager.backend().clone(), PoolConfig::new().max_connections(4)), items_then("CREATE TABLE notes (id BIGINT PRIMARY KEY, body VARCHAR(100))"));
                 let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
                 let counter = seen.clone();
                 let report = next
@@ -557,18 +556,16 @@ async fn tenants_on_two_postgres_servers() {
         .naming(DatabaseNaming::with_prefix(&guard2.prefix).unwrap());
     let manager = DatabaseManager::new(
         fx.manager.registry().clone(),
-        backend,
+        TenantPools::new(backend, PoolConfig::new().max_connections(4)).with_placement(|new| {
+            Ident::new(if new.id().as_str().starts_with("eu") {
+                "second"
+            } else {
+                "main"
+            })
+            .unwrap()
+        }),
         items(),
-        PoolConfig::new().max_connections(4),
-    )
-    .with_placement(|new| {
-        Ident::new(if new.id().as_str().starts_with("eu") {
-            "second"
-        } else {
-            "main"
-        })
-        .unwrap()
-    });
+    );
     let local = manager
         .create(tenancy_sqlx::NewTenant::new(id("us1"), "US"))
         .await

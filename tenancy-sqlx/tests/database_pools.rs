@@ -31,7 +31,7 @@ use tenancy_sqlx::registry::MySqlRegistry;
 use tenancy_sqlx::schema::SchemaName;
 use tenancy_sqlx::{
     DatabaseManager, Ident, NewTenant, PgRegistry, RegistryConfig, RegistryTenant, Storage,
-    TenantAccess, TenantMigrations,
+    TenantAccess, TenantMigrations, TenantPools, TenantRegistry,
 };
 
 fn items() -> TenantMigrations {
@@ -44,7 +44,7 @@ fn items() -> TenantMigrations {
 }
 
 struct Pg {
-    manager: DatabaseManager<PgDatabases>,
+    manager: DatabaseManager<PgDatabases, PgRegistry>,
     guard: ServerDatabases,
     _registry: support::PgDb,
 }
@@ -67,7 +67,7 @@ async fn pg_on(url: String, pools: PoolConfig, extra: Option<(Ident, PgConnectOp
         backend = backend.server(name, options);
     }
     Pg {
-        manager: DatabaseManager::new(registry, backend, items(), pools),
+        manager: DatabaseManager::new(registry, TenantPools::new(backend, pools), items()),
         guard,
         _registry: registry_db,
     }
@@ -79,7 +79,8 @@ async fn pg_on(url: String, pools: PoolConfig, extra: Option<(Ident, PgConnectOp
 async fn sqlite_manager(
     dir: &support::TempDir,
     pools: PoolConfig,
-) -> DatabaseManager<tenancy_sqlx::database::SqliteDatabases> {
+) -> DatabaseManager<tenancy_sqlx::database::SqliteDatabases, tenancy_sqlx::registry::SqliteRegistry>
+{
     let registry = tenancy_sqlx::registry::SqliteRegistry::connect(
         dir.sqlite_pool("registry.db", 2).await,
         RegistryConfig::default(),
@@ -87,12 +88,12 @@ async fn sqlite_manager(
     .await
     .unwrap();
     let backend = tenancy_sqlx::database::SqliteDatabases::new(dir.path().join("tenants")).unwrap();
-    DatabaseManager::new(registry, backend, items(), pools)
+    DatabaseManager::new(registry, TenantPools::new(backend, pools), items())
 }
 
 /// Creates `count` tenants `t0..` (a few at a time).
 async fn create_many<B: DatabaseBackend>(
-    manager: &DatabaseManager<B>,
+    manager: &DatabaseManager<B, impl TenantRegistry + 'static>,
     count: usize,
 ) -> Vec<RegistryTenant> {
     futures_util::stream::iter(0..count)
@@ -146,7 +147,7 @@ async fn mysql_connections(admin: &mut sqlx::MySqlConnection, prefix: &str) -> i
 /// Runs `requests` queries from `tasks` concurrent tasks over `tenants`
 /// (pseudo-randomly), while `watch` polls the server; returns (errors, max seen).
 async fn load<B, W, F>(
-    manager: &DatabaseManager<B>,
+    manager: &DatabaseManager<B, impl TenantRegistry + 'static>,
     tenants: &[RegistryTenant],
     tasks: usize,
     requests: usize,
@@ -278,13 +279,15 @@ async fn budget_of_10_holds_for_100_mysql_tenants_under_load() {
         .naming(DatabaseNaming::with_prefix(&guard.prefix).unwrap());
     let manager = DatabaseManager::new(
         registry,
-        backend,
+        TenantPools::new(
+            backend,
+            PoolConfig::new()
+                .max_connections(10)
+                .max_connections_per_tenant(2)
+                // As in the Postgres test: cover the server's lag on a loaded machine.
+                .close_grace(Duration::from_millis(100)),
+        ),
         items(),
-        PoolConfig::new()
-            .max_connections(10)
-            .max_connections_per_tenant(2)
-            // As in the Postgres test: cover the server's lag on a loaded machine.
-            .close_grace(Duration::from_millis(100)),
     );
     let tenants = create_many(&manager, 100).await;
     let prefix = guard.prefix.clone();

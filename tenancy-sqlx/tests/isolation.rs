@@ -524,7 +524,11 @@ async fn awkward_names_are_quoted_everywhere(via: Via) {
         let registry = PgRegistry::connect(connections.clone(), config)
             .await
             .unwrap();
-        let manager = SchemaManager::new(registry, items_migrations());
+        let manager = SchemaManager::new(
+            registry.clone(),
+            SchemaPool::for_registry(&registry),
+            items_migrations(),
+        );
         for name in ["select", "user", "123", "a-b"] {
             let tenant = manager
                 .create(NewTenant::new(id(name), name))

@@ -376,7 +376,7 @@ async fn spare_schemas_are_claimed_and_caught_up(via: Via) {
         ),
     ])
     .unwrap();
-    let v2 = SchemaManager::new(v1.registry().clone(), v2_migrations);
+    let v2 = v1.with_migrations(v2_migrations);
     let globex = v2
         .create(NewTenant::new(id("globex"), "Globex"))
         .await

@@ -68,10 +68,7 @@ async fn versions(manager: &SchemaManager, tenant: &TenantId) -> Vec<i64> {
 async fn report_then_everything_up_to_date(via: Via) {
     let db = PgDb::new().await;
     let (v1, ids) = setup(&db, via, 6).await;
-    let v2 = SchemaManager::new(
-        v1.registry().clone(),
-        with_v2("ALTER TABLE items ADD COLUMN note text"),
-    );
+    let v2 = v1.with_migrations(with_v2("ALTER TABLE items ADD COLUMN note text"));
     let report = v2
         .migrate_all(MigrateOptions::new().concurrency(3))
         .await
@@ -113,10 +110,7 @@ async fn a_failing_tenant_does_not_stop_the_run_and_is_retried_later(via: Via) {
         .execute(v1.registry().pool())
         .await
         .unwrap();
-    let v2 = SchemaManager::new(
-        v1.registry().clone(),
-        with_v2("ALTER TABLE items ADD COLUMN note text"),
-    );
+    let v2 = v1.with_migrations(with_v2("ALTER TABLE items ADD COLUMN note text"));
     let report = v2
         .migrate_all(MigrateOptions::new().concurrency(2))
         .await
@@ -190,7 +184,7 @@ async fn changed_or_unknown_history_is_reported(via: Via) {
         MigrationStatus::UpToDate
     ));
 
-    let empty = SchemaManager::new(v1.registry().clone(), TenantMigrations::empty());
+    let empty = v1.with_migrations(TenantMigrations::empty());
     let report = empty.migrate_all(MigrateOptions::new()).await.unwrap();
     let MigrationStatus::Failed(error) = &report.get(&ids[1]).unwrap().status else {
         panic!("unknown version not reported");
@@ -209,10 +203,7 @@ async fn filters_select_a_subset(via: Via) {
     let db = PgDb::new().await;
     let (v1, ids) = setup(&db, via, 6).await;
     v1.deactivate(&ids[5]).await.unwrap();
-    let v2 = SchemaManager::new(
-        v1.registry().clone(),
-        with_v2("ALTER TABLE items ADD COLUMN note text"),
-    );
+    let v2 = v1.with_migrations(with_v2("ALTER TABLE items ADD COLUMN note text"));
 
     let only = v2
         .migrate_all(
@@ -256,10 +247,7 @@ async fn filters_select_a_subset(via: Via) {
 async fn progress_is_reported_for_every_tenant(via: Via) {
     let db = PgDb::new().await;
     let (v1, _) = setup(&db, via, 7).await;
-    let v2 = SchemaManager::new(
-        v1.registry().clone(),
-        with_v2("ALTER TABLE items ADD COLUMN note text"),
-    );
+    let v2 = v1.with_migrations(with_v2("ALTER TABLE items ADD COLUMN note text"));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let report = v2
@@ -299,15 +287,12 @@ async fn schemas_migrate_in_parallel_under_per_schema_locks(via: Via) {
     let db = PgDb::new().await;
     let (v1, ids) = setup(&db, via, 4).await;
     let slow = ids[0].clone();
-    let v2 = SchemaManager::new(
-        v1.registry().clone(),
-        with_v2(
-            "ALTER TABLE items ADD COLUMN note text; \
+    let v2 = v1.with_migrations(with_v2(
+        "ALTER TABLE items ADD COLUMN note text; \
              DO $$ BEGIN IF current_schema() = 'tenant_t0' THEN \
                PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); \
              END IF; END $$",
-        ),
-    );
+    ));
     let mut gate = db.connect().await;
     gate.execute("SELECT pg_advisory_lock(4242)").await.unwrap();
 

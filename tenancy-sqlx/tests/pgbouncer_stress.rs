@@ -125,7 +125,11 @@ async fn schema_mode_fifty_clients_twenty_shapes_ten_thousand_transactions() {
     // one, two or all three migrations.
     let tenants: Vec<TenantId> = (0..TENANTS).map(|n| id(&format!("s{n:02}"))).collect();
     for (n, tenant) in tenants.iter().enumerate() {
-        let manager = SchemaManager::new(registry.clone(), migrations(n % 3 + 1));
+        let manager = SchemaManager::new(
+            registry.clone(),
+            SchemaPool::for_registry(&registry.clone()),
+            migrations(n % 3 + 1),
+        );
         manager
             .create(NewTenant::new(tenant.clone(), "stress"))
             .await

@@ -36,10 +36,7 @@ async fn two_versions(db: &PgDb) -> (SchemaManager, TenantId, TenantId) {
     let (old, new) = (id("old"), id("new"));
     v1.create(NewTenant::new(old.clone(), "old")).await.unwrap();
     v1.create(NewTenant::new(new.clone(), "new")).await.unwrap();
-    let v2 = SchemaManager::new(
-        v1.registry().clone(),
-        TenantMigrations::from_sql([V1, V2]).unwrap(),
-    );
+    let v2 = v1.with_migrations(TenantMigrations::from_sql([V1, V2]).unwrap());
     let report = v2
         .migrate_all(MigrateOptions::new().filter(TenantFilter::all().only([new.clone()])))
         .await
@@ -169,7 +166,11 @@ async fn custom_types_live_in_a_shared_schema() {
         .schemas()
         .clone()
         .shared_schemas([tenancy_sqlx::Ident::new("shared").unwrap()]);
-    let manager = manager.with_schemas(schemas.clone());
+    let manager = SchemaManager::new(
+        manager.registry().clone(),
+        schemas.clone(),
+        manager.migrations().clone(),
+    );
     for tenant in ["acme", "globex"] {
         manager
             .create(NewTenant::new(id(tenant), tenant))

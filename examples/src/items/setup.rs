@@ -24,7 +24,7 @@ use tenancy_sqlx::shared::keyed::{
 use tenancy_sqlx::shared::rls::RlsManager;
 use tenancy_sqlx::{
     AnyRegistry, DatabaseManager, Ident, PgRegistry, RegistryConfig, RlsPool, SchemaManager,
-    TenantLifecycle,
+    SchemaPool, TenantLifecycle, TenantPools,
 };
 
 use super::admin::LifecycleAdmin;
@@ -248,7 +248,7 @@ async fn isolation_mode(
     let items_table = || Ident::new("items");
     let mode: Mode = match (registry, isolation) {
         (AnyRegistry::Postgres(pg), Isolation::Schema) => {
-            let manager = SchemaManager::new(pg.clone(), migrations);
+            let manager = SchemaManager::new(pg.clone(), SchemaPool::for_registry(pg), migrations);
             let items = SchemaItems::new(manager.schemas().clone());
             (Arc::new(manager), Arc::new(items))
         }
@@ -298,8 +298,8 @@ async fn isolation_mode(
                     if direct.is_some() {
                         databases = databases.through_pooler(default, tenant_server.parse()?);
                     }
-                    let manager =
-                        DatabaseManager::new(registry.clone(), databases, migrations, pools);
+                    let pools = TenantPools::new(databases, pools);
+                    let manager = DatabaseManager::new(registry.clone(), pools, migrations);
                     let items = if direct.is_some() {
                         PgDatabaseItems::through_pooler(manager.pools().clone())
                     } else {
@@ -311,16 +311,16 @@ async fn isolation_mode(
                     let databases =
                         MySqlDatabases::new(default, template.server_url(backend)?.parse()?)
                             .naming(template.naming()?);
-                    let manager =
-                        DatabaseManager::new(registry.clone(), databases, migrations, pools);
+                    let pools = TenantPools::new(databases, pools);
+                    let manager = DatabaseManager::new(registry.clone(), pools, migrations);
                     let items = MySqlDatabaseItems::new(manager.pools().clone());
                     (Arc::new(manager), Arc::new(items))
                 }
                 Backend::Sqlite => {
                     let databases =
                         SqliteDatabases::new(template.directory()?)?.naming(template.naming()?);
-                    let manager =
-                        DatabaseManager::new(registry.clone(), databases, migrations, pools);
+                    let pools = TenantPools::new(databases, pools);
+                    let manager = DatabaseManager::new(registry.clone(), pools, migrations);
                     let items = SqliteDatabaseItems::new(manager.pools().clone());
                     (Arc::new(manager), Arc::new(items))
                 }

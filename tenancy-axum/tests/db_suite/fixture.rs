@@ -119,7 +119,11 @@ impl DbFixture {
              tenant text NOT NULL, name text NOT NULL)",
         )])
         .unwrap();
-        let manager = SchemaManager::new(registry.clone(), migrations);
+        let manager = SchemaManager::new(
+            registry.clone(),
+            SchemaPool::for_registry(&registry.clone()),
+            migrations,
+        );
         let cache: Store = Arc::new(CachedStore::new(registry.clone()));
         registry.subscribe(cache.clone());
         let resolver = ChainResolver::new()

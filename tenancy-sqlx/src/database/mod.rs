@@ -2,7 +2,8 @@
 //! MySQL / MariaDB or SQLite (one file per tenant).
 //!
 //! - [`DatabaseManager`]: the lifecycle (create, migrate-all, rename,
-//!   activate / deactivate, delete) over one [`DatabaseBackend`]:
+//!   activate / deactivate, delete) over any registry and the
+//!   [`TenantPools`] of one [`DatabaseBackend`]:
 //!   [`PgDatabases`] (copies of a migrated template database, on several
 //!   named servers; feature `postgres`), [`MySqlDatabases`] (feature
 //!   `mysql`) or [`SqliteDatabases`] (one WAL file per tenant; feature
@@ -19,14 +20,14 @@
 //! # #[cfg(feature = "sqlite")]
 //! # async fn example(registry: tenancy_sqlx::AnyRegistry) -> Result<(), Box<dyn std::error::Error>> {
 //! use tenancy_core::TenantId;
-//! use tenancy_sqlx::database::{DatabaseManager, PoolConfig, SqliteDatabases};
+//! use tenancy_sqlx::database::{DatabaseManager, PoolConfig, SqliteDatabases, TenantPools};
 //! use tenancy_sqlx::{NewTenant, TenantMigrations};
 //!
 //! let migrations = TenantMigrations::from_sql([
 //!     (1, "items", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"),
 //! ])?;
 //! let databases = SqliteDatabases::new("./data/tenants")?;
-//! let manager = DatabaseManager::new(registry, databases, migrations, PoolConfig::new());
+//! let manager = DatabaseManager::new(registry, TenantPools::new(databases, PoolConfig::new()), migrations);
 //! let acme = manager.create(NewTenant::new(TenantId::new("acme")?, "Acme Corp")).await?;
 //! let mut conn = manager.connect(&acme).await?; // acme's own database
 //! sqlx::query("INSERT INTO items (name) VALUES ('first')").execute(&mut *conn).await?;

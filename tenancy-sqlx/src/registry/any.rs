@@ -4,9 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use tenancy_core::{
-    DomainName, Invalidate, Invalidation, TenancyError, TenantId, TenantKey, TenantStore,
-};
+use tenancy_core::{DomainName, Invalidate, Invalidation, TenancyError, TenantId, TenantStore};
 
 use crate::registry::TenantRegistry;
 use crate::storage::Storage;
@@ -266,57 +264,21 @@ impl AnyRegistry {
         each!(self, |registry| registry.rename(from, to).await)
     }
 
-    /// Renames, recording `storage` as the tenant's new location.
-    pub(crate) async fn rename_with_storage(
+    /// Renames, recording `storage` (when given) as the tenant's new location.
+    pub async fn rename_with_storage(
         &self,
         from: &TenantId,
         to: &TenantId,
-        storage: &Storage,
+        storage: Option<&Storage>,
     ) -> Result<(), TenancyError> {
-        match self {
-            #[cfg(feature = "postgres")]
-            Self::Postgres(registry) => {
-                let mut conn = registry
-                    .pool()
-                    .acquire()
-                    .await
-                    .map_err(crate::error::store_error)?;
-                let rows = registry
-                    .rename_on(&mut conn, from, to, Some(storage))
-                    .await?;
-                drop(conn);
-                if rows == 0 {
-                    return Err(TenancyError::TenantNotFound {
-                        key: TenantKey::Id(from.clone()),
-                    });
-                }
-                registry
-                    .publish(&[
-                        Invalidation::Tenant(from.clone()),
-                        Invalidation::Tenant(to.clone()),
-                    ])
-                    .await;
-                Ok(())
-            }
-            #[cfg(feature = "mysql")]
-            Self::MySql(registry) => registry.rename_with_storage(from, to, Some(storage)).await,
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(registry) => registry.rename_with_storage(from, to, Some(storage)).await,
-        }
+        each!(self, |registry| registry
+            .rename_with_storage(from, to, storage)
+            .await)
     }
 
     /// Deletes a tenant and its domains from the registry; returns whether it existed.
     pub async fn delete(&self, id: &TenantId) -> Result<bool, TenancyError> {
         each!(self, |registry| registry.delete(id).await)
-    }
-
-    /// Looks a tenant up, failing with `TenantNotFound`.
-    pub(crate) async fn require(&self, id: &TenantId) -> Result<RegistryTenant, TenancyError> {
-        self.find_by_id(id)
-            .await?
-            .ok_or_else(|| TenancyError::TenantNotFound {
-                key: TenantKey::Id(id.clone()),
-            })
     }
 }
 
@@ -383,6 +345,35 @@ impl TenantRegistry for AnyRegistry {
         domain: &'a DomainName,
     ) -> BoxFuture<'a, Result<bool, TenancyError>> {
         Box::pin(AnyRegistry::remove_domain(self, domain))
+    }
+
+    fn create_with_storage(
+        &self,
+        tenant: NewTenant,
+        storage: Storage,
+    ) -> BoxFuture<'_, Result<RegistryTenant, TenancyError>> {
+        Box::pin(AnyRegistry::create_with_storage(self, tenant, storage))
+    }
+
+    fn rename_with_storage<'a>(
+        &'a self,
+        from: &'a TenantId,
+        to: &'a TenantId,
+        storage: Option<&'a Storage>,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        Box::pin(AnyRegistry::rename_with_storage(self, from, to, storage))
+    }
+
+    fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
+        Box::pin(AnyRegistry::activate(self, id))
+    }
+
+    fn deactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
+        Box::pin(AnyRegistry::deactivate(self, id))
+    }
+
+    fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
+        Box::pin(AnyRegistry::delete(self, id))
     }
 
     fn subscribe(&self, cache: Arc<dyn Invalidate>) {

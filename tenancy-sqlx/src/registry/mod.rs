@@ -49,13 +49,19 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use tenancy_core::{DomainName, Invalidate, TenancyError, TenantId};
 
+use crate::storage::Storage;
+
 /// A registry of tenants and their domains, as a trait object.
 ///
 /// Every backend's registry implements it (and
 /// [`TenantStore`](tenancy_core::TenantStore), for the request path), so
-/// applications and conformance tests can treat them alike. Operations that
-/// must stay in step with tenants' storage (create, rename, activation, delete)
-/// live on [`TenantLifecycle`](crate::lifecycle::TenantLifecycle) instead.
+/// applications and conformance tests can treat them alike.
+///
+/// The record-level writes (`create_with_storage`, `rename_with_storage`,
+/// `activate`, `deactivate`, `delete`) change the registry row alone; a
+/// [`TenantManager`](crate::lifecycle::TenantManager) calls them to keep the
+/// row and the tenant's storage in step, so a registry of your own works with
+/// every isolation mode. Applications call the manager, not these.
 ///
 /// Every mutation invalidates the subscribed caches of this process at once;
 /// how other processes learn of it depends on the backend (Postgres:
@@ -98,6 +104,46 @@ pub trait TenantRegistry: Send + Sync {
         domain: &'a DomainName,
     ) -> BoxFuture<'a, Result<bool, TenancyError>>;
 
+    /// Inserts a tenant whose data lives in `storage`: its row and domains.
+    /// `TenantExists`, `DomainTaken`, or `SchemaCreation` when another
+    /// tenant's row records the same storage.
+    fn create_with_storage(
+        &self,
+        tenant: NewTenant,
+        storage: Storage,
+    ) -> BoxFuture<'_, Result<RegistryTenant, TenancyError>>;
+
+    /// Changes a tenant's id (its domains follow) and, when given, the
+    /// storage its row records. `TenantNotFound`, `TenantExists`.
+    fn rename_with_storage<'a>(
+        &'a self,
+        from: &'a TenantId,
+        to: &'a TenantId,
+        storage: Option<&'a Storage>,
+    ) -> BoxFuture<'a, Result<(), TenancyError>>;
+
+    /// Marks a tenant served (`TenantNotFound` if there is none).
+    fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>>;
+
+    /// Marks a tenant not served (`TenantNotFound` if there is none).
+    fn deactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>>;
+
+    /// Removes a tenant's row and domains; `false` if there was none.
+    fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>>;
+
     /// Invalidates `cache` after every mutation.
     fn subscribe(&self, cache: Arc<dyn Invalidate>);
+}
+
+/// Looks a tenant up in `registry`, failing with `TenantNotFound`.
+pub(crate) async fn require(
+    registry: &dyn TenantRegistry,
+    id: &TenantId,
+) -> Result<RegistryTenant, TenancyError> {
+    registry
+        .find_by_id(id)
+        .await?
+        .ok_or_else(|| TenancyError::TenantNotFound {
+            key: tenancy_core::TenantKey::Id(id.clone()),
+        })
 }

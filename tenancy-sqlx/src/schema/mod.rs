@@ -24,13 +24,14 @@
 //! # #[cfg(feature = "postgres")]
 //! # async fn example(registry: tenancy_sqlx::PgRegistry) -> Result<(), Box<dyn std::error::Error>> {
 //! use tenancy_core::TenantId;
-//! use tenancy_sqlx::schema::SchemaManager;
+//! use tenancy_sqlx::schema::{SchemaManager, SchemaPool};
 //! use tenancy_sqlx::{NewTenant, TenantMigrations};
 //!
 //! let migrations = TenantMigrations::from_sql([
 //!     (1, "items", "CREATE TABLE items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL)"),
 //! ])?;
-//! let manager = SchemaManager::new(registry, migrations);
+//! let schemas = SchemaPool::for_registry(&registry);
+//! let manager = SchemaManager::new(registry, schemas, migrations);
 //! let acme = manager.create(NewTenant::new(TenantId::new("acme")?, "Acme Corp")).await?;
 //! let mut tx = manager.schemas().begin(&acme).await?; // search_path = "tenant_acme"
 //! sqlx::query("INSERT INTO items (name) VALUES ('first')").execute(&mut tx).await?;

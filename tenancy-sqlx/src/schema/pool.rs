@@ -9,6 +9,7 @@ use sqlx::{AssertSqlSafe, Executor, PgConnection, PgPool, SqlSafeStr};
 use tenancy_core::{TenancyError, TenantAccess};
 
 use super::cache::StatementCache;
+use super::manager::SpareTable;
 use super::qualified::QualifiedSchema;
 use super::session::TenantSession;
 use super::transaction::TenantTransaction;
@@ -71,6 +72,7 @@ struct Config {
     shared: Vec<Ident>,
     cache: StatementCache,
     idle_in_transaction: Option<std::time::Duration>,
+    spares: SpareTable,
 }
 
 impl SchemaPool {
@@ -99,6 +101,30 @@ impl SchemaPool {
     pub fn naming(mut self, naming: SchemaNaming) -> Self {
         Arc::make_mut(&mut self.config).naming = naming;
         self
+    }
+
+    /// The table listing [spare schemas](crate::schema::SchemaManager::replenish_spares)
+    /// (default `tenancy.spare_schemas`, where [`PgRegistry`](crate::registry::PgRegistry)
+    /// creates it).
+    #[must_use]
+    pub fn spares_table(mut self, schema: &Ident, table: &Ident) -> Self {
+        Arc::make_mut(&mut self.config).spares = SpareTable::new(schema, table);
+        self
+    }
+
+    /// Scopes `registry`'s connections with its schema naming and spare-schema
+    /// table: the storage of a [`SchemaManager`](crate::schema::SchemaManager)
+    /// over that registry.
+    pub fn for_registry(registry: &crate::registry::PgRegistry) -> Self {
+        let config = registry.config();
+        Self::new(registry.connections().clone())
+            .naming(config.naming.clone())
+            .spares_table(config.schema_name(), config.spares())
+    }
+
+    /// The spare-schema table.
+    pub(crate) fn spares(&self) -> &SpareTable {
+        &self.config.spares
     }
 
     /// Appends shared schemas (e.g. where extensions live) after the tenant schema.

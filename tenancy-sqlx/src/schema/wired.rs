@@ -141,7 +141,8 @@ impl SchemaTenancyBuilder {
         let cache = Arc::new(self.cache.build(registry.clone()));
         registry.subscribe(cache.clone());
         let listener = registry.listen();
-        let manager = SchemaManager::new(registry, self.migrations);
+        let schemas = SchemaPool::for_registry(&registry);
+        let manager = SchemaManager::new(registry, schemas, self.migrations);
         let gate = Gate::new(Tenancy::new(self.resolver, cache))
             .with_access(manager.schemas().clone())
             .keep_alive(listener);

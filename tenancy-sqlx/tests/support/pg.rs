@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgConnection, PgPool};
 use tenancy_sqlx::postgres::{PgConnections, Pooler};
-use tenancy_sqlx::{PgRegistry, RegistryConfig, SchemaManager, TenantMigrations};
+use tenancy_sqlx::{PgRegistry, RegistryConfig, SchemaManager, SchemaPool, TenantMigrations};
 
 use super::ids::{test_name, token};
 use super::runtime::{clean_up, connect_loudly, small_pool};
@@ -210,7 +210,11 @@ pub async fn manager_via(
     let registry = PgRegistry::connect(connections, RegistryConfig::default())
         .await
         .unwrap();
-    SchemaManager::new(registry, migrations)
+    SchemaManager::new(
+        registry.clone(),
+        SchemaPool::for_registry(&registry),
+        migrations,
+    )
 }
 
 /// Whether a schema exists.

@@ -42,12 +42,8 @@ async fn main() -> Result<(), BoxError> {
         "users",
         "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL)",
     )])?;
-    let manager = DatabaseManager::new(
-        registry.clone(),
-        SqliteDatabases::new(&tenants_dir)?,
-        migrations,
-        PoolConfig::new(),
-    );
+    let pools = TenantPools::new(SqliteDatabases::new(&tenants_dir)?, PoolConfig::new());
+    let manager = DatabaseManager::new(registry.clone(), pools, migrations);
     for (id, name) in [("acme", "Acme Corp"), ("globex", "Globex")] {
         match manager
             .create(NewTenant::new(TenantId::new(id)?, name))

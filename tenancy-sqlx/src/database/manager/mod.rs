@@ -1,42 +1,53 @@
-//! [`DatabaseManager`]: the tenant lifecycle for database-per-tenant storage.
+//! [`DatabaseManager`]: the tenant lifecycle for database-per-tenant storage,
+//! the [`TenantManager`] over [`TenantPools`].
 
-mod lifecycle;
-mod migrate_all;
+mod storage;
 
-use std::fmt;
-use std::sync::Arc;
-
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
 use tenancy_core::{TenancyError, TenantId};
 
 use super::backend::DatabaseBackend;
-use super::pools::{PoolConfig, TenantConnection, TenantPools};
+use super::pools::{TenantConnection, TenantPools};
 use crate::ident::Ident;
-use crate::lifecycle::TenantLifecycle;
-use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
-use crate::registry::AnyRegistry;
+use crate::lifecycle::TenantManager;
 use crate::registry::TenantRegistry;
+use crate::registry::require;
+use crate::storage::Storage;
 use crate::tenant::{NewTenant, RegistryTenant};
 
-type PlacementFn = Arc<dyn Fn(&NewTenant) -> Ident + Send + Sync>;
-
 /// Creates, migrates, renames, (de)activates and deletes tenants that each
-/// have a database of their own, keeping the registry, the databases and
-/// the [`TenantPools`] in step.
+/// have a database of their own: the [`TenantManager`] over [`TenantPools`],
+/// keeping any registry, the databases and the pools in step.
 ///
-/// The registry may be on any backend ([`AnyRegistry`]); the tenant
-/// databases live on the servers of `B`: [`PgDatabases`](crate::database::PgDatabases)
-/// (new databases are copies of a migrated template: `CREATE DATABASE …
-/// TEMPLATE`), [`MySqlDatabases`](crate::database::MySqlDatabases) (`CREATE DATABASE`
-/// and migrations) or [`SqliteDatabases`](crate::database::SqliteDatabases) (one WAL
-/// file per tenant). Every operation returns the typed lifecycle errors of
-/// [`TenancyError`] and invalidates subscribed caches. Cheap to clone.
+/// The registry may be any [`TenantRegistry`](crate::registry::TenantRegistry);
+/// the tenant databases live on the servers of `B`:
+/// [`PgDatabases`](crate::database::PgDatabases) (new databases are copies of
+/// a migrated template: `CREATE DATABASE … TEMPLATE`),
+/// [`MySqlDatabases`](crate::database::MySqlDatabases) (`CREATE DATABASE` and
+/// migrations) or [`SqliteDatabases`](crate::database::SqliteDatabases) (one
+/// WAL file per tenant). A new tenant goes to the server its
+/// [placement](TenantPools::with_placement) picks, or to the one
+/// [`create_on`](TenantManager::create_on) names. A database that already
+/// exists is never adopted (`SchemaCreation`).
+///
+/// - Rename: Postgres renames the database (`ALTER DATABASE … RENAME`, after
+///   closing the tenant's pool; refused with `SchemaRename` while other
+///   sessions are connected: retry later). MySQL cannot rename a database and
+///   SQLite cannot move a live file safely: there only the registry changes
+///   and the database keeps its name.
+/// - Deactivate closes the tenant's pool; delete drops the database
+///   (Postgres `WITH (FORCE)`, disconnecting other sessions).
+/// - Migrate-all migrates each database on its own connection under sqlx's
+///   per-database lock, at most [`concurrency`](crate::MigrateOptions::concurrency)
+///   at once (default: the per-tenant pool limit). On Postgres and SQLite each
+///   tenant's migrations run in a transaction; MySQL commits DDL implicitly,
+///   so a migration failing half-way leaves that tenant marked dirty, as with
+///   sqlx. The Postgres template databases are migrated first. Tenants whose
+///   storage is not a database of this backend are counted as skipped.
 ///
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {
 /// use tenancy_core::TenantId;
-/// use tenancy_sqlx::{AnyRegistry, DatabaseManager, MigrateOptions, NewTenant, TenantMigrations};
+/// use tenancy_sqlx::{AnyRegistry, DatabaseManager, MigrateOptions, NewTenant, TenantMigrations, TenantPools};
 /// use tenancy_sqlx::database::{PoolConfig, SqliteDatabases};
 ///
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -44,7 +55,8 @@ type PlacementFn = Arc<dyn Fn(&NewTenant) -> Ident + Send + Sync>;
 /// let migrations = TenantMigrations::from_sql([
 ///     (1, "items", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"),
 /// ])?;
-/// let manager = DatabaseManager::new(registry, SqliteDatabases::new("./data")?, migrations, PoolConfig::new());
+/// let pools = TenantPools::new(SqliteDatabases::new("./data")?, PoolConfig::new());
+/// let manager = DatabaseManager::new(registry, pools, migrations);
 /// let acme = manager.create(NewTenant::new(TenantId::new("acme")?, "Acme Corp")).await?;
 ///
 /// let mut conn = manager.connect(&acme).await?;
@@ -58,81 +70,17 @@ type PlacementFn = Arc<dyn Fn(&NewTenant) -> Ident + Send + Sync>;
 /// # }
 /// # fn main() {}
 /// ```
-pub struct DatabaseManager<B: DatabaseBackend> {
-    inner: Arc<Inner<B>>,
-}
+pub type DatabaseManager<B, R = crate::registry::AnyRegistry> = TenantManager<TenantPools<B>, R>;
 
-struct Inner<B: DatabaseBackend> {
-    registry: AnyRegistry,
-    pools: TenantPools<B>,
-    migrations: TenantMigrations,
-    placement: Option<PlacementFn>,
-}
-
-impl<B: DatabaseBackend> Clone for DatabaseManager<B> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<B: DatabaseBackend> DatabaseManager<B> {
-    /// A manager for the tenants of `registry` whose databases live on the
-    /// servers of `backend`, migrated with `migrations`, served through
-    /// pools limited by `pools`. Call it inside a Tokio runtime.
-    pub fn new(
-        registry: impl Into<AnyRegistry>,
-        backend: B,
-        migrations: TenantMigrations,
-        pools: PoolConfig,
-    ) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                registry: registry.into(),
-                pools: TenantPools::new(backend, pools),
-                migrations,
-                placement: None,
-            }),
-        }
-    }
-
-    /// Chooses the server of each new tenant (default: the backend's
-    /// default server). The server must be configured on the backend.
-    #[must_use]
-    pub fn with_placement(
-        self,
-        placement: impl Fn(&NewTenant) -> Ident + Send + Sync + 'static,
-    ) -> Self {
-        let inner = Inner {
-            registry: self.inner.registry.clone(),
-            pools: self.inner.pools.clone(),
-            migrations: self.inner.migrations.clone(),
-            placement: Some(Arc::new(placement)),
-        };
-        Self {
-            inner: Arc::new(inner),
-        }
-    }
-
-    /// The registry.
-    pub fn registry(&self) -> &AnyRegistry {
-        &self.inner.registry
-    }
-
+impl<B: DatabaseBackend, R: TenantRegistry> TenantManager<TenantPools<B>, R> {
     /// The per-tenant pools (a [`TenantAccess`](tenancy_core::TenantAccess)).
     pub fn pools(&self) -> &TenantPools<B> {
-        &self.inner.pools
+        self.storage()
     }
 
     /// The backend.
     pub fn backend(&self) -> &B {
-        self.inner.pools.backend()
-    }
-
-    /// The tenant migrations.
-    pub fn migrations(&self) -> &TenantMigrations {
-        &self.inner.migrations
+        self.pools().backend()
     }
 
     /// A pooled connection to `tenant`'s database.
@@ -140,61 +88,26 @@ impl<B: DatabaseBackend> DatabaseManager<B> {
         &self,
         tenant: &RegistryTenant,
     ) -> Result<TenantConnection<B>, TenancyError> {
-        tenancy_core::TenantAccess::open(&self.inner.pools, tenant).await
+        tenancy_core::TenantAccess::open(self.pools(), tenant).await
     }
 
-    fn server_for(&self, new: &NewTenant) -> Ident {
-        match &self.inner.placement {
-            Some(placement) => placement(new),
-            None => self.backend().default_server().clone(),
-        }
-    }
-}
-
-impl<B: DatabaseBackend> fmt::Debug for DatabaseManager<B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatabaseManager")
-            .field("registry", &self.inner.registry)
-            .field("pools", &self.inner.pools)
-            .field("migrations", &self.inner.migrations)
-            .field("placement", &self.inner.placement.is_some())
-            .finish()
-    }
-}
-
-impl<B: DatabaseBackend> TenantLifecycle for DatabaseManager<B> {
-    fn registry(&self) -> &dyn TenantRegistry {
-        &self.inner.registry
-    }
-
-    fn create(&self, tenant: NewTenant) -> BoxFuture<'_, Result<RegistryTenant, TenancyError>> {
-        DatabaseManager::create(self, tenant).boxed()
-    }
-
-    fn rename<'a>(
-        &'a self,
-        from: &'a TenantId,
-        to: &'a TenantId,
-    ) -> BoxFuture<'a, Result<RegistryTenant, TenancyError>> {
-        DatabaseManager::rename(self, from, to).boxed()
-    }
-
-    fn deactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
-        DatabaseManager::deactivate(self, id).boxed()
-    }
-
-    fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
-        DatabaseManager::activate(self, id).boxed()
-    }
-
-    fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
-        DatabaseManager::delete(self, id).boxed()
-    }
-
-    fn migrate_all(
+    /// Creates a tenant whose database lives on `server` (see
+    /// [`create`](TenantManager::create)); `Configuration` when no such
+    /// server is configured.
+    pub async fn create_on(
         &self,
-        options: MigrateOptions,
-    ) -> BoxFuture<'_, Result<MigrationReport, TenancyError>> {
-        DatabaseManager::migrate_all(self, options).boxed()
+        new: NewTenant,
+        server: &Ident,
+    ) -> Result<RegistryTenant, TenancyError> {
+        let location = self.pools().location_on(server, &new.id).await?;
+        self.create_in(new, Storage::Database(location)).await
+    }
+
+    /// Applies pending migrations to one tenant; returns the applied versions.
+    pub async fn migrate(&self, id: &TenantId) -> Result<Vec<i64>, TenancyError> {
+        let tenant = require(self.registry(), id).await?;
+        self.pools()
+            .migrate_tenant(&tenant, self.migrations())
+            .await
     }
 }

@@ -81,12 +81,17 @@ const RECHECK: Duration = Duration::from_millis(50);
 /// ```
 pub struct TenantPools<B: DatabaseBackend> {
     shared: Arc<Shared<B>>,
+    placement: Option<Placement>,
 }
+
+/// Chooses the server of a new tenant.
+type Placement = Arc<dyn Fn(&crate::tenant::NewTenant) -> crate::ident::Ident + Send + Sync>;
 
 impl<B: DatabaseBackend> Clone for TenantPools<B> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
+            placement: self.placement.clone(),
         }
     }
 }
@@ -170,7 +175,29 @@ impl<B: DatabaseBackend> TenantPools<B> {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(maintain(Arc::downgrade(&shared)));
         }
-        Self { shared }
+        Self {
+            shared,
+            placement: None,
+        }
+    }
+
+    /// Chooses the server of each new tenant (default: the backend's default
+    /// server); the server must be configured on the backend.
+    #[must_use]
+    pub fn with_placement(
+        mut self,
+        placement: impl Fn(&crate::tenant::NewTenant) -> crate::ident::Ident + Send + Sync + 'static,
+    ) -> Self {
+        self.placement = Some(Arc::new(placement));
+        self
+    }
+
+    /// The server a new tenant's database goes to.
+    pub(crate) fn server_for(&self, new: &crate::tenant::NewTenant) -> crate::ident::Ident {
+        match &self.placement {
+            Some(placement) => placement(new),
+            None => self.backend().default_server().clone(),
+        }
     }
 
     /// The backend.

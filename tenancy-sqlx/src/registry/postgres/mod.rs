@@ -167,14 +167,7 @@ impl PgRegistry {
     /// [`TenancyError::TenantExists`] or [`TenancyError::DomainTaken`].
     pub async fn create(&self, new: NewTenant) -> Result<RegistryTenant, TenancyError> {
         let storage = Storage::Schema(self.inner.config.naming.schema_for(&new.id)?);
-        let mut conn = self.unit().await?;
-        let tenant = self
-            .insert_on(&mut conn, &new, storage, false)
-            .await?
-            .tenant;
-        conn.finish().await.map_err(store_error)?;
-        self.publish(&created_events(&new)).await;
-        Ok(tenant)
+        self.create_with_storage(new, storage).await
     }
 
     /// Registers a tenant whose data lives in `storage` (another isolation
@@ -186,10 +179,7 @@ impl PgRegistry {
         storage: Storage,
     ) -> Result<RegistryTenant, TenancyError> {
         let mut conn = self.unit().await?;
-        let tenant = self
-            .insert_on(&mut conn, &new, storage, false)
-            .await?
-            .tenant;
+        let tenant = self.insert_on(&mut conn, &new, storage).await?;
         conn.finish().await.map_err(store_error)?;
         self.publish(&created_events(&new)).await;
         Ok(tenant)
@@ -320,12 +310,22 @@ impl PgRegistry {
     /// [`SchemaManager::rename`](crate::schema::SchemaManager::rename) also renames
     /// the schema. Fails with [`TenancyError::TenantExists`] when `to` is taken.
     pub async fn rename(&self, from: &TenantId, to: &TenantId) -> Result<(), TenancyError> {
+        self.rename_with_storage(from, to, None).await
+    }
+
+    /// Changes a tenant's id and, when given, the storage its row records.
+    pub async fn rename_with_storage(
+        &self,
+        from: &TenantId,
+        to: &TenantId,
+        storage: Option<&Storage>,
+    ) -> Result<(), TenancyError> {
         let events = [
             Invalidation::Tenant(from.clone()),
             Invalidation::Tenant(to.clone()),
         ];
         let mut conn = self.unit().await?;
-        let rows = self.rename_on(&mut conn, from, to, None).await?;
+        let rows = self.rename_on(&mut conn, from, to, storage).await?;
         conn.finish().await.map_err(store_error)?;
         self.finish(from, rows, &events).await
     }
@@ -476,6 +476,35 @@ impl TenantRegistry for PgRegistry {
         domain: &'a DomainName,
     ) -> BoxFuture<'a, Result<bool, TenancyError>> {
         PgRegistry::remove_domain(self, domain).boxed()
+    }
+
+    fn create_with_storage(
+        &self,
+        tenant: NewTenant,
+        storage: Storage,
+    ) -> BoxFuture<'_, Result<RegistryTenant, TenancyError>> {
+        Box::pin(PgRegistry::create_with_storage(self, tenant, storage))
+    }
+
+    fn rename_with_storage<'a>(
+        &'a self,
+        from: &'a TenantId,
+        to: &'a TenantId,
+        storage: Option<&'a Storage>,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        Box::pin(PgRegistry::rename_with_storage(self, from, to, storage))
+    }
+
+    fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
+        Box::pin(PgRegistry::activate(self, id))
+    }
+
+    fn deactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
+        Box::pin(PgRegistry::deactivate(self, id))
+    }
+
+    fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
+        Box::pin(PgRegistry::delete(self, id))
     }
 
     fn subscribe(&self, cache: Arc<dyn Invalidate>) {

@@ -28,9 +28,6 @@ pub(crate) struct RegistrySql {
     pub(crate) rename_with_storage: SqlStr,
     pub(crate) delete: SqlStr,
     pub(crate) domains_taken: SqlStr,
-    pub(crate) add_spare: SqlStr,
-    pub(crate) list_spares: SqlStr,
-    pub(crate) remove_spare: SqlStr,
     /// Constraint names, to classify unique violations.
     pub(crate) tenants_table: String,
     pub(crate) domains_table: String,
@@ -48,7 +45,6 @@ impl RegistrySql {
         let s = config.schema_name().quoted();
         let t = format!("{s}.{}", tenants.quoted());
         let d = format!("{s}.{}", domains.quoted());
-        let sp = format!("{s}.{}", config.spares().quoted());
         let select = format!(
             "SELECT t.id, t.name, t.active, t.storage_kind, t.storage_location, \
              (extract(epoch FROM t.created_at) * 1000000)::int8 AS created_us, \
@@ -64,7 +60,7 @@ impl RegistrySql {
             )),
             list: sql(format!("{select} GROUP BY t.id ORDER BY t.id")),
             // $1 id, $2 name, $3 active, $4 kind, $5 location, $6 domains, $7 primaries,
-            // $8 channel, $9 payload, $10 claim a spare schema?, $11 schema name (role check).
+            // $8 channel, $9 payload.
             insert: sql(format!(
                 "WITH tenant AS (\
                    INSERT INTO {t} (id, name, active, storage_kind, storage_location) \
@@ -73,15 +69,10 @@ impl RegistrySql {
                    INSERT INTO {d} (domain, tenant_id, is_primary) \
                    SELECT x.domain, tenant.id, x.is_primary FROM tenant, \
                    unnest($6::text[], $7::bool[]) AS x(domain, is_primary) RETURNING domain\
-                 ), claimed AS (\
-                   DELETE FROM {sp} WHERE $10 AND schema_name = (SELECT schema_name FROM {sp} \
-                   ORDER BY created_at, schema_name LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING schema_name\
                  ) \
                  SELECT (extract(epoch FROM created_at) * 1000000)::int8 AS created_us, \
                  (extract(epoch FROM updated_at) * 1000000)::int8 AS updated_us, \
-                 pg_notify($8, $9)::text AS notified, \
-                 (SELECT schema_name FROM claimed) AS spare, \
-                 EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $11) AS role_exists \
+                 pg_notify($8, $9)::text AS notified \
                  FROM tenant"
             )),
             // $1 id, $2 name, $3 channel, $4 payload.
@@ -127,9 +118,6 @@ impl RegistrySql {
             domains_taken: sql(format!(
                 "SELECT domain FROM {d} WHERE domain = ANY($1) ORDER BY domain LIMIT 1"
             )),
-            add_spare: sql(format!("INSERT INTO {sp} (schema_name) VALUES ($1)")),
-            list_spares: sql(format!("SELECT schema_name FROM {sp} ORDER BY schema_name")),
-            remove_spare: sql(format!("DELETE FROM {sp} WHERE schema_name = $1")),
             tenants_table: tenants.as_str().to_owned(),
             domains_table: domains.as_str().to_owned(),
             storage_key: format!("{}_storage_key", tenants.as_str()),
@@ -209,10 +197,6 @@ mod tests {
                 .as_str()
                 .contains("FROM \"tenancy\".\"tenants\" t")
         );
-        assert!(
-            sql.insert
-                .as_str()
-                .contains("\"tenancy\".\"spare_schemas\"")
-        );
+        assert!(sql.insert.as_str().contains("\"tenancy\".\"domains\""));
     }
 }

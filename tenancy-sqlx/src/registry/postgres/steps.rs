@@ -4,20 +4,11 @@
 use sqlx::{PgConnection, Row};
 use tenancy_core::{DomainName, Invalidation, TenancyError, TenantId};
 
-use super::sql::{RegistrySql, decode_tenant, from_micros};
+use super::sql::from_micros;
 use super::{PgRegistry, created_events, not_found, notify};
 use crate::error::{constraint, is_unique_violation, store_error};
 use crate::storage::Storage;
 use crate::tenant::{NewTenant, RegistryTenant};
-
-/// The outcome of [`PgRegistry::insert_on`].
-pub(crate) struct Inserted {
-    pub(crate) tenant: RegistryTenant,
-    /// The spare schema claimed, if one was asked for and available.
-    pub(crate) spare: Option<String>,
-    /// Whether a role has the storage location's name.
-    pub(crate) role_exists: bool,
-}
 
 /// What a unique violation on a registry insert or update collided with.
 pub(crate) enum Conflict {
@@ -28,10 +19,6 @@ pub(crate) enum Conflict {
 }
 
 impl PgRegistry {
-    pub(crate) fn sql(&self) -> &RegistrySql {
-        &self.inner.sql
-    }
-
     pub(crate) fn origin(&self) -> &str {
         &self.inner.origin
     }
@@ -54,15 +41,13 @@ impl PgRegistry {
         Ok(())
     }
 
-    /// Inserts the registry row (and domains) on `conn`, notifying on commit;
-    /// with `claim`, also claims a spare schema in the same statement.
+    /// Inserts the registry row (and domains) on `conn`, notifying on commit.
     pub(crate) async fn insert_on(
         &self,
         conn: &mut PgConnection,
         new: &NewTenant,
         storage: Storage,
-        claim: bool,
-    ) -> Result<Inserted, TenancyError> {
+    ) -> Result<RegistryTenant, TenancyError> {
         let domains: Vec<&str> = new.domains.iter().map(|d| d.name.as_str()).collect();
         let primaries: Vec<bool> = new.domains.iter().map(|d| d.primary).collect();
         if primaries.iter().filter(|primary| **primary).count() > 1 {
@@ -81,8 +66,6 @@ impl PgRegistry {
             .bind(&primaries)
             .bind(self.inner.config.channel.as_str())
             .bind(self.payload(&created_events(new)))
-            .bind(claim)
-            .bind(storage.location())
             .fetch_one(&mut *conn)
             .await;
         let row = match inserted {
@@ -105,18 +88,12 @@ impl PgRegistry {
         };
         let created: i64 = row.try_get("created_us").map_err(TenancyError::storage)?;
         let updated: i64 = row.try_get("updated_us").map_err(TenancyError::storage)?;
-        let spare: Option<String> = row.try_get("spare").map_err(TenancyError::storage)?;
-        let role_exists: bool = row.try_get("role_exists").map_err(TenancyError::storage)?;
         let tenant = RegistryTenant::builder(new.id.clone(), new.name.clone(), storage)
             .active(new.active)
             .domains(new.domains.clone())
             .timestamps(from_micros(created), from_micros(updated))
             .build();
-        Ok(Inserted {
-            tenant,
-            spare,
-            role_exists,
-        })
+        Ok(tenant)
     }
 
     /// Renames on `conn`; returns the number of rows changed (0: `from` unknown).
@@ -180,26 +157,6 @@ impl PgRegistry {
             .await
             .map_err(store_error)?;
         Ok(!rows.is_empty())
-    }
-
-    /// Looks a tenant up, failing with `TenantNotFound`.
-    pub(crate) async fn require(&self, id: &TenantId) -> Result<RegistryTenant, TenancyError> {
-        self.find_by_id(id).await?.ok_or_else(|| not_found(id))
-    }
-
-    /// Looks a tenant up on `conn` (e.g. inside a transaction).
-    pub(crate) async fn find_on(
-        &self,
-        conn: &mut PgConnection,
-        id: &TenantId,
-    ) -> Result<Option<RegistryTenant>, TenancyError> {
-        let row = sqlx::query(self.inner.sql.find_by_id.clone())
-            .persistent(false)
-            .bind(id.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        row.as_ref().map(decode_tenant).transpose()
     }
 
     /// Classifies a unique violation on the registry tables.

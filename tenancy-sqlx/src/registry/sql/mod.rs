@@ -27,7 +27,8 @@ use self::rows::{Subscribers, decode_rows};
 use super::TenantRegistry;
 use super::config::{RegistryConfig, TableDefaults};
 use crate::error::store_error;
-use crate::tenant::RegistryTenant;
+use crate::storage::Storage;
+use crate::tenant::{NewTenant, RegistryTenant};
 
 /// The tenant registry on MySQL / MariaDB ([`MySqlRegistry`]).
 ///
@@ -164,12 +165,6 @@ impl<D: Dialect> SqlRegistry<D> {
         &self.inner.config
     }
 
-    /// The statements (for the shared-mode manager, which writes the
-    /// registry in its own transactions).
-    pub(crate) fn sql(&self) -> &Arc<Sql> {
-        &self.inner.sql
-    }
-
     /// Calls `cache` after every mutation made through this registry
     /// (other processes' changes reach it only through its TTL).
     pub fn subscribe(&self, cache: Arc<dyn Invalidate>) {
@@ -299,6 +294,35 @@ impl<D: Dialect> TenantRegistry for SqlRegistry<D> {
         domain: &'a DomainName,
     ) -> BoxFuture<'a, Result<bool, TenancyError>> {
         SqlRegistry::remove_domain(self, domain).boxed()
+    }
+
+    fn create_with_storage(
+        &self,
+        tenant: NewTenant,
+        storage: Storage,
+    ) -> BoxFuture<'_, Result<RegistryTenant, TenancyError>> {
+        Box::pin(SqlRegistry::create_with_storage(self, tenant, storage))
+    }
+
+    fn rename_with_storage<'a>(
+        &'a self,
+        from: &'a TenantId,
+        to: &'a TenantId,
+        storage: Option<&'a Storage>,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        Box::pin(SqlRegistry::rename_with_storage(self, from, to, storage))
+    }
+
+    fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
+        Box::pin(SqlRegistry::activate(self, id))
+    }
+
+    fn deactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
+        Box::pin(SqlRegistry::deactivate(self, id))
+    }
+
+    fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
+        Box::pin(SqlRegistry::delete(self, id))
     }
 
     fn subscribe(&self, cache: Arc<dyn Invalidate>) {

@@ -270,7 +270,7 @@ impl<D: Dialect> SqlRegistry<D> {
     }
 
     /// Renames, recording a new storage location when `storage` is given.
-    pub(crate) async fn rename_with_storage(
+    pub async fn rename_with_storage(
         &self,
         from: &TenantId,
         to: &TenantId,

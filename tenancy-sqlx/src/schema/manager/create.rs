@@ -1,69 +1,80 @@
-//! [`SchemaManager::create`]: registry row, schema and migrations as one unit.
+//! A tenant schema made: created (or a spare claimed), migrated and seeded in
+//! one transaction.
 
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, Row};
 use tenancy_core::{BoxError, TenancyError, TenantId};
 
-use super::SchemaManager;
 use crate::error::sqlstate;
+use crate::lifecycle::Seed;
+use crate::migrate::TenantMigrations;
 use crate::postgres::migrate::{apply_fresh, apply_missing, history_query};
-use crate::registry::postgres::created_events;
-use crate::storage::SchemaName;
-use crate::storage::Storage;
+use crate::schema::pool::SchemaPool;
+use crate::schema::transaction::TenantTransaction;
+use crate::storage::{SchemaName, Storage};
 use crate::tenant::{NewTenant, RegistryTenant};
 
-impl SchemaManager {
-    /// Creates a tenant: registry row, schema, migrations and seed, in one
-    /// transaction.
-    ///
-    /// A failure at any step rolls everything back: neither the registry row
-    /// nor the schema is left behind. Of two concurrent creations of the same
-    /// id exactly one succeeds; the other fails with
-    /// [`TenancyError::TenantExists`] (the registry row is written first, so the
-    /// loser waits on it and then fails without touching any schema).
-    ///
-    /// When a [spare schema](Self::replenish_spares) is available it is claimed
-    /// (renamed) instead of creating the schema and replaying the migrations,
-    /// which turns the expensive DDL into a catalog rename.
-    ///
-    /// Errors: `TenantExists`, `DomainTaken`, `SchemaCreation` (e.g. the schema
-    /// name is taken by a schema or a role, or too long for the prefix),
-    /// `TableCreation` (a migration or the seed failed), `StoreUnavailable`.
-    pub async fn create(&self, new: NewTenant) -> Result<RegistryTenant, TenancyError> {
-        let naming = &self.inner.registry.config().naming;
-        let schema = naming.schema_for(&new.id).map_err(|error| {
-            schema_creation(&new.id, &format!("{}{}", naming.prefix(), new.id), error)
-        })?;
-        // One round trip: BEGIN + search_path (the schema does not exist yet).
-        let mut tx = self.inner.schemas.begin(&schema).await?;
-        let conn = tx.unpartitioned_connection();
+impl SchemaPool {
+    /// The schema a new tenant gets; `SchemaCreation` when its id makes no
+    /// valid schema name (too long for the prefix).
+    pub(super) fn allocate_schema(&self, new: &NewTenant) -> Result<Storage, TenancyError> {
+        let naming = self.schema_naming();
+        naming
+            .schema_for(&new.id)
+            .map(Storage::Schema)
+            .map_err(|error| {
+                schema_creation(&new.id, &format!("{}{}", naming.prefix(), new.id), error)
+            })
+    }
 
-        // The registry row first (a concurrent creation of the same id blocks
-        // on it), claiming a spare schema and checking role names in the same
-        // statement.
-        let inserted = self
-            .inner
-            .registry
-            .insert_on(&mut *conn, &new, Storage::Schema(schema.clone()), true)
-            .await?;
-        if inserted.role_exists {
+    /// Creates the tenant's schema (or claims a spare), applies the
+    /// migrations and runs the seed, in one transaction.
+    pub(super) async fn provision_schema(
+        &self,
+        tenant: &RegistryTenant,
+        migrations: &TenantMigrations,
+        seed: Option<&Seed<TenantTransaction<'static>>>,
+    ) -> Result<(), TenancyError> {
+        let id = tenant.id();
+        let schema = tenant
+            .schema()
+            .ok_or_else(|| schema_creation(id, tenant.storage().location(), "no schema storage"))?
+            .clone();
+        let spares = self.spares();
+        let statement = if spares.exists(self).await? {
+            spares.claim.clone()
+        } else {
+            spares.role_check.clone()
+        };
+        // One round trip: BEGIN + search_path (the schema does not exist yet).
+        let mut tx = self.begin(&schema).await?;
+        let conn = tx.unpartitioned_connection();
+        // A spare to claim, and whether a role has the schema's name (a
+        // role's default search_path would pick the schema up).
+        let row = sqlx::query(statement)
+            .persistent(false)
+            .bind(schema.as_str())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|error| step(id, &schema, error, Step::Schema))?;
+        let spare: Option<String> = row.try_get("spare").map_err(TenancyError::storage)?;
+        let role_exists: bool = row.try_get("role_exists").map_err(TenancyError::storage)?;
+        if role_exists {
             return Err(schema_creation(
-                &new.id,
+                id,
                 schema.as_str(),
                 "a role has this name, and a role's default search_path would pick the schema up",
             ));
         }
-        let tenant = inserted.tenant;
-
-        match inserted.spare {
+        match spare {
             Some(spare) => {
                 // Rename the spare and read its history in one round trip.
                 let spare = SchemaName::new(&spare)
-                    .map_err(|error| schema_creation(&new.id, schema.as_str(), error))?;
+                    .map_err(|error| schema_creation(id, schema.as_str(), error))?;
                 let history = sqlx::raw_sql(AssertSqlSafe(format!(
                     "ALTER SCHEMA {} RENAME TO {}; {}",
                     spare.quoted(),
                     schema.quoted(),
-                    history_query(&self.inner.migrations)
+                    history_query(migrations)
                 )))
                 .fetch_all(&mut *conn)
                 .await
@@ -72,37 +83,33 @@ impl SchemaManager {
                         Some("42P01" | "42703") => Step::Tables,
                         _ => Step::Schema,
                     };
-                    step(&new.id, &schema, error, which)
+                    step(id, &schema, error, which)
                 })?;
-                apply_missing(&mut *conn, &self.inner.migrations, &history)
+                apply_missing(&mut *conn, migrations, &history)
                     .await
-                    .map_err(|error| step(&new.id, &schema, error, Step::Tables))?;
+                    .map_err(|error| step(id, &schema, error, Step::Tables))?;
             }
             None => {
                 sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA {}", schema.quoted())))
                     .execute(&mut *conn)
                     .await
-                    .map_err(|error| step(&new.id, &schema, error, Step::Schema))?;
-                apply_fresh(&mut *conn, &self.inner.migrations)
+                    .map_err(|error| step(id, &schema, error, Step::Schema))?;
+                apply_fresh(&mut *conn, migrations)
                     .await
-                    .map_err(|error| step(&new.id, &schema, error, Step::Tables))?;
+                    .map_err(|error| step(id, &schema, error, Step::Tables))?;
             }
         }
-
-        if let Some(seed) = &self.inner.seed {
-            seed(&mut tx, &tenant)
+        if let Some(seed) = seed {
+            seed(&mut tx, tenant)
                 .await
                 .map_err(|source| TenancyError::TableCreation {
-                    tenant: new.id.clone(),
+                    tenant: id.clone(),
                     source,
                 })?;
         }
         tx.commit()
             .await
-            .map_err(|error| step(&new.id, &schema, error, Step::Schema))?;
-        self.inner.registry.publish(&created_events(&new)).await;
-        tracing::info!(tenant = %new.id, %schema, "tenant created");
-        Ok(tenant)
+            .map_err(|error| step(id, &schema, error, Step::Schema))
     }
 }
 

@@ -1,54 +1,49 @@
-//! [`SchemaManager`]: the tenant lifecycle for schema-per-tenant Postgres.
+//! [`SchemaManager`]: the tenant lifecycle for schema-per-tenant Postgres,
+//! the [`TenantManager`] over [`SchemaPool`].
 
 mod create;
 mod migrate_all;
 mod rename;
 mod spares;
+mod storage;
 
-use std::fmt;
-use std::sync::Arc;
+pub(crate) use spares::SpareTable;
 
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
-use sqlx::PgPool;
-use tenancy_core::{BoxError, TenancyError, TenantId};
+use tenancy_core::{TenancyError, TenantId};
 
 use super::pool::SchemaPool;
-use super::transaction::TenantTransaction;
-use crate::lifecycle::TenantLifecycle;
-use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
+use crate::lifecycle::TenantManager;
 use crate::registry::TenantRegistry;
-use crate::registry::postgres::PgRegistry;
-use crate::tenant::{NewTenant, RegistryTenant};
-
-type SeedFn = Arc<
-    dyn for<'a> Fn(
-            &'a mut TenantTransaction<'static>,
-            &'a RegistryTenant,
-        ) -> BoxFuture<'a, Result<(), BoxError>>
-        + Send
-        + Sync,
->;
+use crate::registry::require;
 
 /// Creates, migrates, renames, (de)activates and deletes tenants whose data
-/// lives in a schema each, keeping the [`PgRegistry`] and the schemas in step.
+/// lives in a schema each: the [`TenantManager`] over [`SchemaPool`], with any
+/// registry (usually a [`PgRegistry`](crate::registry::PgRegistry) in the
+/// same database, with [`SchemaPool::for_registry`]).
 ///
-/// Every operation is one transaction: a failure leaves the registry and the
-/// schemas as they were, and returns the typed lifecycle error of
-/// [`TenancyError`] (`SchemaCreation`, `TableCreation`, `SchemaRename`,
-/// `SchemaDrop`, `Migration`, `TenantExists`, ...). Caches subscribed to the
-/// registry are invalidated after each commit, here and (through `NOTIFY`) in
-/// other processes. Cheap to clone.
+/// - Create: the schema, its migrations and the seed in one transaction (a
+///   [spare schema](Self::replenish_spares), when one is ready, is claimed
+///   with a rename instead); `SchemaCreation` when the schema name is taken
+///   by a schema or a role, or too long for the prefix.
+/// - Rename: `ALTER SCHEMA … RENAME` under both schemas' advisory locks, so
+///   the name keeps following the id.
+/// - Delete: `DROP SCHEMA … CASCADE` under the schema's lock.
+/// - Migrate-all: each tenant in its own transaction under a per-schema
+///   advisory lock (never sqlx's database-wide lock), at most
+///   [`concurrency`](crate::MigrateOptions::concurrency) at once (default: the
+///   pool's maximum size); a failing tenant is rolled back and reported, and
+///   the run is resumable.
 ///
 /// ```no_run
 /// use tenancy_core::TenantId;
-/// use tenancy_sqlx::{MigrateOptions, NewTenant, PgRegistry, SchemaManager, TenantMigrations};
+/// use tenancy_sqlx::{MigrateOptions, NewTenant, PgRegistry, SchemaManager, SchemaPool, TenantMigrations};
 ///
 /// # async fn example(registry: PgRegistry) -> Result<(), Box<dyn std::error::Error>> {
 /// let migrations = TenantMigrations::from_sql([
 ///     (1, "items", "CREATE TABLE items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL)"),
 /// ])?;
-/// let manager = SchemaManager::new(registry, migrations);
+/// let schemas = SchemaPool::for_registry(&registry);
+/// let manager = SchemaManager::new(registry, schemas, migrations);
 /// let acme = manager.create(NewTenant::new(TenantId::new("acme")?, "Acme Corp")).await?;
 ///
 /// let mut tx = manager.schemas().begin(&acme).await?;
@@ -60,145 +55,19 @@ type SeedFn = Arc<
 /// manager.delete(acme.id()).await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct SchemaManager {
-    inner: Arc<Inner>,
-}
+pub type SchemaManager<R = crate::registry::PgRegistry> = TenantManager<SchemaPool, R>;
 
-#[derive(Clone)]
-struct Inner {
-    registry: PgRegistry,
-    schemas: SchemaPool,
-    migrations: TenantMigrations,
-    seed: Option<SeedFn>,
-}
-
-impl SchemaManager {
-    /// A manager applying `migrations` to the tenants of `registry`.
-    pub fn new(registry: PgRegistry, migrations: TenantMigrations) -> Self {
-        let schemas = SchemaPool::new(registry.connections().clone())
-            .naming(registry.config().naming.clone());
-        Self {
-            inner: Arc::new(Inner {
-                registry,
-                schemas,
-                migrations,
-                seed: None,
-            }),
-        }
-    }
-
-    /// Runs `seed` in every [`create`](Self::create) transaction, after the
-    /// migrations, in the new tenant's schema (e.g. to insert initial rows).
-    /// A failing seed fails the creation with [`TenancyError::TableCreation`].
-    ///
-    /// ```no_run
-    /// # fn example(manager: tenancy_sqlx::SchemaManager) -> tenancy_sqlx::SchemaManager {
-    /// manager.with_seed(|tx, tenant| {
-    ///     let owner = tenant.id().to_string();
-    ///     Box::pin(async move {
-    ///         sqlx::query("INSERT INTO settings (owner) VALUES ($1)").bind(owner).execute(tx).await?;
-    ///         Ok(())
-    ///     })
-    /// })
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn with_seed<F>(mut self, seed: F) -> Self
-    where
-        F: for<'a> Fn(
-                &'a mut TenantTransaction<'static>,
-                &'a RegistryTenant,
-            ) -> BoxFuture<'a, Result<(), BoxError>>
-            + Send
-            + Sync
-            + 'static,
-    {
-        Arc::make_mut(&mut self.inner).seed = Some(Arc::new(seed));
-        self
-    }
-
-    /// Uses `schemas` (e.g. with shared schemas or another cache mode) for
-    /// tenant transactions; it must be on the registry's pool and naming.
-    #[must_use]
-    pub fn with_schemas(mut self, schemas: SchemaPool) -> Self {
-        Arc::make_mut(&mut self.inner).schemas = schemas;
-        self
-    }
-
-    /// The registry.
-    pub fn registry(&self) -> &PgRegistry {
-        &self.inner.registry
-    }
-
-    /// The tenant migrations.
-    pub fn migrations(&self) -> &TenantMigrations {
-        &self.inner.migrations
-    }
-
-    /// Scoped access to tenant schemas on the registry's pool.
+impl<R: TenantRegistry> TenantManager<SchemaPool, R> {
+    /// Scoped access to tenant schemas.
     pub fn schemas(&self) -> &SchemaPool {
-        &self.inner.schemas
+        self.storage()
     }
 
-    fn pool(&self) -> &PgPool {
-        self.inner.registry.pool()
-    }
-
-    /// Deactivates a tenant (see [`PgRegistry::deactivate`]).
-    pub async fn deactivate(&self, id: &TenantId) -> Result<(), TenancyError> {
-        self.inner.registry.deactivate(id).await
-    }
-
-    /// Activates a tenant (see [`PgRegistry::activate`]).
-    pub async fn activate(&self, id: &TenantId) -> Result<(), TenancyError> {
-        self.inner.registry.activate(id).await
-    }
-}
-
-impl fmt::Debug for SchemaManager {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SchemaManager")
-            .field("registry", &self.inner.registry)
-            .field("migrations", &self.inner.migrations)
-            .field("seed", &self.inner.seed.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl TenantLifecycle for SchemaManager {
-    fn registry(&self) -> &dyn TenantRegistry {
-        SchemaManager::registry(self)
-    }
-
-    fn create(&self, tenant: NewTenant) -> BoxFuture<'_, Result<RegistryTenant, TenancyError>> {
-        SchemaManager::create(self, tenant).boxed()
-    }
-
-    fn rename<'a>(
-        &'a self,
-        from: &'a TenantId,
-        to: &'a TenantId,
-    ) -> BoxFuture<'a, Result<RegistryTenant, TenancyError>> {
-        SchemaManager::rename(self, from, to).boxed()
-    }
-
-    fn deactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
-        SchemaManager::deactivate(self, id).boxed()
-    }
-
-    fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
-        SchemaManager::activate(self, id).boxed()
-    }
-
-    fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
-        SchemaManager::delete(self, id).boxed()
-    }
-
-    fn migrate_all(
-        &self,
-        options: MigrateOptions,
-    ) -> BoxFuture<'_, Result<MigrationReport, TenancyError>> {
-        SchemaManager::migrate_all(self, options).boxed()
+    /// Applies pending migrations to one tenant; returns the applied versions.
+    pub async fn migrate(&self, id: &TenantId) -> Result<Vec<i64>, TenancyError> {
+        let tenant = require(self.registry(), id).await?;
+        self.schemas()
+            .migrate_tenant(&tenant, self.migrations())
+            .await
     }
 }

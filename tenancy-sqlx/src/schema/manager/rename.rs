@@ -1,66 +1,33 @@
-//! [`SchemaManager::rename`] and [`SchemaManager::delete`].
+//! A tenant schema renamed (and renamed back) or dropped, under advisory locks.
 
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
-use tenancy_core::{Invalidation, TenancyError, TenantId, TenantKey};
+use tenancy_core::{BoxError, TenancyError, TenantId};
 
-use super::SchemaManager;
 use crate::error::{step_error, store_error};
 use crate::postgres::lock;
 use crate::postgres::tx::PgTx;
-use crate::storage::SchemaName;
-use crate::storage::Storage;
+use crate::schema::pool::SchemaPool;
+use crate::storage::{SchemaName, Storage};
 use crate::tenant::RegistryTenant;
 
-impl SchemaManager {
-    /// Renames a tenant: its id in the registry (domains follow) and its schema,
-    /// in one transaction, then invalidates both ids in every cache.
-    ///
-    /// Errors: `TenantNotFound` (no `from`), `TenantExists` (`to` is taken),
-    /// `SchemaRename` (the schema cannot be renamed, e.g. the new name is taken
-    /// by a schema or a role, or too long for the prefix).
-    pub async fn rename(
+impl SchemaPool {
+    /// Renames `tenant`'s schema to the one `to` maps to, under both schemas'
+    /// locks; `SchemaRename` when the new name is taken by a schema or a
+    /// role, or too long for the prefix.
+    pub(super) async fn rename_schema(
         &self,
-        from: &TenantId,
+        tenant: &RegistryTenant,
         to: &TenantId,
-    ) -> Result<RegistryTenant, TenancyError> {
-        let registry = &self.inner.registry;
-        let current = registry.require(from).await?;
-        let old_schema = current
+    ) -> Result<Option<Storage>, TenancyError> {
+        let from = tenant.id();
+        let old_schema = tenant
             .schema()
-            .ok_or_else(|| rename_error(from, to, "the tenant has no schema"))?
-            .clone();
-        let new_schema = registry
-            .config()
-            .naming
+            .ok_or_else(|| rename_error(from, to, "the tenant has no schema"))?;
+        let new_schema = self
+            .schema_naming()
             .schema_for(to)
             .map_err(|error| rename_error(from, to, error))?;
-        // Both schema locks, in a fixed order so two crossing renames cannot deadlock.
-        let (first, second) = if old_schema <= new_schema {
-            (&old_schema, &new_schema)
-        } else {
-            (&new_schema, &old_schema)
-        };
-        let begin = format!(
-            "BEGIN; {}; {}",
-            lock::schema_lock(first),
-            lock::schema_lock(second)
-        );
-        let mut tx = PgTx::begin(self.pool(), Some(AssertSqlSafe(begin).into_sql_str()))
-            .await
-            .map_err(store_error)?;
-        let rows = registry
-            .rename_on(
-                &mut tx,
-                from,
-                to,
-                Some(&Storage::Schema(new_schema.clone())),
-            )
-            .await?;
-        if rows == 0 {
-            return Err(TenancyError::TenantNotFound {
-                key: TenantKey::Id(from.clone()),
-            });
-        }
+        let mut tx = self.locked(old_schema, &new_schema).await?;
         let role_exists: bool =
             sqlx::query("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)")
                 .persistent(false)
@@ -76,79 +43,86 @@ impl SchemaManager {
                 "a role has the new schema's name, and its default search_path would pick it up",
             ));
         }
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "ALTER SCHEMA {} RENAME TO {}",
-            old_schema.quoted(),
-            new_schema.quoted()
-        )))
-        .execute(&mut *tx)
-        .await
-        .map_err(|error| step_error(error, |source| rename_error(from, to, source)))?;
-        let renamed = registry
-            .find_on(&mut tx, to)
-            .await?
-            .ok_or_else(|| rename_error(from, to, "the renamed tenant disappeared"))?;
+        alter(&mut tx, old_schema, &new_schema)
+            .await
+            .map_err(|error| step_error(error, |source| rename_error(from, to, source)))?;
         tx.commit()
             .await
             .map_err(|error| step_error(error, |source| rename_error(from, to, source)))?;
-        registry
-            .publish(&[
-                Invalidation::Tenant(from.clone()),
-                Invalidation::Tenant(to.clone()),
-            ])
-            .await;
-        tracing::info!(%from, %to, "tenant renamed");
-        Ok(renamed)
+        Ok(Some(Storage::Schema(new_schema)))
     }
 
-    /// Deletes a tenant: its schema (with everything in it) and its registry row,
-    /// in one transaction. Idempotent: returns `false` when the registry has no
-    /// such tenant (and then touches no schema, since only the registry knows
-    /// which schema belongs to whom).
-    ///
-    /// Errors: `SchemaDrop`, `StoreUnavailable`.
-    pub async fn delete(&self, id: &TenantId) -> Result<bool, TenancyError> {
-        let registry = &self.inner.registry;
-        let Some(tenant) = tenancy_core::TenantStore::find_by_id(registry, id).await? else {
-            return Ok(false);
+    /// Renames the schema `moved` back to `tenant`'s.
+    pub(super) async fn rename_back(
+        &self,
+        tenant: &RegistryTenant,
+        moved: &Storage,
+    ) -> Result<(), TenancyError> {
+        let (Some(moved), Some(original)) = (moved.schema(), tenant.schema()) else {
+            return Ok(());
         };
-        let schema: Option<SchemaName> = tenant.schema().cloned();
-        let begin = match &schema {
-            Some(schema) => format!("BEGIN; {}", lock::schema_lock(schema)),
-            None => "BEGIN".to_owned(),
-        };
-        let mut tx = PgTx::begin(self.pool(), Some(AssertSqlSafe(begin).into_sql_str()))
+        let mut tx = self.locked(moved, original).await?;
+        alter(&mut tx, moved, original).await.map_err(store_error)?;
+        tx.commit().await.map_err(store_error)
+    }
+
+    /// A transaction holding both schemas' locks, taken in a fixed order so
+    /// two crossing renames cannot deadlock.
+    async fn locked(&self, a: &SchemaName, b: &SchemaName) -> Result<PgTx<'static>, TenancyError> {
+        let (first, second) = if a <= b { (a, b) } else { (b, a) };
+        let begin = format!(
+            "BEGIN; {}; {}",
+            lock::schema_lock(first),
+            lock::schema_lock(second)
+        );
+        PgTx::begin(self.pool(), Some(AssertSqlSafe(begin).into_sql_str()))
             .await
-            .map_err(store_error)?;
+            .map_err(store_error)
+    }
+
+    /// Drops `tenant`'s schema with everything in it, under its lock.
+    pub(super) async fn drop_schema(&self, tenant: &RegistryTenant) -> Result<(), TenancyError> {
+        let Some(schema) = tenant.schema() else {
+            return Ok(());
+        };
         let drop_error = |error: sqlx::Error| {
             step_error(error, |source| TenancyError::SchemaDrop {
-                tenant: id.clone(),
-                schema: schema.as_ref().map(ToString::to_string).unwrap_or_default(),
+                tenant: tenant.id().clone(),
+                schema: schema.to_string(),
                 source,
             })
         };
-        let existed = registry.delete_on(&mut tx, id).await?;
-        if let Some(schema) = &schema {
-            sqlx::raw_sql(AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {} CASCADE",
-                schema.quoted()
-            )))
-            .execute(&mut *tx)
+        let begin = format!("BEGIN; {}", lock::schema_lock(schema));
+        let mut tx = PgTx::begin(self.pool(), Some(AssertSqlSafe(begin).into_sql_str()))
             .await
-            .map_err(drop_error)?;
-        }
-        tx.commit().await.map_err(drop_error)?;
-        registry.publish(&[Invalidation::Tenant(id.clone())]).await;
-        tracing::info!(tenant = %id, "tenant dropped");
-        Ok(existed)
+            .map_err(store_error)?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            schema.quoted()
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(drop_error)?;
+        tx.commit().await.map_err(drop_error)
     }
 }
 
-fn rename_error(
-    from: &TenantId,
-    to: &TenantId,
-    source: impl Into<tenancy_core::BoxError>,
-) -> TenancyError {
+async fn alter(
+    tx: &mut PgTx<'static>,
+    from: &SchemaName,
+    to: &SchemaName,
+) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "ALTER SCHEMA {} RENAME TO {}",
+        from.quoted(),
+        to.quoted()
+    )))
+    .execute(&mut **tx)
+    .await
+    .map(drop)
+}
+
+fn rename_error(from: &TenantId, to: &TenantId, source: impl Into<BoxError>) -> TenancyError {
     TenancyError::SchemaRename {
         from: from.clone(),
         to: to.clone(),

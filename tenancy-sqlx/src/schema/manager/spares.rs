@@ -1,22 +1,108 @@
 //! Spare schemas: pre-provisioned, fully migrated schemas that
-//! [`SchemaManager::create`] claims with a rename.
+//! [`SchemaManager::create`](crate::lifecycle::TenantManager::create) claims with a rename.
 //!
 //! Creating a relation costs Postgres about a millisecond of file and catalog
 //! work, so a schema of a few tables with indexes takes tens of milliseconds
 //! whatever the client does. Spares move that work off the request path:
 //! replenish them in the background and creation becomes a catalog rename.
 
-use sqlx::{AssertSqlSafe, Row};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlStr};
 use tenancy_core::TenancyError;
 
-use super::SchemaManager;
 use super::create::{Step, step};
 use crate::error::{step_error, store_error};
+use crate::ident::Ident;
+use crate::lifecycle::TenantManager;
 use crate::postgres::migrate::apply_fresh;
 use crate::postgres::tx::PgTx;
+use crate::registry::TenantRegistry;
+use crate::schema::pool::SchemaPool;
 use crate::storage::SchemaName;
 
-impl SchemaManager {
+/// The table listing spare schemas, and its statements.
+#[derive(Debug, Clone)]
+pub(crate) struct SpareTable {
+    /// `"schema"."table"`.
+    qualified: String,
+    /// Claims the oldest spare; `$1` the new schema's name (role check).
+    pub(super) claim: SqlStr,
+    /// The role check alone, when there is no spare table.
+    pub(super) role_check: SqlStr,
+    create: String,
+    add: SqlStr,
+    list: SqlStr,
+    remove: SqlStr,
+    /// Whether the table was seen to exist (it is never dropped).
+    exists: Arc<AtomicBool>,
+}
+
+impl SpareTable {
+    pub(crate) fn new(schema: &Ident, table: &Ident) -> Self {
+        let sp = format!("{}.{}", schema.quoted(), table.quoted());
+        let sql = |text: String| AssertSqlSafe(text).into_sql_str();
+        let role = "EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1) AS role_exists";
+        Self {
+            claim: sql(format!(
+                "WITH claimed AS (DELETE FROM {sp} WHERE schema_name = (SELECT schema_name FROM {sp} \
+                 ORDER BY created_at, schema_name LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING schema_name) \
+                 SELECT (SELECT schema_name FROM claimed) AS spare, {role}"
+            )),
+            role_check: sql(format!("SELECT NULL::text AS spare, {role}")),
+            create: format!(
+                "CREATE SCHEMA IF NOT EXISTS {}; CREATE TABLE IF NOT EXISTS {sp} \
+                 (schema_name text NOT NULL PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now())",
+                schema.quoted()
+            ),
+            add: sql(format!("INSERT INTO {sp} (schema_name) VALUES ($1)")),
+            list: sql(format!("SELECT schema_name FROM {sp} ORDER BY schema_name")),
+            remove: sql(format!("DELETE FROM {sp} WHERE schema_name = $1")),
+            qualified: sp,
+            exists: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Whether the spare table exists (a registry of another kind may not
+    /// have made it); asked until it does.
+    pub(super) async fn exists(&self, schemas: &SchemaPool) -> Result<bool, TenancyError> {
+        if self.exists.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let exists: bool = sqlx::query_scalar("SELECT pg_catalog.to_regclass($1) IS NOT NULL")
+            .persistent(false)
+            .bind(&self.qualified)
+            .fetch_one(schemas.pool())
+            .await
+            .map_err(store_error)?;
+        self.exists.store(exists, Ordering::Relaxed);
+        Ok(exists)
+    }
+
+    /// Creates the table unless it exists.
+    async fn ensure(&self, schemas: &SchemaPool) -> Result<(), TenancyError> {
+        if !self.exists(schemas).await? {
+            sqlx::raw_sql(AssertSqlSafe(self.create.clone()))
+                .execute(schemas.pool())
+                .await
+                .map_err(store_error)?;
+            self.exists.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+impl Default for SpareTable {
+    fn default() -> Self {
+        Self::new(
+            &Ident::from_static("tenancy"),
+            &Ident::from_static("spare_schemas"),
+        )
+    }
+}
+
+impl<R: TenantRegistry> TenantManager<SchemaPool, R> {
     /// Creates spare schemas until `target` are available; returns how many it created.
     ///
     /// Spares are migrated like tenants; spares that fall behind a newer
@@ -38,6 +124,7 @@ impl SchemaManager {
     /// # }
     /// ```
     pub async fn replenish_spares(&self, target: usize) -> Result<usize, TenancyError> {
+        self.schemas().spares().ensure(self.schemas()).await?;
         let available = self.spare_count().await?;
         let missing = target.saturating_sub(available);
         for _ in 0..missing {
@@ -48,16 +135,24 @@ impl SchemaManager {
 
     /// How many spare schemas are available.
     pub async fn spare_count(&self) -> Result<usize, TenancyError> {
+        if !self.schemas().spares().exists(self.schemas()).await? {
+            return Ok(0);
+        }
         let spares = self.list_spares().await?;
         Ok(spares.len())
     }
 
     /// Drops every spare schema; returns how many were dropped.
     pub async fn drop_spares(&self) -> Result<usize, TenancyError> {
+        if !self.schemas().spares().exists(self.schemas()).await? {
+            return Ok(0);
+        }
         let mut dropped = 0;
         for spare in self.list_spares().await? {
-            let mut tx = PgTx::begin(self.pool(), None).await.map_err(store_error)?;
-            let removed = sqlx::query(self.inner.registry.sql().remove_spare.clone())
+            let mut tx = PgTx::begin(self.schemas().pool(), None)
+                .await
+                .map_err(store_error)?;
+            let removed = sqlx::query(self.schemas().spares().remove.clone())
                 .persistent(false)
                 .bind(spare.as_str())
                 .execute(&mut *tx)
@@ -81,13 +176,11 @@ impl SchemaManager {
     }
 
     async fn list_spares(&self) -> Result<Vec<SchemaName>, TenancyError> {
-        let mut unit = self.inner.registry.unit().await?;
-        let rows = sqlx::query(self.inner.registry.sql().list_spares.clone())
+        let rows = sqlx::query(self.schemas().spares().list.clone())
             .persistent(false)
-            .fetch_all(&mut *unit)
+            .fetch_all(self.schemas().pool())
             .await
             .map_err(store_error)?;
-        unit.finish().await.map_err(store_error)?;
         rows.iter()
             .map(|row| {
                 let name: String = row.try_get(0).map_err(TenancyError::storage)?;
@@ -97,18 +190,18 @@ impl SchemaManager {
     }
 
     async fn create_spare(&self) -> Result<SchemaName, TenancyError> {
-        let spare = self.inner.registry.config().naming.spare(&spare_token())?;
+        let spare = self.schemas().schema_naming().spare(&spare_token())?;
         let placeholder = tenancy_core::TenantId::new("spare")?;
-        let mut tx = self.inner.schemas.begin(&spare).await?;
+        let mut tx = self.schemas().begin(&spare).await?;
         let conn = tx.unpartitioned_connection();
         sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA {}", spare.quoted())))
             .execute(&mut *conn)
             .await
             .map_err(|error| step(&placeholder, &spare, error, Step::Schema))?;
-        apply_fresh(&mut *conn, &self.inner.migrations)
+        apply_fresh(&mut *conn, self.migrations())
             .await
             .map_err(|error| step(&placeholder, &spare, error, Step::Tables))?;
-        sqlx::query(self.inner.registry.sql().add_spare.clone())
+        sqlx::query(self.schemas().spares().add.clone())
             .persistent(false)
             .bind(spare.as_str())
             .execute(&mut *conn)

@@ -1,58 +1,41 @@
-//! [`SharedManager`]: the tenant lifecycle in shared-schema mode on MySQL /
-//! MariaDB and SQLite.
+//! [`SharedManager`]: the tenant lifecycle in shared-table mode on MySQL /
+//! MariaDB and SQLite, the [`TenantManager`] over [`SharedPool`].
 
-use std::fmt;
-use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sqlx::{AssertSqlSafe, SqlSafeStr};
-use tenancy_core::{BoxError, Invalidation, TenancyError, TenantId, TenantKey};
+use tenancy_core::{TenancyError, TenantId};
 
 use super::backend::SharedBackend;
 use super::pool::SharedPool;
 use super::transaction::SharedTransaction;
-use crate::error::{is_unique_violation, step_error, store_error};
-use crate::lifecycle::TenantLifecycle;
+use crate::error::{step_error, store_error};
+use crate::lifecycle::{Seed, StorageMode, TenantManager};
 use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
-use crate::registry::SqlRegistry;
 use crate::registry::TenantRegistry;
 use crate::registry::sql::dialect::{Value, arguments};
-use crate::registry::sql::rows::{created_events, from_micros, now_micros};
 use crate::shared::report::{fan_out, migration_failed, partial_run_refused};
-use crate::storage::SharedKey;
-use crate::storage::Storage;
+use crate::storage::{SharedKey, Storage};
 use crate::tenant::{NewTenant, RegistryTenant};
 
-type SeedFn<DB> = Arc<
-    dyn for<'a> Fn(
-            &'a mut SharedTransaction<DB>,
-            &'a RegistryTenant,
-        ) -> BoxFuture<'a, Result<(), BoxError>>
-        + Send
-        + Sync,
->;
-
 /// Creates, migrates, renames, (de)activates and deletes tenants whose rows
-/// share tables, on MySQL / MariaDB ([`MySqlSharedManager`](crate::shared::keyed::MySqlSharedManager),
-/// with a [`MySqlRegistry`](crate::registry::MySqlRegistry)) or SQLite
-/// ([`SqliteSharedManager`](crate::shared::keyed::SqliteSharedManager), with a
-/// [`SqliteRegistry`](crate::registry::SqliteRegistry)).
+/// share tables, on MySQL / MariaDB ([`MySqlSharedManager`](crate::shared::keyed::MySqlSharedManager))
+/// or SQLite ([`SqliteSharedManager`](crate::shared::keyed::SqliteSharedManager)):
+/// the [`TenantManager`] over [`SharedPool`], with any registry.
 ///
 /// It works like [`RlsManager`](crate::shared::rls::RlsManager): a random
-/// [`SharedKey`] per tenant, registered as [`Storage::Shared`]; create (and
-/// the [seed](Self::with_seed)) in one transaction; rename in the registry
-/// only (rows carry the key, not the id); drop deletes the tenant's rows from
-/// every declared table (children first: reverse declaration order) and its
-/// registry row in one transaction; migrations apply once to the shared
-/// tables, with a report entry per tenant. The registry and the tenant tables
-/// must be in the same database (the [`SharedPool`] on the registry's pool).
+/// [`SharedKey`] per tenant, registered as [`Storage::Shared`]; the
+/// [seed](TenantManager::with_seed) runs scoped to the new tenant; rename
+/// changes the registry only (rows carry the key, not the id); delete removes
+/// the tenant's rows from every declared table (children first: reverse
+/// declaration order) in one transaction, then its registry row; migrations
+/// apply once to the shared tables, with a report entry per tenant.
 ///
 /// On MySQL / MariaDB, DDL commits implicitly, so a migration that fails
 /// half-way leaves its earlier statements applied (the history records it as
-/// failed); keep one statement per migration there. Other processes see
-/// registry changes within their cache TTL. Cheap to clone.
+/// failed); keep one statement per migration there. Cheap to clone.
 ///
 /// ```no_run
 /// # #[cfg(feature = "sqlite")] mod example {
@@ -80,92 +63,19 @@ type SeedFn<DB> = Arc<
 /// # }
 /// # fn main() {}
 /// ```
-pub struct SharedManager<DB: SharedBackend> {
-    inner: Arc<Inner<DB>>,
-}
+pub type SharedManager<DB, R = crate::registry::SqlRegistry<DB>> = TenantManager<SharedPool<DB>, R>;
 
-struct Inner<DB: SharedBackend> {
-    registry: SqlRegistry<DB>,
-    shared: SharedPool<DB>,
-    migrations: TenantMigrations,
-    seed: Option<SeedFn<DB>>,
-}
-
-impl<DB: SharedBackend> Clone for Inner<DB> {
-    fn clone(&self) -> Self {
-        Self {
-            registry: self.registry.clone(),
-            shared: self.shared.clone(),
-            migrations: self.migrations.clone(),
-            seed: self.seed.clone(),
-        }
-    }
-}
-
-impl<DB: SharedBackend> Clone for SharedManager<DB> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<DB: SharedBackend> SharedManager<DB> {
-    /// A manager for the tenants of `registry`, whose rows live in the tables
-    /// of `shared` (on the registry's database), created by `migrations`.
-    pub fn new(
-        registry: SqlRegistry<DB>,
-        shared: SharedPool<DB>,
-        migrations: TenantMigrations,
-    ) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                registry,
-                shared,
-                migrations,
-                seed: None,
-            }),
-        }
-    }
-
-    /// Runs `seed` in every [`create`](Self::create) transaction, scoped to
-    /// the new tenant. A failing seed fails the creation with
-    /// [`TenancyError::TableCreation`] and leaves no registry row.
-    #[must_use]
-    pub fn with_seed<F>(mut self, seed: F) -> Self
-    where
-        F: for<'a> Fn(
-                &'a mut SharedTransaction<DB>,
-                &'a RegistryTenant,
-            ) -> BoxFuture<'a, Result<(), BoxError>>
-            + Send
-            + Sync
-            + 'static,
-    {
-        Arc::make_mut(&mut self.inner).seed = Some(Arc::new(seed));
-        self
-    }
-
-    /// The registry.
-    pub fn registry(&self) -> &SqlRegistry<DB> {
-        &self.inner.registry
-    }
-
+impl<DB: SharedBackend, R: TenantRegistry> TenantManager<SharedPool<DB>, R> {
     /// Tenant-scoped access to the shared tables.
     pub fn shared(&self) -> &SharedPool<DB> {
-        &self.inner.shared
-    }
-
-    /// The migrations of the shared tables.
-    pub fn migrations(&self) -> &TenantMigrations {
-        &self.inner.migrations
+        self.storage()
     }
 
     /// Start-up: applies pending migrations, then [checks](SharedPool::check)
     /// the declared tables.
     pub async fn setup(&self) -> Result<(), TenancyError> {
         self.migrate().await?;
-        self.inner.shared.check().await
+        self.shared().check().await
     }
 
     /// Applies pending migrations to the shared tables (sqlx's migrator, with
@@ -173,14 +83,28 @@ impl<DB: SharedBackend> SharedManager<DB> {
     /// Errors: `Storage` (with the [`MigrationError`](crate::migrate::MigrationError)),
     /// `StoreUnavailable`.
     pub async fn migrate(&self) -> Result<Vec<i64>, TenancyError> {
-        let mut conn = self
-            .inner
-            .shared
-            .pool()
-            .acquire()
-            .await
-            .map_err(store_error)?;
-        let versions = DB::migrate(&mut conn, &self.inner.migrations)
+        self.shared().migrate_tables(self.migrations()).await
+    }
+
+    /// Creates a tenant whose rows carry `key` (e.g. to adopt existing rows);
+    /// a key in use by another tenant fails with `SchemaCreation`.
+    pub async fn create_with_key(
+        &self,
+        new: NewTenant,
+        key: SharedKey,
+    ) -> Result<RegistryTenant, TenancyError> {
+        self.create_in(new, Storage::Shared(key)).await
+    }
+}
+
+impl<DB: SharedBackend> SharedPool<DB> {
+    /// Applies pending migrations to the shared tables.
+    async fn migrate_tables(
+        &self,
+        migrations: &TenantMigrations,
+    ) -> Result<Vec<i64>, TenancyError> {
+        let mut conn = self.pool().acquire().await.map_err(store_error)?;
+        let versions = DB::migrate(&mut conn, migrations)
             .await
             .map_err(migration_failed)?;
         if !versions.is_empty() {
@@ -189,15 +113,27 @@ impl<DB: SharedBackend> SharedManager<DB> {
         Ok(versions)
     }
 
-    /// Applies pending migrations once and reports every selected tenant
-    /// (see [`RlsManager::migrate_all`](crate::shared::rls::RlsManager::migrate_all)
-    /// for the rules, which are the same).
-    pub async fn migrate_all(
+    /// How many of `migrations` are not applied yet.
+    async fn pending(&self, migrations: &TenantMigrations) -> Result<usize, TenancyError> {
+        let mut conn = self.pool().acquire().await.map_err(store_error)?;
+        let applied = DB::applied(&mut conn, migrations)
+            .await
+            .map_err(migration_failed)?;
+        Ok(migrations
+            .iter()
+            .filter(|migration| !applied.contains(&migration.version))
+            .count())
+    }
+
+    /// Migrates once and reports every selected tenant (the rules of
+    /// [`RlsManager`](crate::shared::rls::RlsManager)'s migrate-all).
+    async fn migrate_shared(
         &self,
+        tenants: Vec<RegistryTenant>,
+        migrations: &TenantMigrations,
         options: MigrateOptions,
     ) -> Result<MigrationReport, TenancyError> {
         let started = Instant::now();
-        let tenants = self.inner.registry.list().await?;
         let listed = tenants.len();
         let selected: Vec<RegistryTenant> = tenants
             .into_iter()
@@ -205,27 +141,12 @@ impl<DB: SharedBackend> SharedManager<DB> {
             .collect();
         let skipped = listed - selected.len();
         if skipped > 0 {
-            let mut conn = self
-                .inner
-                .shared
-                .pool()
-                .acquire()
-                .await
-                .map_err(store_error)?;
-            let applied = DB::applied(&mut conn, &self.inner.migrations)
-                .await
-                .map_err(migration_failed)?;
-            let pending = self
-                .inner
-                .migrations
-                .iter()
-                .filter(|migration| !applied.contains(&migration.version))
-                .count();
+            let pending = self.pending(migrations).await?;
             if pending > 0 {
                 return Err(partial_run_refused(pending, skipped));
             }
         }
-        let outcome = self.migrate().await;
+        let outcome = self.migrate_tables(migrations).await;
         let report = fan_out(
             &selected,
             outcome,
@@ -237,139 +158,27 @@ impl<DB: SharedBackend> SharedManager<DB> {
         Ok(report)
     }
 
-    /// Creates a tenant with a fresh random key: the registry row, and the
-    /// seed if any, in one transaction. Of two concurrent creations of one id
-    /// exactly one succeeds; the other fails with `TenantExists`.
-    ///
-    /// Errors: `TenantExists`, `DomainTaken`, `TableCreation` (the seed
-    /// failed), `StoreUnavailable`.
-    pub async fn create(&self, new: NewTenant) -> Result<RegistryTenant, TenancyError> {
-        self.create_with_key(new, SharedKey::generate()?).await
-    }
-
-    /// Creates a tenant whose rows carry `key` (e.g. to adopt existing rows);
-    /// a key in use by another tenant fails with `SchemaCreation`.
-    pub async fn create_with_key(
+    /// Runs the seed in a transaction scoped to the new tenant.
+    async fn seed(
         &self,
-        new: NewTenant,
-        key: SharedKey,
-    ) -> Result<RegistryTenant, TenancyError> {
-        if new.domains.iter().filter(|domain| domain.primary).count() > 1 {
-            return Err(TenancyError::Configuration {
-                message: format!("tenant `{}` is given more than one primary domain", new.id),
-            });
-        }
-        let inner = &self.inner;
-        let storage = Storage::Shared(key.clone());
-        let now = now_micros();
-        let mut tx = DB::begin(inner.shared.pool(), true)
+        tenant: &RegistryTenant,
+        seed: &Seed<SharedTransaction<DB>>,
+    ) -> Result<(), TenancyError> {
+        let mut tx = self.begin(tenant).await?;
+        seed(&mut tx, tenant)
             .await
-            .map_err(store_error)?;
-        if let Err(error) = inner.registry.insert_on(&mut tx, &new, &storage, now).await {
-            drop(tx);
-            return Err(self.conflict(error, &new, &storage).await);
-        }
-        let created = from_micros(now);
-        let tenant = RegistryTenant::builder(new.id.clone(), new.name.clone(), storage)
-            .active(new.active)
-            .domains(new.domains.clone())
-            .timestamps(created, created)
-            .build();
-        match &inner.seed {
-            Some(seed) => {
-                let mut scoped =
-                    SharedTransaction::new(tx, key, inner.shared.column_name().clone());
-                seed(&mut scoped, &tenant)
-                    .await
-                    .map_err(|source| TenancyError::TableCreation {
-                        tenant: new.id.clone(),
-                        source,
-                    })?;
-                scoped.commit().await.map_err(store_error)?;
-            }
-            None => tx.commit().await.map_err(store_error)?,
-        }
-        inner
-            .registry
-            .publish(&created_events(&new.id, &new.domains))
-            .await;
-        tracing::info!(tenant = %new.id, "shared-mode tenant created");
-        Ok(tenant)
+            .map_err(|source| TenancyError::TableCreation {
+                tenant: tenant.id().clone(),
+                source,
+            })?;
+        tx.commit().await.map_err(store_error)
     }
 
-    /// Classifies a failed registry insert.
-    async fn conflict(
-        &self,
-        error: sqlx::Error,
-        new: &NewTenant,
-        storage: &Storage,
-    ) -> TenancyError {
-        if !is_unique_violation(&error) {
-            return store_error(error);
-        }
-        let registry = &self.inner.registry;
-        match registry.find_by_id(&new.id).await {
-            Ok(Some(_)) => return TenancyError::TenantExists { id: new.id.clone() },
-            Ok(None) => {}
-            Err(error) => return error,
-        }
-        for domain in &new.domains {
-            match registry.find_by_domain(&domain.name).await {
-                Ok(Some(_)) => {
-                    return TenancyError::DomainTaken {
-                        domain: domain.name.clone(),
-                    };
-                }
-                Ok(None) => {}
-                Err(error) => return error,
-            }
-        }
-        TenancyError::SchemaCreation {
-            tenant: new.id.clone(),
-            schema: format!("shared key {}", storage.location()),
-            source: Box::new(error),
-        }
-    }
-
-    /// Renames a tenant in the registry (domains follow); its rows carry the
-    /// stable key, so none changes. Errors: `TenantNotFound`, `TenantExists`.
-    pub async fn rename(
-        &self,
-        from: &TenantId,
-        to: &TenantId,
-    ) -> Result<RegistryTenant, TenancyError> {
-        let registry = &self.inner.registry;
-        registry.rename(from, to).await?;
-        tracing::info!(%from, %to, "shared-mode tenant renamed");
-        registry
-            .find_by_id(to)
-            .await?
-            .ok_or_else(|| TenancyError::TenantNotFound {
-                key: TenantKey::Id(to.clone()),
-            })
-    }
-
-    /// Deactivates a tenant (its rows are kept).
-    pub async fn deactivate(&self, id: &TenantId) -> Result<(), TenancyError> {
-        self.inner.registry.deactivate(id).await
-    }
-
-    /// Activates a tenant.
-    pub async fn activate(&self, id: &TenantId) -> Result<(), TenancyError> {
-        self.inner.registry.activate(id).await
-    }
-
-    /// Deletes a tenant: its rows in every declared table (reverse declaration
-    /// order, so children before parents) and its registry row, in one
-    /// transaction. Idempotent: `false` when there is no such tenant.
-    ///
-    /// Errors: `SchemaDrop`, `StoreUnavailable`.
-    pub async fn delete(&self, id: &TenantId) -> Result<bool, TenancyError> {
-        let inner = &self.inner;
-        let Some(tenant) = inner.registry.find_by_id(id).await? else {
-            return Ok(false);
-        };
-        let key = crate::shared::key_of(&tenant).map_err(|error| TenancyError::SchemaDrop {
+    /// Deletes the tenant's rows from every declared table, children first,
+    /// in one transaction.
+    async fn delete_rows(&self, tenant: &RegistryTenant) -> Result<(), TenancyError> {
+        let id = tenant.id();
+        let key = crate::shared::key_of(tenant).map_err(|error| TenancyError::SchemaDrop {
             tenant: id.clone(),
             schema: String::new(),
             source: Box::new(error),
@@ -381,17 +190,10 @@ impl<DB: SharedBackend> SharedManager<DB> {
                 source,
             })
         };
-        let mut tx = DB::begin(inner.shared.pool(), true)
-            .await
-            .map_err(store_error)?;
-        let args = arguments::<DB>(&[Value::Str(id.as_str())]).map_err(drop_error)?;
-        let existed = DB::execute(&mut tx, inner.registry.sql().delete.clone(), args)
-            .await
-            .map_err(drop_error)?;
-        let existed = DB::rows_affected(&existed) > 0;
-        let column = DB::quote(inner.shared.column_name());
+        let mut tx = DB::begin(self.pool(), true).await.map_err(store_error)?;
+        let column = DB::quote(self.column_name());
         let mut deleted = 0;
-        for table in inner.shared.table_names().iter().rev() {
+        for table in self.table_names().iter().rev() {
             let statement = format!("DELETE FROM {} WHERE {column} = ?", DB::quote(table));
             let args = arguments::<DB>(&[Value::Str(key.as_str())]).map_err(drop_error)?;
             let done = DB::execute(&mut tx, AssertSqlSafe(statement).into_sql_str(), args)
@@ -400,59 +202,59 @@ impl<DB: SharedBackend> SharedManager<DB> {
             deleted += DB::rows_affected(&done);
         }
         tx.commit().await.map_err(drop_error)?;
-        inner
-            .registry
-            .publish(&[Invalidation::Tenant(id.clone())])
-            .await;
-        tracing::info!(tenant = %id, rows = deleted, "shared-mode tenant dropped");
-        Ok(existed)
+        tracing::info!(tenant = %id, rows = deleted, "shared-mode rows deleted");
+        Ok(())
     }
 }
 
-impl<DB: SharedBackend> TenantLifecycle for SharedManager<DB> {
-    fn registry(&self) -> &dyn TenantRegistry {
-        &self.inner.registry
+impl<DB: SharedBackend> StorageMode for SharedPool<DB> {
+    type Seeding = SharedTransaction<DB>;
+
+    fn allocate<'a>(&'a self, _new: &'a NewTenant) -> BoxFuture<'a, Result<Storage, TenancyError>> {
+        async move { Ok(Storage::Shared(SharedKey::generate()?)) }.boxed()
     }
 
-    fn create(&self, tenant: NewTenant) -> BoxFuture<'_, Result<RegistryTenant, TenancyError>> {
-        SharedManager::create(self, tenant).boxed()
+    fn provision<'a>(
+        &'a self,
+        tenant: &'a RegistryTenant,
+        _migrations: &'a TenantMigrations,
+        seed: Option<&'a Seed<Self::Seeding>>,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        async move {
+            match seed {
+                Some(seed) => self.seed(tenant, seed).await,
+                None => Ok(()),
+            }
+        }
+        .boxed()
     }
 
     fn rename<'a>(
         &'a self,
-        from: &'a TenantId,
-        to: &'a TenantId,
-    ) -> BoxFuture<'a, Result<RegistryTenant, TenancyError>> {
-        SharedManager::rename(self, from, to).boxed()
+        _tenant: &'a RegistryTenant,
+        _to: &'a TenantId,
+    ) -> BoxFuture<'a, Result<Option<Storage>, TenancyError>> {
+        Box::pin(async { Ok(None) })
     }
 
-    fn deactivate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
-        SharedManager::deactivate(self, id).boxed()
+    fn undo_rename<'a>(
+        &'a self,
+        _tenant: &'a RegistryTenant,
+        _moved: &'a Storage,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        Box::pin(async { Ok(()) })
     }
 
-    fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
-        SharedManager::activate(self, id).boxed()
+    fn remove<'a>(&'a self, tenant: &'a RegistryTenant) -> BoxFuture<'a, Result<(), TenancyError>> {
+        self.delete_rows(tenant).boxed()
     }
 
-    fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
-        SharedManager::delete(self, id).boxed()
-    }
-
-    fn migrate_all(
-        &self,
+    fn migrate_all<'a>(
+        &'a self,
+        tenants: Vec<RegistryTenant>,
+        migrations: &'a TenantMigrations,
         options: MigrateOptions,
-    ) -> BoxFuture<'_, Result<MigrationReport, TenancyError>> {
-        SharedManager::migrate_all(self, options).boxed()
-    }
-}
-
-impl<DB: SharedBackend> fmt::Debug for SharedManager<DB> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SharedManager")
-            .field("registry", &self.inner.registry)
-            .field("shared", &self.inner.shared)
-            .field("migrations", &self.inner.migrations)
-            .field("seed", &self.inner.seed.is_some())
-            .finish()
+    ) -> BoxFuture<'a, Result<MigrationReport, TenancyError>> {
+        self.migrate_shared(tenants, migrations, options).boxed()
     }
 }

@@ -9,13 +9,16 @@ use std::time::Instant;
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 use tenancy_core::TenancyError;
 
-use super::RlsManager;
 use crate::error::{MigrationError, store_error};
 use crate::ident::quote_literal;
+use crate::lifecycle::TenantManager;
+use crate::migrate::TenantMigrations;
 use crate::migrate::{MigrateOptions, MigrationReport};
 use crate::postgres::migrate::{apply_fresh, apply_missing, history_query};
 use crate::postgres::tx::PgTx;
+use crate::registry::TenantRegistry;
 use crate::shared::report::{fan_out, migration_failed as failed, partial_run_refused as refused};
+use crate::shared::rls::RlsPool;
 use crate::shared::rls::sql;
 use crate::tenant::RegistryTenant;
 
@@ -28,7 +31,7 @@ pub(super) enum Outcome {
     Refused { pending: usize },
 }
 
-impl RlsManager {
+impl<R: TenantRegistry> TenantManager<RlsPool, R> {
     /// Applies pending migrations to the shared tables, in one transaction
     /// under an advisory lock (concurrent runs wait for each other), and,
     /// when anything was applied, re-protects the declared tables and runs
@@ -47,14 +50,20 @@ impl RlsManager {
     /// setup, e.g. a migration granted a view over a tenant table to the
     /// tenant role; the shared tables are unchanged), `StoreUnavailable`.
     pub async fn migrate(&self) -> Result<Vec<i64>, TenancyError> {
-        match self.migrate_shared(false, true, true).await? {
+        match self
+            .shared()
+            .migrate_shared(self.migrations(), false, true, true)
+            .await?
+        {
             Outcome::Applied(versions) => Ok(versions),
             Outcome::Refused { .. } => Ok(Vec::new()),
         }
     }
+}
 
+impl RlsPool {
     /// Applies pending migrations to the shared tables (see
-    /// [`migrate`](Self::migrate)) and reports the outcome for every selected
+    /// [`RlsManager::migrate`](crate::shared::rls::RlsManager::migrate)) and reports the outcome for every selected
     /// tenant: since all tenants share the tables, every tenant gets the same
     /// outcome (`Migrated` with the applied versions, `UpToDate`, or `Failed`
     /// with the shared error as the source).
@@ -74,19 +83,23 @@ impl RlsManager {
     /// [`TenancyError::Configuration`] when migrations are pending (nothing is
     /// applied); with nothing pending, the selected tenants are reported up to
     /// date. Concurrency does not apply.
-    pub async fn migrate_all(
+    pub(super) async fn migrate_all_shared(
         &self,
+        tenants: Vec<RegistryTenant>,
+        migrations: &TenantMigrations,
         options: MigrateOptions,
     ) -> Result<MigrationReport, TenancyError> {
         let started = Instant::now();
-        let tenants = self.inner.registry.list().await?;
         let listed = tenants.len();
         let selected: Vec<RegistryTenant> = tenants
             .into_iter()
             .filter(|tenant| options.filter.matches(tenant))
             .collect();
         let skipped = listed - selected.len();
-        let outcome = match self.migrate_shared(false, skipped == 0, true).await {
+        let outcome = match self
+            .migrate_shared(migrations, false, skipped == 0, true)
+            .await
+        {
             Ok(Outcome::Refused { pending }) => {
                 return Err(refused(pending, skipped));
             }
@@ -110,12 +123,12 @@ impl RlsManager {
     /// commits (and rolled back if the audit refuses).
     pub(super) async fn migrate_shared(
         &self,
+        migrations: &TenantMigrations,
         protect_always: bool,
         allow_pending: bool,
         audit: bool,
     ) -> Result<Outcome, TenancyError> {
-        let shared = &self.inner.shared;
-        let migrations = &self.inner.migrations;
+        let shared = self;
         let schema = shared.schema_name();
         let search_path = quote_literal(&format!("{}, public", schema.quoted()));
         let begin = format!(

@@ -1,0 +1,17 @@
+//! The tenant lifecycle: create, rename, activate / deactivate, delete and
+//! migrate tenants, written once over any registry and any isolation mode.
+//!
+//! - [`TenantManager`]: the lifecycle over a
+//!   [`TenantRegistry`](crate::registry::TenantRegistry) and a [`StorageMode`].
+//! - [`StorageMode`]: one mode's side of it (where a tenant's data lives and
+//!   how it is made, moved, migrated and removed), with its [`Seed`].
+//! - [`TenantLifecycle`]: the lifecycle as a trait object, for applications
+//!   and the conformance suite.
+
+mod manager;
+mod mode;
+mod operations;
+
+pub use manager::TenantManager;
+pub use mode::{Seed, StorageMode};
+pub use operations::{TenantLifecycle, TenantResult};

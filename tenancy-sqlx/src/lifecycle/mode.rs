@@ -1,0 +1,88 @@
+//! [`StorageMode`]: one isolation mode's side of the tenant lifecycle.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use tenancy_core::{BoxError, TenancyError, TenantId};
+
+use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
+use crate::storage::Storage;
+use crate::tenant::{NewTenant, RegistryTenant};
+
+/// A seed: runs when a tenant is created, after its migrations, in `T` (the
+/// mode's tenant-scoped transaction or connection), e.g. to insert initial
+/// rows. A failing seed fails the creation with [`TenancyError::TableCreation`].
+pub type Seed<T> = Arc<
+    dyn for<'a> Fn(&'a mut T, &'a RegistryTenant) -> BoxFuture<'a, Result<(), BoxError>>
+        + Send
+        + Sync,
+>;
+
+/// Where one isolation mode keeps a tenant's data, and how that storage is
+/// made, renamed, migrated and removed.
+///
+/// [`TenantManager`](super::TenantManager) runs the lifecycle over it — the
+/// registry row first, then the storage, undoing the row when the storage
+/// fails — with any [`TenantRegistry`](crate::registry::TenantRegistry).
+/// Each mode's access type implements it: [`SchemaPool`](crate::schema::SchemaPool)
+/// (a schema per tenant), [`TenantPools`](crate::database::TenantPools) (a
+/// database per tenant), [`RlsPool`](crate::shared::rls::RlsPool) and
+/// [`SharedPool`](crate::shared::keyed::SharedPool) (shared tables). A mode of
+/// your own implements it too, and gets the manager, its guarantees and the
+/// lifecycle conformance suite for free.
+///
+/// Every method must leave the storage as it was when it fails.
+pub trait StorageMode: Clone + Send + Sync + 'static {
+    /// What a [`Seed`] runs in: the mode's tenant-scoped transaction.
+    type Seeding: Send + 'static;
+
+    /// The storage a new tenant gets (a schema name, a database location, a
+    /// fresh key). Nothing is made yet.
+    fn allocate<'a>(&'a self, new: &'a NewTenant) -> BoxFuture<'a, Result<Storage, TenancyError>>;
+
+    /// Makes the storage `tenant`'s row records and applies `migrations`, then
+    /// `seed`; on failure nothing is left. The tenant is registered, inactive.
+    fn provision<'a>(
+        &'a self,
+        tenant: &'a RegistryTenant,
+        migrations: &'a TenantMigrations,
+        seed: Option<&'a Seed<Self::Seeding>>,
+    ) -> BoxFuture<'a, Result<(), TenancyError>>;
+
+    /// Moves `tenant`'s storage for its new id `to`; returns the new storage,
+    /// or `None` when it stays where it is (keyed rows, databases that cannot
+    /// be renamed). `SchemaRename` when it cannot move.
+    fn rename<'a>(
+        &'a self,
+        tenant: &'a RegistryTenant,
+        to: &'a TenantId,
+    ) -> BoxFuture<'a, Result<Option<Storage>, TenancyError>>;
+
+    /// Moves the storage back after the registry refused a rename: from
+    /// `moved` (what [`rename`](Self::rename) returned) to `tenant`'s storage.
+    fn undo_rename<'a>(
+        &'a self,
+        tenant: &'a RegistryTenant,
+        moved: &'a Storage,
+    ) -> BoxFuture<'a, Result<(), TenancyError>>;
+
+    /// Lets go of what serves `tenant` (its pool), after it was deactivated
+    /// or before it is removed. Nothing by default.
+    fn release<'a>(&'a self, tenant: &'a RegistryTenant) -> BoxFuture<'a, ()> {
+        let _ = tenant;
+        Box::pin(async {})
+    }
+
+    /// Removes `tenant`'s storage and data; succeeds when there is none.
+    /// `SchemaDrop` on failure.
+    fn remove<'a>(&'a self, tenant: &'a RegistryTenant) -> BoxFuture<'a, Result<(), TenancyError>>;
+
+    /// Applies pending `migrations` for the selected ones of `tenants` (every
+    /// tenant of the registry) and reports each; continues past failures.
+    fn migrate_all<'a>(
+        &'a self,
+        tenants: Vec<RegistryTenant>,
+        migrations: &'a TenantMigrations,
+        options: MigrateOptions,
+    ) -> BoxFuture<'a, Result<MigrationReport, TenancyError>>;
+}

@@ -1,0 +1,59 @@
+//! [`SchemaPool`] as the [`StorageMode`] of schema-per-tenant storage.
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use tenancy_core::{TenancyError, TenantId};
+
+use crate::lifecycle::{Seed, StorageMode};
+use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
+use crate::schema::pool::SchemaPool;
+use crate::schema::transaction::TenantTransaction;
+use crate::storage::Storage;
+use crate::tenant::{NewTenant, RegistryTenant};
+
+impl StorageMode for SchemaPool {
+    type Seeding = TenantTransaction<'static>;
+
+    fn allocate<'a>(&'a self, new: &'a NewTenant) -> BoxFuture<'a, Result<Storage, TenancyError>> {
+        let storage = self.allocate_schema(new);
+        Box::pin(async move { storage })
+    }
+
+    fn provision<'a>(
+        &'a self,
+        tenant: &'a RegistryTenant,
+        migrations: &'a TenantMigrations,
+        seed: Option<&'a Seed<Self::Seeding>>,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        self.provision_schema(tenant, migrations, seed).boxed()
+    }
+
+    fn rename<'a>(
+        &'a self,
+        tenant: &'a RegistryTenant,
+        to: &'a TenantId,
+    ) -> BoxFuture<'a, Result<Option<Storage>, TenancyError>> {
+        self.rename_schema(tenant, to).boxed()
+    }
+
+    fn undo_rename<'a>(
+        &'a self,
+        tenant: &'a RegistryTenant,
+        moved: &'a Storage,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        self.rename_back(tenant, moved).boxed()
+    }
+
+    fn remove<'a>(&'a self, tenant: &'a RegistryTenant) -> BoxFuture<'a, Result<(), TenancyError>> {
+        self.drop_schema(tenant).boxed()
+    }
+
+    fn migrate_all<'a>(
+        &'a self,
+        tenants: Vec<RegistryTenant>,
+        migrations: &'a TenantMigrations,
+        options: MigrateOptions,
+    ) -> BoxFuture<'a, Result<MigrationReport, TenancyError>> {
+        async move { Ok(self.migrate_schemas(tenants, migrations, options).await) }.boxed()
+    }
+}
