@@ -291,4 +291,9 @@ impl NewTenant {
     pub fn domains(&self) -> &[DomainRecord] {
         &self.domains
     }
+
+    /// Whether the tenant is to be served once created.
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
 }

@@ -85,18 +85,18 @@ pub type MySqlSharedPool = SharedPool<sqlx::MySql>;
 /// [`SharedTransaction`] on MySQL / MariaDB.
 #[cfg(feature = "mysql")]
 pub type MySqlSharedTransaction = SharedTransaction<sqlx::MySql>;
-/// [`SharedManager`] on MySQL / MariaDB (with a [`MySqlRegistry`](crate::registry::MySqlRegistry)).
+/// [`SharedManager`] on MySQL / MariaDB (by default with a [`MySqlRegistry`](crate::registry::MySqlRegistry)).
 #[cfg(feature = "mysql")]
-pub type MySqlSharedManager = SharedManager<sqlx::MySql>;
+pub type MySqlSharedManager<R = crate::registry::MySqlRegistry> = SharedManager<sqlx::MySql, R>;
 /// [`SharedPool`] on SQLite.
 #[cfg(feature = "sqlite")]
 pub type SqliteSharedPool = SharedPool<sqlx::Sqlite>;
 /// [`SharedTransaction`] on SQLite.
 #[cfg(feature = "sqlite")]
 pub type SqliteSharedTransaction = SharedTransaction<sqlx::Sqlite>;
-/// [`SharedManager`] on SQLite (with a [`SqliteRegistry`](crate::registry::SqliteRegistry)).
+/// [`SharedManager`] on SQLite (by default with a [`SqliteRegistry`](crate::registry::SqliteRegistry)).
 #[cfg(feature = "sqlite")]
-pub type SqliteSharedManager = SharedManager<sqlx::Sqlite>;
+pub type SqliteSharedManager<R = crate::registry::SqliteRegistry> = SharedManager<sqlx::Sqlite, R>;
 
 impl<DB: SharedBackend> TenantAccess for SharedPool<DB> {
     type Tenant = RegistryTenant;
