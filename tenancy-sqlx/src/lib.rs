@@ -16,13 +16,19 @@
 //!   [`TenantRegistry`], configured by a [`RegistryConfig`]. A tenant as
 //!   stored is a [`RegistryTenant`], whose [`Storage`] says where its data
 //!   lives; [`NewTenant`] is a tenant to create.
-//! - Each mode's manager is a [`TenantLifecycle`]: atomic create,
+//! - [`lifecycle`]: one [`TenantManager`] for every mode, over any
+//!   [`TenantRegistry`] and the mode's storage: create with undo,
 //!   migrate-all with a per-tenant report, rename, activate / deactivate,
-//!   idempotent delete, keeping the registry and the tenants' storage in step.
+//!   idempotent delete, keeping the registry and the tenants' storage in
+//!   step; each mode's manager (`SchemaManager`, …) is it, and a
+//!   [`TenantLifecycle`].
 //! - Each mode's access type is a [`TenantAccess`]: what the framework
 //!   adapters' database extractors open for the request's tenant.
 //! - [`migrate`]: the tenant migrations ([`TenantMigrations`]), the options of
 //!   a migrate-all run ([`MigrateOptions`]) and its [`MigrationReport`].
+//! - `testing` (feature `testing`): the conformance kit — registry, lifecycle
+//!   and isolation suites that a registry or isolation mode of your own runs
+//!   with one macro call each, and an in-memory reference registry.
 //! - [`postgres`]: connections behind a transaction pooler (PgBouncer with
 //!   `pool_mode = transaction`, Supavisor, RDS Proxy):
 //!   [`PgConnections`](postgres::PgConnections),
@@ -92,6 +98,8 @@ pub mod schema;
 pub mod shared;
 mod storage;
 mod tenant;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub use database::{DatabaseManager, TenantPools};
