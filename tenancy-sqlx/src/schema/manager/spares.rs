@@ -14,7 +14,7 @@ use tenancy_core::TenancyError;
 
 use super::create::{Step, step};
 use crate::error::{step_error, store_error};
-use crate::ident::Ident;
+use crate::ident::{Ident, quote_literal};
 use crate::lifecycle::TenantManager;
 use crate::postgres::migrate::apply_fresh;
 use crate::postgres::tx::PgTx;
@@ -25,15 +25,17 @@ use crate::storage::SchemaName;
 /// The table listing spare schemas, and its statements.
 #[derive(Debug, Clone)]
 pub(crate) struct SpareTable {
-    /// `"schema"."table"`.
-    qualified: String,
     /// Claims the oldest spare; `$1` the new schema's name (role check).
     pub(super) claim: SqlStr,
     /// The role check alone, when there is no spare table.
     pub(super) role_check: SqlStr,
     create: String,
     add: SqlStr,
-    list: SqlStr,
+    /// Simple-protocol statements (no parameters): safe outside a
+    /// transaction behind a transaction pooler, where an unnamed statement's
+    /// parse and execution may reach different server connections.
+    list: String,
+    exists_query: String,
     remove: SqlStr,
     /// Whether the table was seen to exist (it is never dropped).
     exists: Arc<AtomicBool>,
@@ -57,9 +59,12 @@ impl SpareTable {
                 schema.quoted()
             ),
             add: sql(format!("INSERT INTO {sp} (schema_name) VALUES ($1)")),
-            list: sql(format!("SELECT schema_name FROM {sp} ORDER BY schema_name")),
+            list: format!("SELECT schema_name FROM {sp} ORDER BY schema_name"),
+            exists_query: format!(
+                "SELECT pg_catalog.to_regclass({}) IS NOT NULL",
+                quote_literal(&sp)
+            ),
             remove: sql(format!("DELETE FROM {sp} WHERE schema_name = $1")),
-            qualified: sp,
             exists: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -70,12 +75,11 @@ impl SpareTable {
         if self.exists.load(Ordering::Relaxed) {
             return Ok(true);
         }
-        let exists: bool = sqlx::query_scalar("SELECT pg_catalog.to_regclass($1) IS NOT NULL")
-            .persistent(false)
-            .bind(&self.qualified)
+        let row = sqlx::raw_sql(AssertSqlSafe(self.exists_query.clone()))
             .fetch_one(schemas.pool())
             .await
             .map_err(store_error)?;
+        let exists: bool = row.try_get(0).map_err(store_error)?;
         self.exists.store(exists, Ordering::Relaxed);
         Ok(exists)
     }
@@ -176,8 +180,7 @@ impl<R: TenantRegistry> TenantManager<SchemaPool, R> {
     }
 
     async fn list_spares(&self) -> Result<Vec<SchemaName>, TenancyError> {
-        let rows = sqlx::query(self.schemas().spares().list.clone())
-            .persistent(false)
+        let rows = sqlx::raw_sql(AssertSqlSafe(self.schemas().spares().list.clone()))
             .fetch_all(self.schemas().pool())
             .await
             .map_err(store_error)?;
