@@ -379,6 +379,11 @@ impl TenantRegistry for AnyRegistry {
     fn subscribe(&self, cache: Arc<dyn Invalidate>) {
         AnyRegistry::subscribe(self, cache);
     }
+
+    fn watch(&self) -> Option<Box<dyn std::any::Any + Send + Sync>> {
+        self.listen()
+            .map(|listener| Box::new(listener) as Box<dyn std::any::Any + Send + Sync>)
+    }
 }
 
 #[cfg(feature = "postgres")]

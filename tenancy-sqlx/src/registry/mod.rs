@@ -44,6 +44,7 @@ pub use sql::{Dialect, SqlRegistry};
 
 pub use crate::tenant::{NewTenant, RegistryTenant, RegistryTenantBuilder};
 
+use std::any::Any;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
@@ -133,6 +134,14 @@ pub trait TenantRegistry: Send + Sync {
 
     /// Invalidates `cache` after every mutation.
     fn subscribe(&self, cache: Arc<dyn Invalidate>);
+
+    /// Starts following other processes' changes when this registry can
+    /// (Postgres: a `LISTEN` connection feeding the subscribed caches), and
+    /// returns what keeps it running: drop it to stop. `None` (the default):
+    /// other processes' changes show when cache entries expire.
+    fn watch(&self) -> Option<Box<dyn Any + Send + Sync>> {
+        None
+    }
 }
 
 /// Looks a tenant up in `registry`, failing with `TenantNotFound`.

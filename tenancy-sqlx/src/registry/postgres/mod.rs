@@ -20,7 +20,7 @@ use tenancy_core::{
 };
 
 use self::sql::{RegistrySql, decode_tenant};
-use self::steps::Conflict;
+use self::steps::{Conflict, Inserted};
 use super::TenantRegistry;
 use crate::error::store_error;
 use crate::postgres::PgConnections;
@@ -179,10 +179,20 @@ impl PgRegistry {
         storage: Storage,
     ) -> Result<RegistryTenant, TenancyError> {
         let mut conn = self.unit().await?;
-        let tenant = self.insert_on(&mut conn, &new, storage).await?;
-        conn.finish().await.map_err(store_error)?;
-        self.publish(&created_events(&new)).await;
-        Ok(tenant)
+        match self.insert_on(&mut conn, &new, storage).await? {
+            Inserted::Tenant(tenant) => {
+                conn.finish().await.map_err(store_error)?;
+                self.publish(&created_events(&new)).await;
+                Ok(tenant)
+            }
+            Inserted::DomainTaken => {
+                drop(conn);
+                Err(match self.taken_domain(&new).await {
+                    Some(domain) => TenancyError::DomainTaken { domain },
+                    None => TenancyError::storage("a domain of the new tenant is taken"),
+                })
+            }
+        }
     }
 
     /// Changes a tenant's display name.
@@ -509,6 +519,10 @@ impl TenantRegistry for PgRegistry {
 
     fn subscribe(&self, cache: Arc<dyn Invalidate>) {
         PgRegistry::subscribe(self, cache);
+    }
+
+    fn watch(&self) -> Option<Box<dyn std::any::Any + Send + Sync>> {
+        Some(Box::new(self.listen()))
     }
 }
 

@@ -10,6 +10,14 @@ use crate::error::{constraint, is_unique_violation, store_error};
 use crate::storage::Storage;
 use crate::tenant::{NewTenant, RegistryTenant};
 
+/// What [`PgRegistry::insert_on`] did.
+pub(crate) enum Inserted {
+    /// The row was written.
+    Tenant(RegistryTenant),
+    /// A domain of the new tenant belongs to another tenant; nothing was written.
+    DomainTaken,
+}
+
 /// What a unique violation on a registry insert or update collided with.
 pub(crate) enum Conflict {
     Tenant,
@@ -42,12 +50,17 @@ impl PgRegistry {
     }
 
     /// Inserts the registry row (and domains) on `conn`, notifying on commit.
+    ///
+    /// A domain conflict is [`Inserted::DomainTaken`]: which domain is taken
+    /// is looked up by the caller once it has released `conn` (a second
+    /// connection taken while holding it could wait for the pool for ever
+    /// when concurrent creations hold all of it).
     pub(crate) async fn insert_on(
         &self,
         conn: &mut PgConnection,
         new: &NewTenant,
         storage: Storage,
-    ) -> Result<RegistryTenant, TenancyError> {
+    ) -> Result<Inserted, TenancyError> {
         let domains: Vec<&str> = new.domains.iter().map(|d| d.name.as_str()).collect();
         let primaries: Vec<bool> = new.domains.iter().map(|d| d.primary).collect();
         if primaries.iter().filter(|primary| **primary).count() > 1 {
@@ -73,10 +86,7 @@ impl PgRegistry {
             Err(error) => {
                 return Err(match self.conflict(error) {
                     Conflict::Tenant => TenancyError::TenantExists { id: new.id.clone() },
-                    Conflict::Domain => match self.taken_domain(new).await {
-                        Some(domain) => TenancyError::DomainTaken { domain },
-                        None => TenancyError::storage("a domain of the new tenant is taken"),
-                    },
+                    Conflict::Domain => return Ok(Inserted::DomainTaken),
                     Conflict::Storage => TenancyError::SchemaCreation {
                         tenant: new.id.clone(),
                         schema: storage.location().to_owned(),
@@ -93,7 +103,7 @@ impl PgRegistry {
             .domains(new.domains.clone())
             .timestamps(from_micros(created), from_micros(updated))
             .build();
-        Ok(tenant)
+        Ok(Inserted::Tenant(tenant))
     }
 
     /// Renames on `conn`; returns the number of rows changed (0: `from` unknown).
@@ -178,17 +188,22 @@ impl PgRegistry {
     }
 
     /// Which of `new`'s domains is taken (the first requested one if unclear).
-    async fn taken_domain(&self, new: &NewTenant) -> Option<DomainName> {
+    pub(super) async fn taken_domain(&self, new: &NewTenant) -> Option<DomainName> {
         let requested: Vec<&str> = new.domains.iter().map(|d| d.name.as_str()).collect();
-        let mut unit = self.unit().await.ok()?;
-        let found: Option<String> = sqlx::query_scalar(self.inner.sql.domains_taken.clone())
-            .persistent(false)
-            .bind(&requested)
-            .fetch_optional(&mut *unit)
-            .await
-            .ok()
-            .flatten();
-        let _committed = unit.finish().await;
+        let found: Option<String> = match self.unit().await {
+            Ok(mut unit) => {
+                let found = sqlx::query_scalar(self.inner.sql.domains_taken.clone())
+                    .persistent(false)
+                    .bind(&requested)
+                    .fetch_optional(&mut *unit)
+                    .await
+                    .ok()
+                    .flatten();
+                let _committed = unit.finish().await;
+                found
+            }
+            Err(_) => None,
+        };
         found
             .and_then(|domain| DomainName::new(domain).ok())
             .or_else(|| new.domains.first().map(|domain| domain.name.clone()))
