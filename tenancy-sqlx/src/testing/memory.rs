@@ -19,8 +19,10 @@ use crate::tenant::{NewTenant, RegistryTenant};
 /// for tests and as a model for a registry of your own (an API, a
 /// configuration service).
 ///
-/// Tenants live in this value and its clones only; [subscribed](TenantRegistry::subscribe)
-/// caches are invalidated after every change. It passes the
+/// Tenants live in this value and its clones only, and clones share the
+/// [subscribed](TenantRegistry::subscribe) caches too: every change, through
+/// any clone, invalidates them all at once. Each change checks and writes
+/// under one lock, so concurrent changes are atomic. It passes the
 /// [registry suite](crate::registry_suite) and works with every mode's
 /// [`TenantManager`](crate::TenantManager).
 ///
@@ -45,63 +47,84 @@ pub struct MemoryRegistry {
     caches: Arc<Mutex<Vec<Arc<dyn Invalidate>>>>,
 }
 
+/// The tenants, by id.
+type Tenants = BTreeMap<TenantId, RegistryTenant>;
+
 impl MemoryRegistry {
-    fn tenants(&self) -> MutexGuard<'_, BTreeMap<TenantId, RegistryTenant>> {
+    fn tenants(&self) -> MutexGuard<'_, Tenants> {
         self.tenants.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Invalidates the subscribed caches' entries of `ids` and `domains`.
-    async fn notify(&self, ids: &[&TenantId], domains: &[DomainName]) {
+    /// Applies `change` to the tenants under one lock (so that its checks
+    /// and its writes are atomic), then invalidates the subscribed caches'
+    /// entries named by the events it returns.
+    async fn mutate<T>(
+        &self,
+        change: impl FnOnce(&mut Tenants) -> Result<(T, Vec<Invalidation>), TenancyError>,
+    ) -> Result<T, TenancyError> {
+        let (value, events) = change(&mut self.tenants())?;
         let caches = self
             .caches
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        let events = ids
-            .iter()
-            .map(|id| Invalidation::Tenant((*id).clone()))
-            .chain(domains.iter().cloned().map(Invalidation::Domain));
-        for event in events {
+        for event in &events {
             for cache in &caches {
-                cache.invalidate(&event).await;
+                cache.invalidate(event).await;
             }
         }
-    }
-
-    /// Changes one tenant with `change`, then tells the caches.
-    async fn update(
-        &self,
-        id: &TenantId,
-        change: impl FnOnce(&RegistryTenant) -> Result<RegistryTenant, TenancyError>,
-    ) -> Result<(), TenancyError> {
-        let domains = {
-            let mut tenants = self.tenants();
-            let current = tenants.get(id).ok_or_else(|| not_found(id))?;
-            let changed = change(current)?;
-            let domains = domain_names(current);
-            tenants.insert(id.clone(), changed);
-            domains
-        };
-        self.notify(&[id], &domains).await;
-        Ok(())
-    }
-
-    /// The tenant owning `domain`, if another than `except`.
-    fn owner(
-        tenants: &BTreeMap<TenantId, RegistryTenant>,
-        domain: &DomainName,
-    ) -> Option<TenantId> {
-        tenants
-            .values()
-            .find(|tenant| tenant.domains().iter().any(|d| &d.name == domain))
-            .map(|tenant| tenant.id().clone())
+        Ok(value)
     }
 }
 
-/// `tenant` rebuilt with another id, storage, active flag or domains.
+/// Replaces tenant `id` with what `change` makes of it (`TenantNotFound` if
+/// there is none); the events name the tenant and its domains, before and
+/// after.
+fn change(
+    tenants: &mut Tenants,
+    id: &TenantId,
+    change: impl FnOnce(&RegistryTenant) -> RegistryTenant,
+) -> Result<Vec<Invalidation>, TenancyError> {
+    let current = tenants.get(id).ok_or_else(|| not_found(id))?;
+    let changed = change(current);
+    let events = events([id], [current, &changed]);
+    tenants.insert(id.clone(), changed);
+    Ok(events)
+}
+
+/// The invalidations of `ids` and of every domain of `tenants`.
+fn events<'a>(
+    ids: impl IntoIterator<Item = &'a TenantId>,
+    tenants: impl IntoIterator<Item = &'a RegistryTenant>,
+) -> Vec<Invalidation> {
+    let mut events: Vec<Invalidation> = ids
+        .into_iter()
+        .map(|id| Invalidation::Tenant(id.clone()))
+        .collect();
+    for tenant in tenants {
+        for domain in tenant.domains() {
+            let event = Invalidation::Domain(domain.name.clone());
+            if !events.contains(&event) {
+                events.push(event);
+            }
+        }
+    }
+    events
+}
+
+/// The tenant owning `domain`.
+fn owner(tenants: &Tenants, domain: &DomainName) -> Option<TenantId> {
+    tenants
+        .values()
+        .find(|tenant| tenant.domains().iter().any(|d| &d.name == domain))
+        .map(|tenant| tenant.id().clone())
+}
+
+/// `tenant` rebuilt with another id, name, storage, active flag or domains.
 fn rebuilt(
     tenant: &RegistryTenant,
     id: &TenantId,
+    name: &str,
     storage: Storage,
     active: bool,
     domains: Vec<DomainRecord>,
@@ -110,20 +133,28 @@ fn rebuilt(
         .into_iter()
         .map(|record| record_of(record.name, id, record.primary))
         .collect();
-    RegistryTenant::builder(id.clone(), tenant.name(), storage)
+    RegistryTenant::builder(id.clone(), name, storage)
         .active(active)
         .domains(domains)
         .timestamps(tenant.created_at(), SystemTime::now())
         .build()
 }
 
+/// `tenant` rebuilt with other domains.
+fn with_domains(tenant: &RegistryTenant, domains: Vec<DomainRecord>) -> RegistryTenant {
+    rebuilt(
+        tenant,
+        tenant.id(),
+        tenant.name(),
+        tenant.storage().clone(),
+        tenant.is_active(),
+        domains,
+    )
+}
+
 fn record_of(name: DomainName, id: &TenantId, primary: bool) -> DomainRecord {
     let record = DomainRecord::new(name, id.clone());
     if primary { record.primary() } else { record }
-}
-
-fn domain_names(tenant: &RegistryTenant) -> Vec<DomainName> {
-    tenant.domains().iter().map(|d| d.name.clone()).collect()
 }
 
 fn not_found(id: &TenantId) -> TenancyError {
@@ -144,7 +175,7 @@ impl TenantStore for MemoryRegistry {
         domain: &DomainName,
     ) -> Result<Option<RegistryTenant>, TenancyError> {
         let tenants = self.tenants();
-        Ok(Self::owner(&tenants, domain).and_then(|id| tenants.get(&id).cloned()))
+        Ok(owner(&tenants, domain).and_then(|id| tenants.get(&id).cloned()))
     }
 }
 
@@ -173,14 +204,13 @@ impl TenantRegistry for MemoryRegistry {
         id: &'a TenantId,
         name: &'a str,
     ) -> BoxFuture<'a, Result<(), TenancyError>> {
-        Box::pin(self.update(id, move |tenant| {
-            Ok(
-                RegistryTenant::builder(id.clone(), name, tenant.storage().clone())
-                    .active(tenant.is_active())
-                    .domains(tenant.domains().to_vec())
-                    .timestamps(tenant.created_at(), SystemTime::now())
-                    .build(),
-            )
+        Box::pin(self.mutate(move |tenants| {
+            let events = change(tenants, id, |tenant| {
+                let domains = tenant.domains().to_vec();
+                let storage = tenant.storage().clone();
+                rebuilt(tenant, id, name, storage, tenant.is_active(), domains)
+            })?;
+            Ok(((), events))
         }))
     }
 
@@ -190,15 +220,15 @@ impl TenantRegistry for MemoryRegistry {
         domain: &'a DomainName,
         primary: bool,
     ) -> BoxFuture<'a, Result<(), TenancyError>> {
-        Box::pin(async move {
-            if let Some(owner) = Self::owner(&self.tenants(), domain)
+        Box::pin(self.mutate(move |tenants| {
+            if let Some(owner) = owner(tenants, domain)
                 && &owner != id
             {
                 return Err(TenancyError::DomainTaken {
                     domain: domain.clone(),
                 });
             }
-            self.update(id, |tenant| {
+            let events = change(tenants, id, |tenant| {
                 let mut domains: Vec<DomainRecord> = tenant
                     .domains()
                     .iter()
@@ -207,42 +237,31 @@ impl TenantRegistry for MemoryRegistry {
                     .map(|d| record_of(d.name, id, d.primary && !primary))
                     .collect();
                 domains.push(record_of(domain.clone(), id, primary));
-                let storage = tenant.storage().clone();
-                Ok(rebuilt(tenant, id, storage, tenant.is_active(), domains))
-            })
-            .await?;
-            self.notify(&[], std::slice::from_ref(domain)).await;
-            Ok(())
-        })
+                with_domains(tenant, domains)
+            })?;
+            Ok(((), events))
+        }))
     }
 
     fn remove_domain<'a>(
         &'a self,
         domain: &'a DomainName,
     ) -> BoxFuture<'a, Result<bool, TenancyError>> {
-        Box::pin(async move {
-            let Some(owner) = Self::owner(&self.tenants(), domain) else {
-                return Ok(false);
+        Box::pin(self.mutate(move |tenants| {
+            let Some(owner) = owner(tenants, domain) else {
+                return Ok((false, Vec::new()));
             };
-            self.update(&owner, |tenant| {
+            let events = change(tenants, &owner, |tenant| {
                 let domains = tenant
                     .domains()
                     .iter()
                     .filter(|d| &d.name != domain)
                     .cloned()
                     .collect();
-                let storage = tenant.storage().clone();
-                Ok(rebuilt(
-                    tenant,
-                    &owner,
-                    storage,
-                    tenant.is_active(),
-                    domains,
-                ))
-            })
-            .await?;
-            Ok(true)
-        })
+                with_domains(tenant, domains)
+            })?;
+            Ok((true, events))
+        }))
     }
 
     fn create_with_storage(
@@ -250,7 +269,7 @@ impl TenantRegistry for MemoryRegistry {
         new: NewTenant,
         storage: Storage,
     ) -> BoxFuture<'_, Result<RegistryTenant, TenancyError>> {
-        Box::pin(async move {
+        Box::pin(self.mutate(move |tenants| {
             if new.domains().iter().filter(|d| d.primary).count() > 1 {
                 return Err(TenancyError::Configuration {
                     message: format!(
@@ -259,41 +278,37 @@ impl TenantRegistry for MemoryRegistry {
                     ),
                 });
             }
-            let tenant = {
-                let mut tenants = self.tenants();
-                if tenants.contains_key(new.id()) {
-                    return Err(TenancyError::TenantExists {
-                        id: new.id().clone(),
-                    });
-                }
-                if let Some(taken) = new
-                    .domains()
-                    .iter()
-                    .find(|d| Self::owner(&tenants, &d.name).is_some())
-                {
-                    return Err(TenancyError::DomainTaken {
-                        domain: taken.name.clone(),
-                    });
-                }
-                if tenants.values().any(|t| t.storage() == &storage) {
-                    return Err(TenancyError::SchemaCreation {
-                        tenant: new.id().clone(),
-                        schema: storage.location().to_owned(),
-                        source: "another tenant's registry row already uses this storage".into(),
-                    });
-                }
-                let now = SystemTime::now();
-                let tenant = RegistryTenant::builder(new.id().clone(), new.name(), storage)
-                    .active(new.is_active())
-                    .domains(new.domains().to_vec())
-                    .timestamps(now, now)
-                    .build();
-                tenants.insert(new.id().clone(), tenant.clone());
-                tenant
-            };
-            self.notify(&[new.id()], &domain_names(&tenant)).await;
-            Ok(tenant)
-        })
+            if tenants.contains_key(new.id()) {
+                return Err(TenancyError::TenantExists {
+                    id: new.id().clone(),
+                });
+            }
+            if let Some(taken) = new
+                .domains()
+                .iter()
+                .find(|d| owner(tenants, &d.name).is_some())
+            {
+                return Err(TenancyError::DomainTaken {
+                    domain: taken.name.clone(),
+                });
+            }
+            if tenants.values().any(|t| t.storage() == &storage) {
+                return Err(TenancyError::SchemaCreation {
+                    tenant: new.id().clone(),
+                    schema: storage.location().to_owned(),
+                    source: "another tenant's registry row already uses this storage".into(),
+                });
+            }
+            let now = SystemTime::now();
+            let tenant = RegistryTenant::builder(new.id().clone(), new.name(), storage)
+                .active(new.is_active())
+                .domains(new.domains().to_vec())
+                .timestamps(now, now)
+                .build();
+            tenants.insert(new.id().clone(), tenant.clone());
+            let events = events([new.id()], [&tenant]);
+            Ok((tenant, events))
+        }))
     }
 
     fn rename_with_storage<'a>(
@@ -302,28 +317,30 @@ impl TenantRegistry for MemoryRegistry {
         to: &'a TenantId,
         storage: Option<&'a Storage>,
     ) -> BoxFuture<'a, Result<(), TenancyError>> {
-        Box::pin(async move {
-            let domains = {
-                let mut tenants = self.tenants();
-                if !tenants.contains_key(from) {
-                    return Err(not_found(from));
-                }
-                if tenants.contains_key(to) {
-                    return Err(TenancyError::TenantExists { id: to.clone() });
-                }
-                let current = tenants.remove(from).ok_or_else(|| not_found(from))?;
-                let storage = storage
-                    .cloned()
-                    .unwrap_or_else(|| current.storage().clone());
-                let domains = current.domains().to_vec();
-                let renamed = rebuilt(&current, to, storage, current.is_active(), domains);
-                let names = domain_names(&renamed);
-                tenants.insert(to.clone(), renamed);
-                names
-            };
-            self.notify(&[from, to], &domains).await;
-            Ok(())
-        })
+        Box::pin(self.mutate(move |tenants| {
+            if !tenants.contains_key(from) {
+                return Err(not_found(from));
+            }
+            if tenants.contains_key(to) {
+                return Err(TenancyError::TenantExists { id: to.clone() });
+            }
+            let current = tenants.remove(from).ok_or_else(|| not_found(from))?;
+            let storage = storage
+                .cloned()
+                .unwrap_or_else(|| current.storage().clone());
+            let domains = current.domains().to_vec();
+            let renamed = rebuilt(
+                &current,
+                to,
+                current.name(),
+                storage,
+                current.is_active(),
+                domains,
+            );
+            let events = events([from, to], [&current]);
+            tenants.insert(to.clone(), renamed);
+            Ok(((), events))
+        }))
     }
 
     fn activate<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
@@ -335,13 +352,12 @@ impl TenantRegistry for MemoryRegistry {
     }
 
     fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
-        Box::pin(async move {
-            let removed = self.tenants().remove(id);
-            let existed = removed.is_some();
-            let domains = removed.as_ref().map(domain_names).unwrap_or_default();
-            self.notify(&[id], &domains).await;
-            Ok(existed)
-        })
+        Box::pin(self.mutate(move |tenants| {
+            Ok(match tenants.remove(id) {
+                Some(removed) => (true, events([id], [&removed])),
+                None => (false, Vec::new()),
+            })
+        }))
     }
 
     fn subscribe(&self, cache: Arc<dyn Invalidate>) {
@@ -354,10 +370,13 @@ impl TenantRegistry for MemoryRegistry {
 
 impl MemoryRegistry {
     async fn set_active(&self, id: &TenantId, active: bool) -> Result<(), TenancyError> {
-        self.update(id, |tenant| {
-            let storage = tenant.storage().clone();
-            let domains = tenant.domains().to_vec();
-            Ok(rebuilt(tenant, id, storage, active, domains))
+        self.mutate(|tenants| {
+            let events = change(tenants, id, |tenant| {
+                let storage = tenant.storage().clone();
+                let domains = tenant.domains().to_vec();
+                rebuilt(tenant, id, tenant.name(), storage, active, domains)
+            })?;
+            Ok(((), events))
         })
         .await
     }
