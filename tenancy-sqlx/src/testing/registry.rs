@@ -51,6 +51,7 @@ macro_rules! registry_suite {
             writes_to_an_unknown_id_are_tenant_not_found,
             rename_onto_a_taken_id_is_tenant_exists,
             concurrent_creations_of_one_id_create_it_once,
+            concurrent_claims_of_one_domain_give_it_to_one_tenant,
             every_storage_kind_round_trips,
             mutations_invalidate_subscribed_caches_at_once,
             other_instances_see_changes_within_the_cache_ttl,
@@ -639,6 +640,41 @@ pub mod cases {
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].name(), winners[0].name());
         assert_eq!(stored[0].storage(), winners[0].storage());
+    }
+
+    /// Of concurrent creations of different tenants claiming one domain
+    /// exactly one succeeds, the others fail with `DomainTaken` and leave
+    /// no tenant behind.
+    pub async fn concurrent_claims_of_one_domain_give_it_to_one_tenant<H: RegistryHarness>() {
+        let (registry, _guard) = H::registry().await;
+        let attempts = (0..8).map(|n| {
+            create(
+                &registry,
+                NewTenant::new(id(&format!("claimant{n}")), "Claimant")
+                    .domain(domain("claimed.test")),
+            )
+        });
+        let results = futures_util::future::join_all(attempts).await;
+        let mut winners = Vec::new();
+        for result in results {
+            match result {
+                Ok(tenant) => winners.push(tenant.id().clone()),
+                Err(TenancyError::DomainTaken { domain: taken }) => {
+                    assert_eq!(taken.as_str(), "claimed.test");
+                }
+                Err(other) => panic!("unexpected error: {other:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "exactly one claim wins: {winners:?}");
+        assert_eq!(
+            owner(&registry, "claimed.test").await.as_ref(),
+            winners.first()
+        );
+        assert_eq!(
+            ids(&registry.list().await.unwrap()),
+            [winners[0].to_string()],
+            "no half-created loser"
+        );
     }
 
     /// Schema, database and shared storage, an inactive flag, digits in an
