@@ -1,5 +1,6 @@
-//! Builds the app from its [`Config`]: registry, cache, change listener,
-//! isolation mode, tenancy pipeline, seed.
+//! Builds the app from its [`Config`]: registry, isolation mode and its
+//! manager, wired by `TenantManager::gate` (cache, change listener,
+//! tenancy pipeline), seed.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,21 +11,22 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
 use tenancy_core::{
-    BoxError, CacheBuilder, CachedStore, ChainResolver, HeaderResolver, PathPrefixResolver,
-    SubdomainResolver, Tenancy, TenancyError,
+    BoxError, CacheBuilder, CachedStore, ChainResolver, Gate, HeaderResolver, PathPrefixResolver,
+    SubdomainResolver, TenancyError,
 };
 use tenancy_sqlx::database::{
     DatabaseNaming, MySqlDatabases, PgDatabases, PoolConfig, SqliteDatabases,
 };
+use tenancy_sqlx::lifecycle::StorageMode;
 use tenancy_sqlx::postgres::{PgConnections, Pooler};
-use tenancy_sqlx::registry::{MySqlRegistry, NotifyListener};
+use tenancy_sqlx::registry::MySqlRegistry;
 use tenancy_sqlx::shared::keyed::{
     MySqlSharedManager, MySqlSharedPool, SqliteSharedManager, SqliteSharedPool,
 };
 use tenancy_sqlx::shared::rls::RlsManager;
 use tenancy_sqlx::{
-    AnyRegistry, DatabaseManager, Ident, PgRegistry, RegistryConfig, RlsPool, SchemaManager,
-    SchemaPool, TenantLifecycle, TenantPools,
+    AnyRegistry, DatabaseManager, Ident, PgRegistry, RegistryConfig, RegistryTenant, RlsPool,
+    SchemaManager, SchemaPool, TenantLifecycle, TenantManager, TenantPools,
 };
 
 use super::admin::LifecycleAdmin;
@@ -67,8 +69,9 @@ pub struct App {
     pub state: Arc<AppState<AppStore>>,
     /// The backend and mode, for the start-up log.
     pub description: String,
-    /// Cross-process invalidation (Postgres only); kept alive with the app.
-    _listener: Option<NotifyListener>,
+    /// The mode's wiring (cache subscribed to the registry; on Postgres the
+    /// cross-process listener), kept alive with the app.
+    _gate: Gate<AppStore>,
 }
 
 impl std::fmt::Debug for App {
@@ -88,22 +91,7 @@ pub async fn build(config: &Config) -> Result<App, BoxError> {
         Some(direct) => AnyRegistry::Postgres(pooled_registry(&config.database_url, direct).await?),
         None => connect_registry(&registry_url(&config.database_url, backend), backend).await?,
     };
-    // Other processes' changes arrive by NOTIFY on Postgres; elsewhere they
-    // show up within the TTL (at most 5 s).
-    // While the registry is down, tenants already cached keep resolving for
-    // `stale_for`, the store being retried every `retry_after`.
-    let cache = Arc::new(
-        CacheBuilder::new()
-            .ttl(Duration::from_secs(5))
-            .negative_ttl(Duration::from_secs(2))
-            .stale_for(Duration::from_secs(5 * 60))
-            .retry_after(Duration::from_secs(1))
-            .build(registry.clone()),
-    );
-    registry.subscribe(cache.clone());
-    let listener = registry.listen();
-
-    let (lifecycle, items) = isolation_mode(config, &registry, backend, isolation).await?;
+    let (lifecycle, items, gate) = isolation_mode(config, &registry, backend, isolation).await?;
     let admin = LifecycleAdmin::new(Arc::clone(&lifecycle));
     let should_seed = match config.seed {
         Some(Seed::Yes) => true,
@@ -115,9 +103,8 @@ pub async fn build(config: &Config) -> Result<App, BoxError> {
         tracing::info!(created, "seeded the demo tenants");
     }
 
-    let tenancy = Tenancy::new(resolver(config)?, cache);
     let state = AppState {
-        tenancy: Arc::new(tenancy),
+        tenancy: Arc::clone(gate.tenancy()),
         items,
         admin: Arc::new(admin),
         admin_token: config.admin_token().map(str::to_owned),
@@ -126,7 +113,7 @@ pub async fn build(config: &Config) -> Result<App, BoxError> {
     Ok(App {
         state: Arc::new(state),
         description,
-        _listener: listener,
+        _gate: gate,
     })
 }
 
@@ -235,7 +222,37 @@ fn resolver(config: &Config) -> Result<ChainResolver, BoxError> {
     Ok(chain)
 }
 
-type Mode = (Arc<dyn TenantLifecycle>, Arc<dyn ItemsStore>);
+type Mode = (
+    Arc<dyn TenantLifecycle>,
+    Arc<dyn ItemsStore>,
+    Gate<AppStore>,
+);
+
+/// The cache in front of the registry. Other processes' changes arrive by
+/// NOTIFY on Postgres; elsewhere they show up within the TTL (at most 5 s).
+/// While the registry is down, tenants already cached keep resolving for
+/// `stale_for`, the store being retried every `retry_after`.
+fn cache() -> CacheBuilder {
+    CacheBuilder::new()
+        .ttl(Duration::from_secs(5))
+        .negative_ttl(Duration::from_secs(2))
+        .stale_for(Duration::from_secs(5 * 60))
+        .retry_after(Duration::from_secs(1))
+}
+
+/// The manager, its items store and its gate (the manager's one-call wiring:
+/// the resolver, the cache subscribed to the registry, the listener).
+fn wired<S>(
+    config: &Config,
+    manager: TenantManager<S, AnyRegistry>,
+    items: Arc<dyn ItemsStore>,
+) -> Result<Mode, BoxError>
+where
+    S: StorageMode + tenancy_core::RequestAccess<Tenant = RegistryTenant>,
+{
+    let gate = manager.gate(resolver(config)?, cache());
+    Ok((Arc::new(manager), items, gate))
+}
 
 /// The lifecycle manager and the items store of one isolation mode.
 async fn isolation_mode(
@@ -248,29 +265,30 @@ async fn isolation_mode(
     let items_table = || Ident::new("items");
     let mode: Mode = match (registry, isolation) {
         (AnyRegistry::Postgres(pg), Isolation::Schema) => {
-            let manager = SchemaManager::new(pg.clone(), SchemaPool::for_registry(pg), migrations);
+            let manager =
+                SchemaManager::new(registry.clone(), SchemaPool::for_registry(pg), migrations);
             let items = SchemaItems::new(manager.schemas().clone());
-            (Arc::new(manager), Arc::new(items))
+            wired(config, manager, Arc::new(items))?
         }
         (AnyRegistry::Postgres(pg), Isolation::Shared) => {
             let rls = RlsPool::new(pg.connections().clone()).tables([items_table()?]);
-            let manager = RlsManager::new(pg.clone(), rls.clone(), migrations);
+            let manager = RlsManager::new(registry.clone(), rls.clone(), migrations);
             // Role, migrations, protection, then the audit: refuses to start
             // if tenant queries could bypass row-level security.
             manager.setup().await?;
-            (Arc::new(manager), Arc::new(RlsItems::new(rls)))
+            wired(config, manager, Arc::new(RlsItems::new(rls)))?
         }
         (AnyRegistry::MySql(mysql), Isolation::Shared) => {
             let shared = MySqlSharedPool::new(mysql.pool().clone()).tables([items_table()?]);
-            let manager = MySqlSharedManager::new(mysql.clone(), shared.clone(), migrations);
+            let manager = MySqlSharedManager::new(registry.clone(), shared.clone(), migrations);
             manager.setup().await?;
-            (Arc::new(manager), Arc::new(MySqlKeyedItems::new(shared)))
+            wired(config, manager, Arc::new(MySqlKeyedItems::new(shared)))?
         }
         (AnyRegistry::Sqlite(sqlite), Isolation::Shared) => {
             let shared = SqliteSharedPool::new(sqlite.pool().clone()).tables([items_table()?]);
-            let manager = SqliteSharedManager::new(sqlite.clone(), shared.clone(), migrations);
+            let manager = SqliteSharedManager::new(registry.clone(), shared.clone(), migrations);
             manager.setup().await?;
-            (Arc::new(manager), Arc::new(SqliteKeyedItems::new(shared)))
+            wired(config, manager, Arc::new(SqliteKeyedItems::new(shared)))?
         }
         (_, Isolation::Database) => {
             let template = TenantTemplate::parse(config, backend)?;
@@ -305,7 +323,7 @@ async fn isolation_mode(
                     } else {
                         PgDatabaseItems::new(manager.pools().clone())
                     };
-                    (Arc::new(manager), Arc::new(items))
+                    wired(config, manager, Arc::new(items))?
                 }
                 Backend::MySql => {
                     let databases =
@@ -314,7 +332,7 @@ async fn isolation_mode(
                     let pools = TenantPools::new(databases, pools);
                     let manager = DatabaseManager::new(registry.clone(), pools, migrations);
                     let items = MySqlDatabaseItems::new(manager.pools().clone());
-                    (Arc::new(manager), Arc::new(items))
+                    wired(config, manager, Arc::new(items))?
                 }
                 Backend::Sqlite => {
                     let databases =
@@ -322,7 +340,7 @@ async fn isolation_mode(
                     let pools = TenantPools::new(databases, pools);
                     let manager = DatabaseManager::new(registry.clone(), pools, migrations);
                     let items = SqliteDatabaseItems::new(manager.pools().clone());
-                    (Arc::new(manager), Arc::new(items))
+                    wired(config, manager, Arc::new(items))?
                 }
             }
         }
