@@ -186,6 +186,7 @@ FEATURE_SETS=(
     "tenancy-sqlx:postgres"
     "tenancy-sqlx:mysql"
     "tenancy-sqlx:sqlite"
+    "tenancy-sqlx:testing"
     "tenancy-axum:"
     "tenancy-actix:"
 )

@@ -277,6 +277,7 @@ impl<S: StorageMode, R: TenantRegistry + Clone> TenantManager<S, R> {
     /// and leaves nothing behind.
     ///
     /// ```no_run
+    /// # #[cfg(feature = "postgres")] mod example {
     /// # fn example(manager: tenancy_sqlx::SchemaManager) -> tenancy_sqlx::SchemaManager {
     /// manager.with_seed(|tx, tenant| {
     ///     let owner = tenant.id().to_string();
@@ -286,6 +287,8 @@ impl<S: StorageMode, R: TenantRegistry + Clone> TenantManager<S, R> {
     ///     })
     /// })
     /// # }
+    /// # }
+    /// # fn main() {}
     /// ```
     #[must_use]
     pub fn with_seed<F>(self, seed: F) -> Self

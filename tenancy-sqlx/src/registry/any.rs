@@ -381,8 +381,12 @@ impl TenantRegistry for AnyRegistry {
     }
 
     fn watch(&self) -> Option<Box<dyn std::any::Any + Send + Sync>> {
-        self.listen()
-            .map(|listener| Box::new(listener) as Box<dyn std::any::Any + Send + Sync>)
+        match self {
+            #[cfg(feature = "postgres")]
+            Self::Postgres(registry) => TenantRegistry::watch(registry),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
     }
 }
 
