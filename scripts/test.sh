@@ -129,14 +129,17 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 
 # ---- packaging ----
 # Every published crate must package: `cargo publish` refuses a crate whose
-# readme is missing or whose files lie outside it. `--workspace` packages the
-# crates together, so that their dependencies on each other (path + version,
-# not on crates.io yet) resolve to the local copies; `--no-verify` skips
-# building each package again from its tarball (the steps here build and test
-# the same sources). CI runs on a clean clone; a local run with uncommitted
-# changes packages them as they are (`--allow-dirty`) instead of failing.
+# readme is missing or whose files lie outside it. The unpublished crates
+# (`publish = false`: tenancy-examples, tenancy-testkit) are excluded by name;
+# the adapters' path-only dev-dependency on tenancy-testkit is left out of
+# their packages by cargo. `--workspace` packages the crates together, so
+# that their dependencies on each other (path + version, not on crates.io yet)
+# resolve to the local copies; `--no-verify` skips building each package again
+# from its tarball (the steps here build and test the same sources). CI runs
+# on a clean clone; a local run with uncommitted changes packages them as they
+# are (`--allow-dirty`) instead of failing.
 step "cargo package (every published crate, file lists checked)"
-package_flags=(--workspace --exclude tenancy-examples)
+package_flags=(--workspace --exclude tenancy-examples --exclude tenancy-testkit)
 if [ -n "$(git status --porcelain 2>/dev/null || true)" ]; then
     echo "uncommitted changes: packaging them as they are (--allow-dirty)"
     package_flags+=(--allow-dirty)

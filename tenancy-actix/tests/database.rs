@@ -1,8 +1,7 @@
-//! The shared database suite, run against the actix-web adapter and a real
-//! Postgres (feature `sqlx`), plus actix-specific checks.
-//!
-//! The suite lives with the axum adapter (`tenancy-axum/tests/db_suite`) and
-//! is included here unchanged: only the harness below is actix-specific.
+//! The shared database suite (the workspace's internal crate `tenancy-testkit`),
+//! run against the actix-web adapter and a real Postgres, plus actix-specific
+//! checks: the suite is the axum adapter's too; only the harness below is
+//! actix-specific.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,8 +11,6 @@
 )]
 
 mod common;
-#[path = "../../tenancy-axum/tests/db_suite/mod.rs"]
-mod db_suite;
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -29,9 +26,9 @@ use tenancy_core::{
 };
 use tenancy_sqlx::schema::SchemaName;
 use tenancy_sqlx::{RegistryTenant, SchemaPool, Storage, TenantAccess};
+use tenancy_testkit::{DbHarness, DbSetup, PoolPerTenant, Served, TestApp, TestResponse, sql};
 
 use common::ActixApp;
-use db_suite::{DbHarness, DbSetup, PoolPerTenant, Served, TestApp, TestResponse, sql};
 
 fn internal(error: &sqlx::Error) -> HttpResponse {
     HttpResponse::InternalServerError().body(error.to_string())
@@ -193,7 +190,7 @@ impl DbHarness for Actix {
     }
 }
 
-db_suite::database_suite!(
+tenancy_testkit::database_suite!(
     #[actix_web::test]
     Actix
 );

@@ -1,5 +1,5 @@
-//! The shared database suite (`tests/db_suite`), run against the axum adapter
-//! and a real Postgres (feature `sqlx`), plus axum-specific checks.
+//! The shared database suite (the workspace's internal crate `tenancy-testkit`),
+//! run against the axum adapter and a real Postgres, plus axum-specific checks.
 
 #![allow(
     clippy::unwrap_used,
@@ -7,8 +7,6 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-
-mod db_suite;
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -27,9 +25,8 @@ use tenancy_core::{
 };
 use tenancy_sqlx::schema::SchemaName;
 use tenancy_sqlx::{RegistryTenant, SchemaPool, Storage, TenantAccess};
+use tenancy_testkit::{DbHarness, DbSetup, PoolPerTenant, Served, TestApp, TestResponse, sql};
 use tower::{Layer, ServiceExt as _};
-
-use db_suite::{DbHarness, DbSetup, PoolPerTenant, Served, TestApp, TestResponse, sql};
 
 fn internal(error: &sqlx::Error) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response()
@@ -189,7 +186,7 @@ impl TestApp for AxumApp {
     }
 }
 
-db_suite::database_suite!(
+tenancy_testkit::database_suite!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     Axum
 );

@@ -16,31 +16,33 @@ use tenancy_sqlx::{
     TenantMigrations,
 };
 
-use super::pg::{TestDb, Via};
+use crate::pg::{TestDb, Via};
 
 /// The store the adapters run against: a cache in front of the Postgres registry.
-pub(crate) type Store = Arc<CachedStore<PgRegistry>>;
+pub type Store = Arc<CachedStore<PgRegistry>>;
 
 /// A second, deliberately simple [`TenantAccess`], shaped like database mode:
 /// one pool per tenant (here: pools on the test database whose connections
 /// have the tenant's schema as `search_path`). `open` fails with
 /// `StoreUnavailable` while [`set_failing`](Self::set_failing), and with
 /// `Configuration` for a tenant without a pool.
-#[derive(Clone, Default)]
-pub(crate) struct PoolPerTenant {
+#[derive(Debug, Clone, Default)]
+pub struct PoolPerTenant {
     pools: Arc<RwLock<HashMap<TenantId, PgPool>>>,
     failing: Arc<AtomicBool>,
 }
 
 impl PoolPerTenant {
-    pub(crate) fn insert(&self, tenant: TenantId, pool: PgPool) {
+    /// Gives `tenant` the pool `pool`.
+    pub fn insert(&self, tenant: TenantId, pool: PgPool) {
         self.pools
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(tenant, pool);
     }
 
-    pub(crate) fn set_failing(&self, failing: bool) {
+    /// Makes every `open` fail with `StoreUnavailable` (`true`) or not.
+    pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
     }
 }
@@ -70,18 +72,19 @@ impl TenantAccess for PoolPerTenant {
     }
 }
 
-/// What a harness builds its test app from (see the module docs).
-#[derive(Clone)]
-pub(crate) struct DbSetup {
-    pub(crate) tenancy: Arc<Tenancy<Store>>,
+/// What a harness builds its test app from (see [the crate docs](crate#the-test-app)).
+#[derive(Debug, Clone)]
+pub struct DbSetup {
+    /// The tenancy the adapter resolves with.
+    pub tenancy: Arc<Tenancy<Store>>,
     /// The access object of `TenantDb<SchemaPool>`; `None` leaves it out.
-    pub(crate) schemas: Option<SchemaPool>,
+    pub schemas: Option<SchemaPool>,
     /// The access object of `TenantDb<PoolPerTenant>`.
-    pub(crate) pools: PoolPerTenant,
+    pub pools: PoolPerTenant,
     /// Whether the adapter wraps the app at all.
-    pub(crate) layer: bool,
+    pub layer: bool,
     /// Whether errors render with the text renderer instead of JSON.
-    pub(crate) text_errors: bool,
+    pub text_errors: bool,
 }
 
 /// One test's database: the registry, the manager, `acme` (3 items) and
@@ -91,23 +94,32 @@ pub(crate) struct DbSetup {
 /// built by `Pooler::Transaction` and a direct pool for `LISTEN` and
 /// migrations. The pools of [`PoolPerTenant`] stay direct either way: their
 /// `search_path` is a startup parameter, which PgBouncer does not carry.
-pub(crate) struct DbFixture {
-    pub(crate) via: Via,
-    pub(crate) manager: SchemaManager,
-    pub(crate) tenancy: Arc<Tenancy<Store>>,
-    pub(crate) pools: PoolPerTenant,
-    pub(crate) acme: RegistryTenant,
-    pub(crate) globex: RegistryTenant,
-    /// Last: dropped after the pools above.
-    pub(crate) db: TestDb,
+#[derive(Debug)]
+pub struct DbFixture {
+    /// How the registry, the manager and every `SchemaPool` reach Postgres.
+    pub via: Via,
+    /// The manager that created the tenants.
+    pub manager: SchemaManager,
+    /// The tenancy of [`setup`](Self::setup).
+    pub tenancy: Arc<Tenancy<Store>>,
+    /// The access object of `TenantDb<PoolPerTenant>`, with a pool for `acme` and `globex`.
+    pub pools: PoolPerTenant,
+    /// The tenant `acme`, with 3 items.
+    pub acme: RegistryTenant,
+    /// The tenant `globex`, with 2 items.
+    pub globex: RegistryTenant,
+    /// The test database. Last: dropped after the pools above.
+    pub db: TestDb,
 }
 
-pub(crate) fn id(id: &str) -> TenantId {
+/// The tenant id `id`; panics when it is not a valid one.
+pub fn id(id: &str) -> TenantId {
     TenantId::new(id).unwrap()
 }
 
 impl DbFixture {
-    pub(crate) async fn new(via: Via) -> Self {
+    /// A fresh database with `acme` and `globex`, reached `via`.
+    pub async fn new(via: Via) -> Self {
         let db = TestDb::new().await;
         let registry = PgRegistry::connect(db.connections(via, 8).await, RegistryConfig::default())
             .await
@@ -146,7 +158,7 @@ impl DbFixture {
     }
 
     /// Gives `tenant` a pool of its own in [`PoolPerTenant`].
-    pub(crate) async fn add_pool(&self, tenant: &RegistryTenant) {
+    pub async fn add_pool(&self, tenant: &RegistryTenant) {
         let schema = tenant.schema().unwrap().as_str().to_owned();
         let options = self.db.options.clone().options([("search_path", schema)]);
         self.pools
@@ -155,12 +167,12 @@ impl DbFixture {
 
     /// A scoped pool of its own on the test database, reached like the
     /// fixture's, with `max_connections` connections.
-    pub(crate) async fn schema_pool(&self, max_connections: u32) -> SchemaPool {
+    pub async fn schema_pool(&self, max_connections: u32) -> SchemaPool {
         SchemaPool::new(self.db.connections(self.via, max_connections).await)
     }
 
     /// A scoped pool whose pool is closed: a real outage.
-    pub(crate) async fn closed_schema_pool(&self) -> SchemaPool {
+    pub async fn closed_schema_pool(&self) -> SchemaPool {
         let options = match self.via {
             Via::Direct => self.db.options.clone(),
             Via::PgBouncer => self.db.pgbouncer_options(),
@@ -178,11 +190,13 @@ impl DbFixture {
     }
 
     /// The scoped pool the registry's tenants live in.
-    pub(crate) fn schemas(&self) -> SchemaPool {
+    pub fn schemas(&self) -> SchemaPool {
         self.manager.schemas().clone()
     }
 
-    pub(crate) fn setup(&self) -> DbSetup {
+    /// The setup of the plain test app: both access objects, behind the
+    /// adapter, with JSON errors.
+    pub fn setup(&self) -> DbSetup {
         DbSetup {
             tenancy: Arc::clone(&self.tenancy),
             schemas: Some(self.schemas()),
@@ -193,7 +207,7 @@ impl DbFixture {
     }
 
     /// `(marker, name)` of every row in `tenant`'s schema, read directly.
-    pub(crate) async fn rows(&self, tenant: &RegistryTenant) -> Vec<(String, String)> {
+    pub async fn rows(&self, tenant: &RegistryTenant) -> Vec<(String, String)> {
         let mut tx = self.schemas().begin(tenant).await.unwrap();
         sqlx::query_as("SELECT tenant, name FROM items ORDER BY id")
             .fetch_all(&mut tx)
@@ -202,7 +216,7 @@ impl DbFixture {
     }
 
     /// Sessions of the test database left inside a transaction.
-    pub(crate) async fn idle_in_transaction(&self) -> i64 {
+    pub async fn idle_in_transaction(&self) -> i64 {
         let pool = self.db.pool(1).await;
         let count = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity \

@@ -7,10 +7,10 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 use tenancy_core::testing::{get, post};
 
-use super::DbHarness;
-use super::fixture::{DbFixture, DbSetup};
-use super::pg::Via;
-use super::raw::{self, Progress};
+use crate::DbHarness;
+use crate::fixture::{DbFixture, DbSetup};
+use crate::pg::Via;
+use crate::raw::{self, Progress};
 
 /// The item names of a `{"items": [...]}` body.
 fn names(body: &Value) -> Vec<String> {
@@ -32,7 +32,9 @@ fn assert_only(body: &Value, tenant: &str) {
     }
 }
 
-pub(crate) async fn each_tenant_sees_only_its_own_rows<H: DbHarness>(via: Via) {
+/// `GET /items` for `acme` (by subdomain) and `globex` (by header) lists
+/// exactly that tenant's rows, from that tenant's schema.
+pub async fn each_tenant_sees_only_its_own_rows<H: DbHarness>(via: Via) {
     let fixture = DbFixture::new(via).await;
     let app = H::app(fixture.setup()).await;
 
@@ -54,7 +56,9 @@ pub(crate) async fn each_tenant_sees_only_its_own_rows<H: DbHarness>(via: Via) {
     assert_ne!(acme["schema"], globex["schema"]);
 }
 
-pub(crate) async fn writes_land_in_the_requests_tenant_only<H: DbHarness>(via: Via) {
+/// `POST /items/{name}` for `acme` commits the row in `acme`'s schema and
+/// nowhere else, as the app and a direct read both see.
+pub async fn writes_land_in_the_requests_tenant_only<H: DbHarness>(via: Via) {
     let fixture = DbFixture::new(via).await;
     let app = H::app(fixture.setup()).await;
 
@@ -77,7 +81,9 @@ pub(crate) async fn writes_land_in_the_requests_tenant_only<H: DbHarness>(via: V
     assert_eq!(fixture.rows(&fixture.globex).await.len(), 2);
 }
 
-pub(crate) async fn no_tenant_is_tenant_required<H: DbHarness>(via: Via) {
+/// Without a tenant (a central host, or a central route on a tenant host)
+/// `TenantDb` answers `404 TenantRequired`, and nothing is written.
+pub async fn no_tenant_is_tenant_required<H: DbHarness>(via: Via) {
     let fixture = DbFixture::new(via).await;
     let app = H::app(fixture.setup()).await;
 
@@ -101,7 +107,9 @@ pub(crate) async fn no_tenant_is_tenant_required<H: DbHarness>(via: Via) {
     assert_eq!(fixture.rows(&fixture.acme).await.len(), 3);
 }
 
-pub(crate) async fn missing_access_or_layer_is_a_configuration_error<H: DbHarness>(via: Via) {
+/// A missing access object, or no adapter at all, answers
+/// `500 Configuration` (without type names), before the tenant is resolved.
+pub async fn missing_access_or_layer_is_a_configuration_error<H: DbHarness>(via: Via) {
     let fixture = DbFixture::new(via).await;
 
     // No `SchemaPool` access object.
@@ -144,7 +152,9 @@ pub(crate) async fn missing_access_or_layer_is_a_configuration_error<H: DbHarnes
         .error(500, "Configuration");
 }
 
-pub(crate) async fn failing_handler_leaves_no_partial_write<H: DbHarness>(via: Via) {
+/// A handler that fails after a write without committing leaves no row and
+/// no session idle in a transaction; the next write commits.
+pub async fn failing_handler_leaves_no_partial_write<H: DbHarness>(via: Via) {
     let fixture = DbFixture::new(via).await;
     let app = H::app(fixture.setup()).await;
 
@@ -184,7 +194,9 @@ pub(crate) async fn failing_handler_leaves_no_partial_write<H: DbHarness>(via: V
     );
 }
 
-pub(crate) async fn open_errors_keep_their_status<H: DbHarness>(via: Via) {
+/// A failed open answers with its error's status and kind (`503
+/// StoreUnavailable`), without the source's secrets.
+pub async fn open_errors_keep_their_status<H: DbHarness>(via: Via) {
     let fixture = DbFixture::new(via).await;
 
     // A real outage: the access object's pool is closed.
@@ -217,7 +229,9 @@ pub(crate) async fn open_errors_keep_their_status<H: DbHarness>(via: Via) {
     );
 }
 
-pub(crate) async fn concurrent_requests_never_see_foreign_rows<H: DbHarness>(via: Via) {
+/// 90 concurrent reads and writes for two tenants on one pool: every read
+/// sees only its tenant's rows, every write lands in its tenant's schema.
+pub async fn concurrent_requests_never_see_foreign_rows<H: DbHarness>(via: Via) {
     let fixture = DbFixture::new(via).await;
     let app = H::app(fixture.setup()).await;
     let requests: Vec<(&str, bool, _)> = (0..90)
@@ -267,7 +281,9 @@ pub(crate) async fn concurrent_requests_never_see_foreign_rows<H: DbHarness>(via
     }
 }
 
-pub(crate) async fn any_tenant_access_works<H: DbHarness>(via: Via) {
+/// `TenantDb` works with any `TenantAccess` ([`PoolPerTenant`](crate::PoolPerTenant)),
+/// whose own errors keep their status.
+pub async fn any_tenant_access_works<H: DbHarness>(via: Via) {
     let fixture = DbFixture::new(via).await;
     let app = H::app(fixture.setup()).await;
 
@@ -283,7 +299,7 @@ pub(crate) async fn any_tenant_access_works<H: DbHarness>(via: Via) {
     fixture
         .manager
         .create(tenancy_sqlx::NewTenant::new(
-            super::fixture::id("initech"),
+            crate::fixture::id("initech"),
             "Initech",
         ))
         .await
@@ -302,7 +318,9 @@ pub(crate) async fn any_tenant_access_works<H: DbHarness>(via: Via) {
     assert!(names(&initech).is_empty(), "{initech}");
 }
 
-pub(crate) async fn rejections_use_the_layers_renderer<H: DbHarness>(via: Via) {
+/// Rejections of `TenantDb` render with the adapter's error renderer (here
+/// the text one), whatever their cause.
+pub async fn rejections_use_the_layers_renderer<H: DbHarness>(via: Via) {
     let fixture = DbFixture::new(via).await;
     let setup = DbSetup {
         schemas: None,
@@ -311,7 +329,7 @@ pub(crate) async fn rejections_use_the_layers_renderer<H: DbHarness>(via: Via) {
     };
     let app = H::app(setup).await;
 
-    let check = |response: super::TestResponse, status: u16, kind: &str| {
+    let check = |response: crate::TestResponse, status: u16, kind: &str| {
         assert_eq!(response.status, status, "{}", response.text());
         assert!(
             response.content_type().starts_with("text/plain"),
@@ -359,7 +377,7 @@ pub(crate) async fn rejections_use_the_layers_renderer<H: DbHarness>(via: Via) {
 /// queue behind them, and the `GET` would be answered only after some bodies
 /// had completed (the first assertion below fails; checked by making
 /// extraction open eagerly again).
-pub(crate) async fn slow_uploads_hold_no_connections<H: DbHarness>(via: Via) {
+pub async fn slow_uploads_hold_no_connections<H: DbHarness>(via: Via) {
     const UPLOADS: usize = 20;
     const BODY: usize = 30;
     let fixture = DbFixture::new(via).await;

@@ -12,7 +12,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor, PgPool};
 use tenancy_sqlx::postgres::{PgConnections, Pooler};
 
 /// The server to test against: `TENANCY_TEST_PG_URL`, or the local default.
-pub(crate) fn admin_url() -> String {
+pub fn admin_url() -> String {
     std::env::var("TENANCY_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
@@ -20,7 +20,7 @@ pub(crate) fn admin_url() -> String {
 /// PgBouncer in transaction pooling mode in front of `TENANCY_TEST_PG_URL`:
 /// `TENANCY_TEST_PGBOUNCER_URL`, which `scripts/test.sh` sets (it starts
 /// PgBouncer with `scripts/pgbouncer.sh`). Unset is an error, never a skip.
-pub(crate) fn pgbouncer_url() -> String {
+pub fn pgbouncer_url() -> String {
     std::env::var("TENANCY_TEST_PGBOUNCER_URL").unwrap_or_else(|_| {
         panic!(
             "TENANCY_TEST_PGBOUNCER_URL is not set: run the tests with scripts/test.sh \
@@ -32,7 +32,7 @@ pub(crate) fn pgbouncer_url() -> String {
 
 /// How a case reaches Postgres: every case runs both ways.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Via {
+pub enum Via {
     /// Straight to the server.
     Direct,
     /// Through PgBouncer in transaction pooling mode (`default_pool_size = 2`).
@@ -40,14 +40,17 @@ pub(crate) enum Via {
 }
 
 /// A database created for one test, dropped when this value is dropped.
-pub(crate) struct TestDb {
-    pub(crate) name: String,
-    pub(crate) options: PgConnectOptions,
+#[derive(Debug)]
+pub struct TestDb {
+    /// The database's name.
+    pub name: String,
+    /// Direct connect options for the database.
+    pub options: PgConnectOptions,
 }
 
 impl TestDb {
     /// Creates `tenancy_adapter_test_<random>`; panics loudly if Postgres is unreachable.
-    pub(crate) async fn new() -> Self {
+    pub async fn new() -> Self {
         let admin = PgConnectOptions::from_str(&admin_url())
             .expect("TENANCY_TEST_PG_URL is not a valid Postgres URL");
         let mut conn = tokio::time::timeout(Duration::from_secs(10), admin.connect())
@@ -69,14 +72,14 @@ impl TestDb {
     }
 
     /// A pool on the test database.
-    pub(crate) async fn pool(&self, max_connections: u32) -> PgPool {
+    pub async fn pool(&self, max_connections: u32) -> PgPool {
         self.pool_with(self.options.clone(), max_connections).await
     }
 
     /// The options of the test database through PgBouncer (which forwards
     /// every database name to the test server), adjusted for a transaction
     /// pooler.
-    pub(crate) fn pgbouncer_options(&self) -> PgConnectOptions {
+    pub fn pgbouncer_options(&self) -> PgConnectOptions {
         let options = PgConnectOptions::from_str(&pgbouncer_url())
             .expect("TENANCY_TEST_PGBOUNCER_URL is not a valid Postgres URL")
             .database(&self.name);
@@ -86,7 +89,7 @@ impl TestDb {
     /// Connections to the test database reached `via`, with `max_connections`
     /// for the traffic; through PgBouncer, plus a direct pool (two
     /// connections) for `LISTEN` and migrations.
-    pub(crate) async fn connections(&self, via: Via, max_connections: u32) -> PgConnections {
+    pub async fn connections(&self, via: Via, max_connections: u32) -> PgConnections {
         match via {
             Via::Direct => PgConnections::new(self.pool(max_connections).await),
             Via::PgBouncer => {
@@ -99,11 +102,7 @@ impl TestDb {
     }
 
     /// A pool on the test database with these connect options.
-    pub(crate) async fn pool_with(
-        &self,
-        options: PgConnectOptions,
-        max_connections: u32,
-    ) -> PgPool {
+    pub async fn pool_with(&self, options: PgConnectOptions, max_connections: u32) -> PgPool {
         PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))

@@ -1,16 +1,20 @@
-//! The adapters' shared database suite (`TenantDb` over real Postgres, directly and through PgBouncer).
+//! The framework adapters' shared database suite (`TenantDb` over real
+//! Postgres, directly and through PgBouncer).
 //!
-//! Written once, run against every framework adapter in process, like the
-//! HTTP conformance suite (`tenancy_core::testing`, whose client it uses:
-//! [`TestApp`], [`TestResponse`], `get`, `post`): each adapter crate has a
-//! `tests/database.rs` that includes this module, implements [`DbHarness`]
-//! and expands [`database_suite!`]. Every case creates its own database (see
-//! [`pg::TestDb`]) on the server named by `TENANCY_TEST_PG_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`), with the tenants `acme`
-//! (3 items) and `globex` (2 items) created by `SchemaManager`, each in its
-//! own schema with the table `items (id, tenant, name)`; `tenant` is a marker
-//! column holding the id of the tenant whose request wrote the row. An
-//! unreachable server fails the suite; nothing is skipped.
+//! An internal crate of the workspace (`publish = false`), not part of the
+//! public API: a dev-dependency of `tenancy-axum` and `tenancy-actix`, whose
+//! `tests/database.rs` both run it. Written once, run against every framework
+//! adapter in process, like the HTTP conformance suite
+//! (`tenancy_core::testing`, whose client it uses: [`TestApp`],
+//! [`TestResponse`], `get`, `post`): each adapter's `tests/database.rs`
+//! implements [`DbHarness`] and expands [`database_suite!`]. Every case
+//! creates its own database (see [`pg::TestDb`]) on the server named by
+//! `TENANCY_TEST_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`),
+//! with the tenants `acme` (3 items) and `globex` (2 items) created by
+//! `SchemaManager`, each in its own schema with the table
+//! `items (id, tenant, name)`; `tenant` is a marker column holding the id of
+//! the tenant whose request wrote the row. An unreachable server fails the
+//! suite; nothing is skipped.
 //!
 //! Every case runs twice ([`pg::Via`]): straight to Postgres (module
 //! `direct`), and through PgBouncer in transaction pooling mode (module
@@ -25,8 +29,9 @@
 //! [`DbSetup`] with `.optional()` (so that the extractor, not the layer,
 //! answers requests without a tenant), `central_route("/central/*")`, the
 //! text renderer of the conformance suite (`Renderer::Text`) when
-//! `setup.text_errors`, and no adapter at all when `!setup.layer`. `setup.schemas` (when `Some`) is the
-//! access object of `TenantDb<SchemaPool>` and `setup.pools` the one of
+//! `setup.text_errors`, and no adapter at all when `!setup.layer`.
+//! `setup.schemas` (when `Some`) is the access object of
+//! `TenantDb<SchemaPool>` and `setup.pools` the one of
 //! `TenantDb<PoolPerTenant>`, provided the framework's way (axum: an
 //! `Extension` layer; actix-web: `web::Data`). Handlers open their
 //! `TenantDb` when they first query (after any body is read).
@@ -46,23 +51,30 @@
 //! [`DbHarness::serve`] serves the same app (with the adapter) on a TCP port,
 //! for the raw requests of [`raw`].
 
-#![allow(dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test support: a failed step fails the test that called it"
+)]
 
-pub(crate) mod cases;
-pub(crate) mod fixture;
-pub(crate) mod pg;
-pub(crate) mod raw;
-pub(crate) mod sql;
+pub mod cases;
+pub mod fixture;
+pub mod pg;
+pub mod raw;
+pub mod sql;
 
 use std::any::Any;
+use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 
-pub(crate) use fixture::{DbSetup, PoolPerTenant};
-pub(crate) use tenancy_core::testing::{TestApp, TestResponse};
+pub use fixture::{DbSetup, PoolPerTenant};
+pub use tenancy_core::testing::{TestApp, TestResponse};
 
-/// How one adapter builds the test app described in the module docs.
-pub(crate) trait DbHarness {
+/// How one adapter builds the test app described in the crate docs.
+pub trait DbHarness {
     /// The test app for `setup`.
     fn app(setup: DbSetup) -> impl Future<Output = impl TestApp>;
 
@@ -72,15 +84,16 @@ pub(crate) trait DbHarness {
 }
 
 /// A test app served on a TCP port; stops serving when dropped.
-pub(crate) struct Served {
-    pub(crate) addr: SocketAddr,
+pub struct Served {
+    /// Where the app is served.
+    pub addr: SocketAddr,
     /// Stops the server when dropped.
     _stop: Box<dyn Any>,
 }
 
 impl Served {
     /// The server on `addr`, stopped when `stop` is dropped.
-    pub(crate) fn new(addr: SocketAddr, stop: impl Any) -> Self {
+    pub fn new(addr: SocketAddr, stop: impl Any) -> Self {
         Self {
             addr,
             _stop: Box::new(stop),
@@ -88,25 +101,44 @@ impl Served {
     }
 }
 
+impl fmt::Debug for Served {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Served")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Expands into two modules, `direct` and `pgbouncer`, with one test per
 /// database case in each (reaching Postgres directly or through PgBouncer),
 /// for the harness `$harness`, each test function carrying the attribute
 /// `$test` (e.g. `tokio::test`).
+///
+/// Expanded at the root of an adapter's `tests/database.rs`, where the
+/// harness type is in scope (the modules `use super::*`):
+///
+/// ```ignore
+/// tenancy_testkit::database_suite!(
+///     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+///     Axum
+/// );
+/// ```
+#[macro_export]
 macro_rules! database_suite {
     (#[$test:meta] $harness:ty) => {
         /// The database cases, straight to Postgres.
         mod direct {
             use super::*;
-            crate::db_suite::database_suite!(@via #[$test] $harness, Direct);
+            $crate::database_suite!(@via #[$test] $harness, Direct);
         }
         /// The database cases, through PgBouncer in transaction pooling mode.
         mod pgbouncer {
             use super::*;
-            crate::db_suite::database_suite!(@via #[$test] $harness, PgBouncer);
+            $crate::database_suite!(@via #[$test] $harness, PgBouncer);
         }
     };
     (@via #[$test:meta] $harness:ty, $via:ident) => {
-        crate::db_suite::database_suite!(@cases #[$test] $harness, $via;
+        $crate::database_suite!(@cases #[$test] $harness, $via;
             each_tenant_sees_only_its_own_rows,
             writes_land_in_the_requests_tenant_only,
             no_tenant_is_tenant_required,
@@ -123,10 +155,8 @@ macro_rules! database_suite {
         $(
             #[$test]
             async fn $case() {
-                crate::db_suite::cases::$case::<$harness>(crate::db_suite::pg::Via::$via).await;
+                $crate::cases::$case::<$harness>($crate::pg::Via::$via).await;
             }
         )*
     };
 }
-
-pub(crate) use database_suite;

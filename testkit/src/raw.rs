@@ -10,33 +10,35 @@ use tokio::net::TcpStream;
 
 /// A response read off the wire.
 #[derive(Debug)]
-pub(crate) struct RawResponse {
-    pub(crate) status: u16,
-    pub(crate) body: String,
+pub struct RawResponse {
+    /// The status code.
+    pub status: u16,
+    /// The body (de-chunked), as text.
+    pub body: String,
 }
 
 /// How far a group of [`trickle`]d uploads has got.
 #[derive(Debug, Default)]
-pub(crate) struct Progress {
+pub struct Progress {
     bytes: AtomicUsize,
     bodies: AtomicUsize,
 }
 
 impl Progress {
     /// Body bytes written so far, by all uploads together.
-    pub(crate) fn bytes(&self) -> usize {
+    pub fn bytes(&self) -> usize {
         self.bytes.load(Ordering::SeqCst)
     }
 
     /// Uploads whose body is completely written.
-    pub(crate) fn bodies(&self) -> usize {
+    pub fn bodies(&self) -> usize {
         self.bodies.load(Ordering::SeqCst)
     }
 }
 
 /// `POST path` on `host` with a JSON `body`: the head (with its
 /// `Content-Length`) at once, then the body one byte every `pause`.
-pub(crate) async fn trickle(
+pub async fn trickle(
     addr: SocketAddr,
     path: &str,
     host: &str,
@@ -62,7 +64,7 @@ pub(crate) async fn trickle(
 }
 
 /// `GET path` on `host`, without a body.
-pub(crate) async fn get(addr: SocketAddr, path: &str, host: &str) -> RawResponse {
+pub async fn get(addr: SocketAddr, path: &str, host: &str) -> RawResponse {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     stream.write_all(head.as_bytes()).await.unwrap();

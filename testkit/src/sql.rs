@@ -23,14 +23,14 @@ async fn rows<'e>(
 }
 
 /// `{"schema": <the transaction's schema>, "items": [{"tenant", "name"}, ...]}`, ordered by id.
-pub(crate) async fn list(tx: &mut TenantTransaction<'static>) -> Result<Value, sqlx::Error> {
+pub async fn list(tx: &mut TenantTransaction<'static>) -> Result<Value, sqlx::Error> {
     let rows = rows(&mut *tx).await?;
     Ok(json!({ "schema": tx.schema().as_str(), "items": items(rows) }))
 }
 
 /// Reads the items twice, with a pause in between (so that concurrent
 /// requests interleave on the pool): `{"items": <both reads>}`.
-pub(crate) async fn list_slowly(tx: &mut TenantTransaction<'static>) -> Result<Value, sqlx::Error> {
+pub async fn list_slowly(tx: &mut TenantTransaction<'static>) -> Result<Value, sqlx::Error> {
     let mut all = rows(&mut *tx).await?;
     sqlx::query("SELECT pg_sleep(0.002)")
         .execute(&mut *tx)
@@ -41,7 +41,7 @@ pub(crate) async fn list_slowly(tx: &mut TenantTransaction<'static>) -> Result<V
 }
 
 /// Inserts an item with the marker `tenant`.
-pub(crate) async fn insert(
+pub async fn insert(
     tx: &mut TenantTransaction<'static>,
     tenant: &str,
     name: &str,
@@ -55,6 +55,6 @@ pub(crate) async fn insert(
 }
 
 /// `{"items": [...]}` read through a pool (database mode's handle).
-pub(crate) async fn list_pool(pool: &PgPool) -> Result<Value, sqlx::Error> {
+pub async fn list_pool(pool: &PgPool) -> Result<Value, sqlx::Error> {
     Ok(json!({ "items": items(rows(pool).await?) }))
 }
