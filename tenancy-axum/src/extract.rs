@@ -13,6 +13,13 @@ use crate::rejection::TenantRejection;
 /// The tenant is cloned out of the request extensions, where
 /// [`TenancyLayer`](crate::TenancyLayer) put it.
 ///
+/// `T` is checked when a request reaches the handler, not at compile time: an
+/// axum extractor sees the request, not the middleware wrapped around the
+/// routes, so nothing in the types ties `T` to the store's. A route asking
+/// for another type answers `500 Configuration` and logs both type names
+/// at `ERROR` (the response names neither). With `tenancy-sqlx` the type is
+/// always `RegistryTenant` (`SchemaTenancy`, `TenantManager::gate`).
+///
 /// ```
 /// use axum::{Router, body::Body, http::Request, routing::get};
 /// use tenancy_axum::{CurrentTenant, TenancyLayer};

@@ -127,7 +127,7 @@ async fn schema_mode_fifty_clients_twenty_shapes_ten_thousand_transactions() {
     for (n, tenant) in tenants.iter().enumerate() {
         let manager = SchemaManager::new(
             registry.clone(),
-            SchemaPool::for_registry(&registry.clone()),
+            SchemaPool::for_registry(&registry),
             migrations(n % 3 + 1),
         );
         manager

@@ -133,7 +133,7 @@ impl DbFixture {
         .unwrap();
         let manager = SchemaManager::new(
             registry.clone(),
-            SchemaPool::for_registry(&registry.clone()),
+            SchemaPool::for_registry(&registry),
             migrations,
         );
         let cache: Store = Arc::new(CachedStore::new(registry.clone()));
