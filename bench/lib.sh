@@ -27,8 +27,18 @@ start() {
     fail "server did not start"
 }
 
+# stop: asks the server to shut down; kills it when it has not exited within
+# STOP_WAIT seconds (default 10), so a hung shutdown cannot stall the run.
 stop() {
     kill -TERM "$PID" 2>/dev/null || true
+    for _ in $(seq 1 $((${STOP_WAIT:-10} * 10))); do
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$PID" 2>/dev/null; then
+        echo "warning: server $PID did not exit within ${STOP_WAIT:-10}s; killing it" >&2
+        kill -KILL "$PID" 2>/dev/null || true
+    fi
     wait "$PID" 2>/dev/null || true
 }
 
@@ -65,7 +75,9 @@ provision() {
 }
 
 # measure SCRIPT: runs wrk with bench/SCRIPT against $ADDR (THREADS,
-# CONNECTIONS, DURATION, TENANTS); prints "rps p50_ms p99_ms"; fails on errors.
+# CONNECTIONS, DURATION, TENANTS); prints "rps p50_ms p99_ms"; fails on
+# errors: non-2xx answers and socket errors (connect, read, write, timeout),
+# which wrk reports apart and which would otherwise pass for a fast run.
 measure() {
     local script=$1 out
     out=$(TENANTS=$TENANTS wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "bench/$script" "http://$ADDR/items")
@@ -73,6 +85,6 @@ measure() {
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    if grep -q "Non-2xx" <<<"$out"; then echo "$out" >&2; fail "errors during the run"; fi
+    if grep -qE "Non-2xx|Socket errors" <<<"$out"; then echo "$out" >&2; fail "errors during the run"; fi
     echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
 }

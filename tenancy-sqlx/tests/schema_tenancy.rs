@@ -90,7 +90,8 @@ async fn schema_tenancy_wires_registry_cache_listener_and_access() {
     assert_eq!(serve(&gate, "acme").await, Err("TenantInactive".to_owned()));
 
     // The `SchemaTenancy` is gone; the gate keeps its listener running, so
-    // another process's change still arrives.
+    // another process's change still arrives (once it listens).
+    schema.listening().await;
     drop(schema);
     let other = SchemaTenancy::builder(
         db.pool(2).await,

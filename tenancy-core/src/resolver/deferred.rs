@@ -17,6 +17,15 @@ use crate::store::BoxFuture;
 /// Either step may refuse the request with its own status and kind through
 /// [`TenancyError::refused`] (e.g. `401 InvalidToken`).
 ///
+/// The pipeline puts no deadline and no concurrency cap on
+/// [`resolve`](Self::resolve): every request that reaches it awaits it, so
+/// a slow or stalled remote call holds that many requests (and their
+/// connections) open. Bound it yourself — a time-out around the call
+/// (`tokio::time::timeout`, answering `503` on expiry), a cache of what
+/// the call fetches (signing keys change rarely), and a limit on the calls
+/// in flight — and refuse what [`extract`](Self::extract) can reject
+/// without I/O (a malformed token) before any call is made.
+///
 /// ```
 /// use tenancy_core::{AsyncResolver, BoxFuture, HeaderValues, InMemoryStore, RequestView, Resolution,
 ///                    Tenancy, TenancyError, TenantId, TenantRecord};

@@ -50,21 +50,29 @@ pub trait StorageMode: Clone + Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), TenancyError>>;
 
     /// Moves `tenant`'s storage for its new id `to`; returns the new storage,
-    /// or `None` when it stays where it is (keyed rows, databases that cannot
-    /// be renamed). `SchemaRename` when it cannot move.
+    /// or `None` when it stays where it is. `SchemaRename` when it cannot
+    /// move. By default storage is not named after the id (a shared key) and
+    /// stays.
     fn rename<'a>(
         &'a self,
         tenant: &'a RegistryTenant,
         to: &'a TenantId,
-    ) -> BoxFuture<'a, Result<Option<Storage>, TenancyError>>;
+    ) -> BoxFuture<'a, Result<Option<Storage>, TenancyError>> {
+        let _ = (tenant, to);
+        Box::pin(async { Ok(None) })
+    }
 
     /// Moves the storage back after the registry refused a rename: from
     /// `moved` (what [`rename`](Self::rename) returned) to `tenant`'s storage.
+    /// Only called when `rename` moved it; nothing by default.
     fn undo_rename<'a>(
         &'a self,
         tenant: &'a RegistryTenant,
         moved: &'a Storage,
-    ) -> BoxFuture<'a, Result<(), TenancyError>>;
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        let _ = (tenant, moved);
+        Box::pin(async { Ok(()) })
+    }
 
     /// Lets go of what serves `tenant` (its pool), after it was deactivated
     /// or before it is removed. Nothing by default.

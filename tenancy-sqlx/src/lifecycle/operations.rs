@@ -58,7 +58,13 @@ pub trait TenantLifecycle: Send + Sync {
     /// provisioning (a deploy script run twice, a sign-up retried). Returns
     /// the tenant and whether this call created it; an existing tenant is
     /// returned as it is (its name, domains and active flag are not
-    /// compared or changed). Two concurrent calls for one id create it once.
+    /// compared or changed). Two concurrent calls for one id create it once;
+    /// the one that did not create it gets the row as the creating call left
+    /// it at that moment: inactive while that creation is still under way
+    /// (a [`TenantManager`](super::TenantManager) registers a tenant inactive
+    /// until its storage is ready), and `TenantNotFound` if that creation
+    /// failed and was undone in between. Look the tenant up again when you
+    /// need it served.
     fn create_if_missing(
         &self,
         tenant: NewTenant,

@@ -9,7 +9,7 @@ use tenancy_core::{CacheBuilder, CachedStore, Gate, Resolver, Tenancy, TenancyEr
 use super::{SchemaManager, SchemaPool};
 use crate::migrate::TenantMigrations;
 use crate::postgres::PgConnections;
-use crate::registry::{PgRegistry, RegistryConfig};
+use crate::registry::{NotifyListener, PgRegistry, RegistryConfig};
 
 /// The store of a [`SchemaTenancy`]'s pipeline: the registry behind its cache.
 pub type SchemaStore = Arc<CachedStore<PgRegistry>>;
@@ -50,6 +50,7 @@ pub type SchemaStore = Arc<CachedStore<PgRegistry>>;
 pub struct SchemaTenancy {
     gate: Gate<SchemaStore>,
     manager: SchemaManager,
+    listener: Arc<NotifyListener>,
 }
 
 impl SchemaTenancy {
@@ -84,6 +85,13 @@ impl SchemaTenancy {
     /// [`open_current`](tenancy_core::TenantAccess::open_current) in a job).
     pub fn schemas(&self) -> &SchemaPool {
         self.manager.schemas()
+    }
+
+    /// Waits until the listener follows other processes' changes (its first
+    /// `LISTEN` is established): a change made elsewhere before that is
+    /// seen only when its cache entry expires.
+    pub async fn listening(&self) {
+        self.listener.wait_listening(1).await;
     }
 
     /// The resolving pipeline (its store is the cached registry).
@@ -140,13 +148,17 @@ impl SchemaTenancyBuilder {
         let registry = PgRegistry::connect(self.connections, self.config).await?;
         let cache = Arc::new(self.cache.build(registry.clone()));
         registry.subscribe(cache.clone());
-        let listener = registry.listen();
+        let listener = Arc::new(registry.listen());
         let schemas = SchemaPool::for_registry(&registry);
         let manager = SchemaManager::new(registry, schemas, self.migrations);
         let gate = Gate::new(Tenancy::new(self.resolver, cache))
             .with_access(manager.schemas().clone())
-            .keep_alive(listener);
-        Ok(SchemaTenancy { gate, manager })
+            .keep_alive(listener.clone());
+        Ok(SchemaTenancy {
+            gate,
+            manager,
+            listener,
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sqlx::{AssertSqlSafe, SqlSafeStr};
-use tenancy_core::{TenancyError, TenantId};
+use tenancy_core::TenancyError;
 
 use super::backend::SharedBackend;
 use super::pool::SharedPool;
@@ -227,22 +227,6 @@ impl<DB: SharedBackend> StorageMode for SharedPool<DB> {
             }
         }
         .boxed()
-    }
-
-    fn rename<'a>(
-        &'a self,
-        _tenant: &'a RegistryTenant,
-        _to: &'a TenantId,
-    ) -> BoxFuture<'a, Result<Option<Storage>, TenancyError>> {
-        Box::pin(async { Ok(None) })
-    }
-
-    fn undo_rename<'a>(
-        &'a self,
-        _tenant: &'a RegistryTenant,
-        _moved: &'a Storage,
-    ) -> BoxFuture<'a, Result<(), TenancyError>> {
-        Box::pin(async { Ok(()) })
     }
 
     fn remove<'a>(&'a self, tenant: &'a RegistryTenant) -> BoxFuture<'a, Result<(), TenancyError>> {

@@ -199,22 +199,6 @@ impl StorageMode for RlsPool {
         .boxed()
     }
 
-    fn rename<'a>(
-        &'a self,
-        _tenant: &'a RegistryTenant,
-        _to: &'a TenantId,
-    ) -> BoxFuture<'a, Result<Option<Storage>, TenancyError>> {
-        Box::pin(async { Ok(None) })
-    }
-
-    fn undo_rename<'a>(
-        &'a self,
-        _tenant: &'a RegistryTenant,
-        _moved: &'a Storage,
-    ) -> BoxFuture<'a, Result<(), TenancyError>> {
-        Box::pin(async { Ok(()) })
-    }
-
     fn remove<'a>(&'a self, tenant: &'a RegistryTenant) -> BoxFuture<'a, Result<(), TenancyError>> {
         self.delete_rows(tenant).boxed()
     }
