@@ -18,14 +18,36 @@
 //! promise panics with what it expected. Every case makes its own registry,
 //! storage and tenants through the harness, so cases run in parallel.
 //!
-//! ```ignore
-//! use tenancy_sqlx::testing::{Guard, LifecycleHarness};
+//! A registry of your own runs the registry suite like this (here the
+//! in-memory one stands in for it), in a test file:
 //!
-//! struct MyMode;
-//! impl LifecycleHarness for MyMode { /* a fresh manager over my storage mode */ }
-//!
-//! tenancy_sqlx::lifecycle_suite!(#[tokio::test] MyMode);
 //! ```
+//! use tenancy_sqlx::testing::{Guard, MemoryRegistry, RegistryHarness};
+//!
+//! /// Makes the registry under test: a fresh one per case.
+//! struct Memory;
+//!
+//! impl RegistryHarness for Memory {
+//!     type Registry = MemoryRegistry;
+//!
+//!     async fn registry() -> (MemoryRegistry, Guard) {
+//!         // A registry on a database would hand back its temporary database here.
+//!         (MemoryRegistry::default(), Box::new(()))
+//!     }
+//!
+//!     fn second_instance(registry: &MemoryRegistry) -> MemoryRegistry {
+//!         registry.clone()
+//!     }
+//! }
+//!
+//! // One `#[tokio::test]` per case of the suite.
+//! tenancy_sqlx::registry_suite!(#[tokio::test] Memory);
+//! # fn main() {}
+//! ```
+//!
+//! A mode of your own runs the lifecycle and isolation suites the same way,
+//! with a [`LifecycleHarness`] and an [`IsolationHarness`]; this crate's
+//! `tests/conformance.rs` has one of each for every mode and backend.
 
 // A failing check of a test kit panics, as any test does.
 #![allow(
