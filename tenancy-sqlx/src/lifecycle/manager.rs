@@ -261,12 +261,17 @@ impl<S: StorageMode, R: TenantRegistry + Clone> TenantManager<S, R> {
     /// next release's, to migrate every tenant to it); the seed is kept.
     #[must_use]
     pub fn with_migrations(&self, migrations: TenantMigrations) -> Self {
+        self.rebuilt(migrations, self.inner.seed.clone())
+    }
+
+    /// This manager's registry and storage with `migrations` and `seed`.
+    fn rebuilt(&self, migrations: TenantMigrations, seed: Option<Seed<S::Seeding>>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 registry: self.inner.registry.clone(),
                 storage: self.inner.storage.clone(),
                 migrations,
-                seed: self.inner.seed.clone(),
+                seed,
             }),
         }
     }
@@ -301,14 +306,7 @@ impl<S: StorageMode, R: TenantRegistry + Clone> TenantManager<S, R> {
             + Sync
             + 'static,
     {
-        Self {
-            inner: Arc::new(Inner {
-                registry: self.inner.registry.clone(),
-                storage: self.inner.storage.clone(),
-                migrations: self.inner.migrations.clone(),
-                seed: Some(Arc::new(seed)),
-            }),
-        }
+        self.rebuilt(self.inner.migrations.clone(), Some(Arc::new(seed)))
     }
 }
 
