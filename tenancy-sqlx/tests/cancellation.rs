@@ -109,6 +109,16 @@ async fn schema_begin_dropped_before_its_reply_leaves_no_open_transaction() {
     let proxy = HoldProxy::start("127.0.0.1", db.options.get_port()).await;
     let pool = pool_through(&db, &proxy).await;
     let schemas = tenancy_sqlx::SchemaPool::new(pool.clone());
+    // The first `begin` in a schema reads its migration version first
+    // (outside any transaction); after it, `begin` sends `BEGIN` first thing.
+    schemas
+        .begin(&id("acme"))
+        .await
+        .unwrap()
+        .commit()
+        .await
+        .unwrap();
+    assert!(eventually(Duration::from_secs(10), || async { pool.num_idle() == 1 }).await);
 
     drop_mid_begin(&db, &proxy, schemas.begin(&id("acme"))).await;
 

@@ -127,3 +127,55 @@ async fn unqualified_templates_are_refused_and_forgotten_qualifiers_fail() {
         "an unqualified statement must not find tenant tables"
     );
 }
+
+/// With more tenants than hot schemas, only the hot schemas' qualified
+/// statements are prepared; the others run unnamed, so a connection's
+/// prepared statements stay bounded however many tenants it serves.
+#[tokio::test]
+async fn only_hot_schemas_prepare_their_statements() {
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 1, items_migrations()).await;
+    let tenants: Vec<TenantId> = (0..30).map(|n| id(&format!("h{n:02}"))).collect();
+    for tenant in &tenants {
+        manager
+            .create(NewTenant::new(tenant.clone(), tenant.as_str()))
+            .await
+            .unwrap();
+    }
+    let schemas = manager.schemas().clone().hot_schemas(4);
+    // Two tenants are used often, the rest once per round.
+    let mut persistent_seen = std::collections::BTreeSet::new();
+    for round in 0..5 {
+        for (n, tenant) in tenants.iter().enumerate() {
+            let uses = if n < 2 { 4 } else { 1 };
+            for _ in 0..uses {
+                let scope = schemas.qualified(tenant).unwrap();
+                if scope.persistent() {
+                    persistent_seen.insert(tenant.clone());
+                }
+                let count: i64 =
+                    sqlx::query_scalar(scope.sql("SELECT count(*) FROM {schema}.items").unwrap())
+                        .persistent(scope.persistent())
+                        .fetch_one(schemas.pool())
+                        .await
+                        .unwrap();
+                assert_eq!(count, 0, "round {round}");
+            }
+        }
+    }
+    assert!(
+        persistent_seen.contains(&tenants[0]) && persistent_seen.contains(&tenants[1]),
+        "the often used tenants are hot: {persistent_seen:?}"
+    );
+    let prepared: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%.items'",
+    )
+    .persistent(false)
+    .fetch_one(schemas.pool())
+    .await
+    .unwrap();
+    assert!(
+        (2..=8).contains(&prepared),
+        "{prepared} qualified statements prepared on the one connection"
+    );
+}

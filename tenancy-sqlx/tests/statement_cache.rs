@@ -200,3 +200,194 @@ async fn custom_types_live_in_a_shared_schema() {
     tx.commit().await.unwrap();
     pool.close().await;
 }
+
+/// How many prepared statements the connection behind `pool` holds whose
+/// text contains `needle`.
+async fn prepared_with(tx: &mut tenancy_sqlx::schema::TenantTransaction<'_>, needle: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE $1")
+        .bind(format!("%{needle}%"))
+        .persistent(false)
+        .fetch_one(tx.unpartitioned_connection())
+        .await
+        .unwrap()
+}
+
+/// Tenants on one migration version share one prepared statement per
+/// connection (the per-version default); per schema, each has its own.
+#[tokio::test]
+async fn tenants_on_one_version_share_prepared_statements() {
+    let db = PgDb::new().await;
+    let manager = support::manager(&db, 1, TenantMigrations::from_sql([V1]).unwrap()).await;
+    let tenants = [id("a"), id("b"), id("c")];
+    for tenant in &tenants {
+        manager
+            .create(NewTenant::new(tenant.clone(), "t"))
+            .await
+            .unwrap();
+    }
+    for (cache, expected) in [
+        (StatementCache::PerVersion, 1),
+        (StatementCache::PerSchema, 3),
+    ] {
+        let schemas = manager.schemas().clone().statement_cache(cache);
+        let marker = format!("marker_{expected}");
+        let sql = format!("SELECT price AS {marker} FROM prices WHERE id = $1");
+        for tenant in &tenants {
+            let mut tx = schemas.begin(tenant).await.unwrap();
+            let price: i32 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(1)
+                .fetch_one(&mut tx)
+                .await
+                .unwrap();
+            assert_eq!(price, 42);
+            tx.commit().await.unwrap();
+        }
+        let mut tx = schemas.begin(&tenants[0]).await.unwrap();
+        assert_eq!(
+            prepared_with(&mut tx, &format!("AS {marker} FROM")).await,
+            expected,
+            "{cache:?}"
+        );
+        tx.commit().await.unwrap();
+    }
+}
+
+/// A tenant migrated through the pool's manager leaves its old statements
+/// behind: on the very same connection its next query is prepared for the
+/// new version (no 0A000, no stale column type).
+#[tokio::test]
+async fn a_migrated_tenant_does_not_reuse_its_old_statements() {
+    let db = PgDb::new().await;
+    let v1 = support::manager(&db, 1, TenantMigrations::from_sql([V1]).unwrap()).await;
+    let (a, b) = (id("a"), id("b"));
+    for tenant in [&a, &b] {
+        v1.create(NewTenant::new(tenant.clone(), "t"))
+            .await
+            .unwrap();
+    }
+    let price = |tenant: TenantId, schemas: SchemaPool| async move {
+        let mut tx = schemas.begin(&tenant).await.unwrap();
+        let row = sqlx::query("SELECT price FROM prices WHERE id = $1")
+            .bind(1)
+            .fetch_one(&mut tx)
+            .await?;
+        let type_name = {
+            use sqlx::{Column, TypeInfo};
+            row.columns()[0].type_info().name().to_lowercase()
+        };
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(type_name)
+    };
+    assert_eq!(
+        price(a.clone(), v1.schemas().clone()).await.unwrap(),
+        "int4"
+    );
+    let v2 = v1.with_migrations(TenantMigrations::from_sql([V1, V2]).unwrap());
+    v2.migrate(&a).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            price(a.clone(), v2.schemas().clone()).await.unwrap(),
+            "text"
+        );
+        assert_eq!(
+            price(b.clone(), v2.schemas().clone()).await.unwrap(),
+            "int4"
+        );
+    }
+}
+
+/// A migration by another process (here: another pool, which shares no
+/// memory with this one) is noticed at the first statement Postgres refuses:
+/// that query fails with 0A000, and from then on the schema has statements of
+/// its own and answers with the new column type.
+#[tokio::test]
+async fn a_migration_elsewhere_costs_at_most_one_refused_query() {
+    let db = PgDb::new().await;
+    let v1 = support::manager(&db, 1, TenantMigrations::from_sql([V1]).unwrap()).await;
+    let (a, b) = (id("a"), id("b"));
+    for tenant in [&a, &b] {
+        v1.create(NewTenant::new(tenant.clone(), "t"))
+            .await
+            .unwrap();
+    }
+    let schemas = v1.schemas().clone();
+    let run = |tenant: TenantId| {
+        let schemas = schemas.clone();
+        async move {
+            let mut tx = schemas.begin(&tenant).await.unwrap();
+            let row = sqlx::query("SELECT id, price FROM prices WHERE id = $1")
+                .bind(1)
+                .fetch_one(&mut tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(row)
+        }
+    };
+    // Both tenants' versions are now known to `schemas`, sharing one statement.
+    run(a.clone()).await.unwrap();
+    run(b.clone()).await.unwrap();
+    // Another process migrates `a`.
+    let elsewhere = SchemaManager::new(
+        v1.registry().clone(),
+        SchemaPool::new(db.pool(1).await),
+        TenantMigrations::from_sql([V1, V2]).unwrap(),
+    );
+    elsewhere.migrate(&a).await.unwrap();
+    let mut refused = 0;
+    let mut seen = None;
+    for _ in 0..3 {
+        match run(a.clone()).await {
+            Ok(row) => seen = Some(row.try_get::<String, _>("price").unwrap()),
+            Err(error) => {
+                let code = error
+                    .as_database_error()
+                    .and_then(|e| e.code())
+                    .map(|c| c.into_owned());
+                assert_eq!(code.as_deref(), Some("0A000"), "{error:?}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, 1);
+    assert_eq!(seen.as_deref(), Some("42 EUR"));
+    // `b`, still on v1, keeps the shared statement.
+    assert_eq!(
+        run(b).await.unwrap().try_get::<i32, _>("price").unwrap(),
+        42
+    );
+}
+
+/// A schema without a migration history (made by hand) works: its
+/// statements are its own.
+#[tokio::test]
+async fn a_schema_without_history_gets_statements_of_its_own() {
+    let db = PgDb::new().await;
+    let pool = db.pool(1).await;
+    sqlx::raw_sql(
+        "CREATE SCHEMA tenant_hand1; CREATE TABLE tenant_hand1.prices (id int, price int); \
+         INSERT INTO tenant_hand1.prices VALUES (1, 7); \
+         CREATE SCHEMA tenant_hand2; CREATE TABLE tenant_hand2.prices (id int, price text); \
+         INSERT INTO tenant_hand2.prices VALUES (1, 'seven')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let schemas = SchemaPool::new(pool.clone());
+    for _ in 0..2 {
+        let mut tx = schemas.begin(&id("hand1")).await.unwrap();
+        let p: i32 = sqlx::query_scalar("SELECT price FROM prices")
+            .fetch_one(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(p, 7);
+        tx.commit().await.unwrap();
+        let mut tx = schemas.begin(&id("hand2")).await.unwrap();
+        let p: String = sqlx::query_scalar("SELECT price FROM prices")
+            .fetch_one(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(p, "seven");
+        tx.commit().await.unwrap();
+    }
+    pool.close().await;
+}

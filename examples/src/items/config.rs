@@ -90,6 +90,17 @@ pub struct Config {
     #[arg(skip = std::env::var("TENANCY_ADMIN_TOKEN").ok())]
     pub admin_token: Option<String>,
 
+    /// Schema mode: serve each tenant schema from one of N sub-pools of the
+    /// app's connections (1 = off). Keeps Postgres' per-connection catalog
+    /// memory to a share of the tenants; see `SchemaPool::affinity`.
+    #[arg(
+        long,
+        env = "TENANCY_SCHEMA_AFFINITY",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
+    pub schema_affinity: u32,
+
     /// Seed tenants acme and globex with 3 items each (1 or 0) [default: 1 when the registry is empty].
     #[arg(long, env = "TENANCY_SEED")]
     pub seed: Option<Seed>,

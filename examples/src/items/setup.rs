@@ -265,8 +265,8 @@ async fn isolation_mode(
     let items_table = || Ident::new("items");
     let mode: Mode = match (registry, isolation) {
         (AnyRegistry::Postgres(pg), Isolation::Schema) => {
-            let manager =
-                SchemaManager::new(registry.clone(), SchemaPool::for_registry(pg), migrations);
+            let schemas = SchemaPool::for_registry(pg).affinity(config.schema_affinity as usize);
+            let manager = SchemaManager::new(registry.clone(), schemas, migrations);
             let items = SchemaItems::new(manager.schemas().clone());
             wired(config, manager, Arc::new(items))?
         }

@@ -164,7 +164,8 @@ impl fmt::Debug for TenantMigrations {
     }
 }
 
-fn default_history_table() -> Ident {
+/// sqlx's history table name, `_sqlx_migrations`.
+pub(crate) fn default_history_table() -> Ident {
     Ident::from_static("_sqlx_migrations")
 }
 

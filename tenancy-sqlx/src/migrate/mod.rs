@@ -45,6 +45,8 @@ mod run;
 
 pub use filter::TenantFilter;
 pub use migrations::TenantMigrations;
+#[cfg(feature = "postgres")]
+pub(crate) use migrations::default_history_table;
 pub use options::{MigrateOptions, MigrationProgress};
 pub use report::{MigrationReport, MigrationStatus, TenantOutcome};
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]

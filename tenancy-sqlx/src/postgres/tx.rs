@@ -70,6 +70,14 @@ impl PgTx<'static> {
         statement: Option<SqlStr>,
     ) -> Result<Self, sqlx::Error> {
         let conn = pool.acquire().await?;
+        Self::begin_pooled(conn, statement).await
+    }
+
+    /// Begins a transaction with `statement` (default `BEGIN`) on `conn`.
+    pub(crate) async fn begin_pooled(
+        conn: PoolConnection<Postgres>,
+        statement: Option<SqlStr>,
+    ) -> Result<Self, sqlx::Error> {
         Self::start(Conn::Pooled(conn), statement).await
     }
 }

@@ -1,6 +1,7 @@
 //! `sqlx::Executor` for scoped transactions and sessions: every query is
 //! tagged for the statement cache (see [`StatementCache`](super::StatementCache))
-//! and forwarded to the underlying connection.
+//! and forwarded to the underlying connection, and its errors are shown to
+//! the tagging (a shared statement refused by Postgres isolates its schema).
 
 /// Implements `Executor<'t>` for `&'t mut $ty`, given an expression that yields
 /// `Result<&mut PgConnection, sqlx::Error>` from `this` and the tag field.
@@ -24,9 +25,13 @@ macro_rules! tenant_executor {
                 E: 'q + sqlx::Execute<'q, sqlx::Postgres>,
             {
                 let $this = self;
-                let tagged = $crate::postgres::tagged::Tagged::new(query, $this.tag.as_ref()).unnamed($this.unnamed);
+                let tagged = $crate::postgres::tagged::Tagged::new(query, $this.tagging.tag()).unnamed($this.unnamed);
+                let tagging = $this.tagging.clone();
                 match $conn {
-                    Ok(conn) => conn.fetch_many(tagged),
+                    Ok(conn) => Box::pin(futures_util::TryStreamExt::inspect_err(
+                        conn.fetch_many(tagged),
+                        move |error| tagging.observe(error),
+                    )),
                     Err(error) => Box::pin(futures_util::stream::once(std::future::ready(Err(error)))),
                 }
             }
@@ -43,9 +48,13 @@ macro_rules! tenant_executor {
                 E: 'q + sqlx::Execute<'q, sqlx::Postgres>,
             {
                 let $this = self;
-                let tagged = $crate::postgres::tagged::Tagged::new(query, $this.tag.as_ref()).unnamed($this.unnamed);
+                let tagged = $crate::postgres::tagged::Tagged::new(query, $this.tagging.tag()).unnamed($this.unnamed);
+                let tagging = $this.tagging.clone();
                 match $conn {
-                    Ok(conn) => conn.fetch_optional(tagged),
+                    Ok(conn) => Box::pin(futures_util::TryFutureExt::inspect_err(
+                        conn.fetch_optional(tagged),
+                        move |error| tagging.observe(error),
+                    )),
                     Err(error) => Box::pin(std::future::ready(Err(error))),
                 }
             }
@@ -62,7 +71,7 @@ macro_rules! tenant_executor {
                 't: 'e,
             {
                 let $this = self;
-                let sql = $crate::postgres::tagged::tag_raw($this.tag.as_ref(), sql);
+                let sql = $crate::postgres::tagged::tag_raw($this.tagging.tag(), sql);
                 match $conn {
                     Ok(conn) => conn.prepare_with(sql, parameters),
                     Err(error) => Box::pin(std::future::ready(Err(error))),
@@ -80,7 +89,7 @@ macro_rules! tenant_executor {
                 't: 'e,
             {
                 let $this = self;
-                let sql = $crate::postgres::tagged::tag_raw($this.tag.as_ref(), sql);
+                let sql = $crate::postgres::tagged::tag_raw($this.tagging.tag(), sql);
                 match $conn {
                     Ok(conn) => conn.describe(sql),
                     Err(error) => Box::pin(std::future::ready(Err(error))),

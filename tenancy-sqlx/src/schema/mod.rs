@@ -7,9 +7,10 @@
 //!   [`session`](SchemaPool::session) is the opt-in session mode
 //!   ([`TenantSession`]); [`qualified`](SchemaPool::qualified) writes the
 //!   schema into the SQL instead ([`QualifiedSchema`]).
-//! - [`StatementCache`]: statements are cached per schema, so tenants on
-//!   different migration versions can share a pool without Postgres error
-//!   0A000.
+//! - [`StatementCache`]: tenants on one migration version share cached
+//!   statements, tenants on different versions do not, so any mix of
+//!   versions shares a pool without Postgres error 0A000 and the cache does
+//!   not grow with the number of tenants.
 //! - [`SchemaManager`]: the lifecycle — atomic create (optionally from
 //!   pre-provisioned spare schemas), migrate-all with bounded concurrency and
 //!   per-schema locks, rename, activate / deactivate, idempotent delete.
@@ -40,9 +41,13 @@
 //! ```
 
 #[cfg(feature = "postgres")]
+mod affinity;
+#[cfg(feature = "postgres")]
 mod cache;
 #[cfg(feature = "postgres")]
 mod executor;
+#[cfg(feature = "postgres")]
+mod hot;
 #[cfg(feature = "postgres")]
 mod manager;
 #[cfg(feature = "postgres")]
@@ -53,6 +58,8 @@ mod qualified;
 mod session;
 #[cfg(feature = "postgres")]
 mod transaction;
+#[cfg(feature = "postgres")]
+mod versions;
 #[cfg(feature = "postgres")]
 mod wired;
 

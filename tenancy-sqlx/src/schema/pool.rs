@@ -8,11 +8,14 @@ use futures_util::future::BoxFuture;
 use sqlx::{AssertSqlSafe, Executor, PgConnection, PgPool, SqlSafeStr};
 use tenancy_core::{TenancyError, TenantAccess};
 
-use super::cache::StatementCache;
+use super::affinity::Partitions;
+use super::cache::{StatementCache, Tagging};
+use super::hot::{DEFAULT_HOT_SCHEMAS, HotSchemas};
 use super::manager::SpareTable;
 use super::qualified::QualifiedSchema;
 use super::session::TenantSession;
 use super::transaction::TenantTransaction;
+use super::versions::{self, Versions};
 
 use crate::error::store_error;
 use crate::ident::Ident;
@@ -39,9 +42,11 @@ use crate::tenant::RegistryTenant;
 ///
 /// The search path is the tenant schema, then any [shared
 /// schemas](Self::shared_schemas), then `pg_temp` (so leftover temporary
-/// tables cannot shadow tenant tables). Statements are cached per schema
-/// ([`StatementCache::PerSchema`]) so tenants on different migration versions
-/// can share the pool. Cheap to clone.
+/// tables cannot shadow tenant tables). Tenants on one migration version share
+/// cached statements, tenants on different versions do not
+/// ([`StatementCache::PerVersion`]), so the pool serves any mix of versions
+/// and its statement cache does not grow with the number of tenants. Cheap
+/// to clone.
 ///
 /// Session state other than the search path is *not* reset between
 /// transactions: create temporary tables with `ON COMMIT DROP` and do not
@@ -64,15 +69,36 @@ use crate::tenant::RegistryTenant;
 pub struct SchemaPool {
     connections: PgConnections,
     config: Arc<Config>,
+    partitions: Partitions,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 struct Config {
     naming: SchemaNaming,
     shared: Vec<Ident>,
     cache: StatementCache,
     idle_in_transaction: Option<std::time::Duration>,
     spares: SpareTable,
+    versions: Versions,
+    version_table: Ident,
+    version_ttl: std::time::Duration,
+    hot: HotSchemas,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            naming: SchemaNaming::default(),
+            shared: Vec::new(),
+            cache: StatementCache::default(),
+            idle_in_transaction: None,
+            spares: SpareTable::default(),
+            versions: Versions::default(),
+            version_table: crate::migrate::default_history_table(),
+            version_ttl: versions::DEFAULT_TTL,
+            hot: HotSchemas::new(DEFAULT_HOT_SCHEMAS),
+        }
+    }
 }
 
 impl SchemaPool {
@@ -83,6 +109,7 @@ impl SchemaPool {
         Self {
             connections: connections.into(),
             config: Arc::new(Config::default()),
+            partitions: Partitions::default(),
         }
     }
 
@@ -136,11 +163,78 @@ impl SchemaPool {
         self
     }
 
-    /// Chooses how statements are cached (default [`StatementCache::PerSchema`]).
+    /// Chooses how statements are cached (default [`StatementCache::PerVersion`]).
     #[must_use]
     pub fn statement_cache(mut self, cache: StatementCache) -> Self {
         Arc::make_mut(&mut self.config).cache = cache;
         self
+    }
+
+    /// The table in each tenant schema that records its applied migrations,
+    /// read for [`StatementCache::PerVersion`] (default `_sqlx_migrations`,
+    /// as [`TenantMigrations`](crate::TenantMigrations) writes it; set the
+    /// same table as [`TenantMigrations::history_table`](crate::TenantMigrations::history_table)).
+    #[must_use]
+    pub fn version_table(mut self, table: Ident) -> Self {
+        Arc::make_mut(&mut self.config).version_table = table;
+        self
+    }
+
+    /// How long a schema's migration version, once read, is trusted (default
+    /// 10 minutes): the longest another process's migration of a schema can
+    /// go unnoticed (see [`StatementCache::PerVersion`]). Migrations through
+    /// this pool are seen at once.
+    #[must_use]
+    pub fn version_ttl(mut self, ttl: std::time::Duration) -> Self {
+        Arc::make_mut(&mut self.config).version_ttl = ttl;
+        self
+    }
+
+    /// How many schemas' [qualified](Self::qualified) statements are
+    /// prepared and cached (default 100, sqlx's per-connection statement
+    /// cache capacity): the schemas used most often lately. Statements of
+    /// other schemas run unnamed. Set it to the statement cache capacity
+    /// divided by the number of distinct qualified statements per tenant.
+    #[must_use]
+    pub fn hot_schemas(mut self, schemas: usize) -> Self {
+        Arc::make_mut(&mut self.config).hot = HotSchemas::new(schemas);
+        self
+    }
+
+    /// Serves each tenant schema from one of `partitions` sub-pools (chosen
+    /// by a hash of the schema name), dividing the pool's connections between
+    /// them; 1 turns it off (the default).
+    ///
+    /// Postgres keeps per-connection catalog caches for every schema a
+    /// connection has touched and never shrinks them: with thousands of
+    /// tenants, every connection of an unpartitioned pool ends up holding all
+    /// of them. With `partitions` equal to the pool size, each connection
+    /// serves `1 / partitions` of the schemas, which bounds Postgres' memory
+    /// and keeps the caches warm. The cost: a tenant can only use its
+    /// partition's connections, so a burst in one tenant waits for those
+    /// while others may be idle, and a tenant's slow queries delay its
+    /// partition-mates. Ignored behind a transaction pooler (which chooses
+    /// the server connections itself). Unscoped work ([`pool`](Self::pool),
+    /// renames, drops) keeps the pool itself.
+    #[must_use]
+    pub fn affinity(mut self, partitions: usize) -> Self {
+        self.partitions = if self.connections.pooler().is_transaction() {
+            Partitions::default()
+        } else {
+            Partitions::new(self.connections.pool(), partitions)
+        };
+        self
+    }
+
+    /// The pool serving `schema` (its partition with [`affinity`](Self::affinity)).
+    pub(crate) fn pool_for(&self, schema: &SchemaName) -> &PgPool {
+        self.partitions.pool_for(self.connections.pool(), schema)
+    }
+
+    /// Forgets what is known of `schema`'s migration version (after it was
+    /// migrated, renamed or dropped): the next scoped connection reads it again.
+    pub(crate) fn forget_version(&self, schema: &SchemaName) {
+        self.config.versions.forget(schema);
     }
 
     /// The underlying pool (unscoped).
@@ -166,28 +260,92 @@ impl SchemaPool {
     /// Begins a transaction in `tenant`'s schema on a pooled connection.
     ///
     /// One round trip (`BEGIN` and `set_config` in one simple query), like an
-    /// unscoped `BEGIN`. Pool and connection failures are
-    /// [`TenancyError::StoreUnavailable`].
+    /// unscoped `BEGIN`; the first time the process uses a schema, one more
+    /// reads its migration version (see [`StatementCache::PerVersion`]). Pool
+    /// and connection failures are [`TenancyError::StoreUnavailable`].
     pub async fn begin(
         &self,
         tenant: &impl TenantSchema,
     ) -> Result<TenantTransaction<'static>, TenancyError> {
         let schema = self.schema_of(tenant)?;
-        let begin = AssertSqlSafe(self.begin_statement(&schema)).into_sql_str();
-        let tx = PgTx::begin(self.pool(), Some(begin))
-            .await
-            .map_err(store_error)?;
-        Ok(self.transaction(tx, schema))
+        let pool = self.pool_for(&schema);
+        let mut conn = pool.acquire().await.map_err(store_error)?;
+        let tagging = match self.known_tagging(&schema) {
+            Some(tagging) => tagging,
+            None => self.read_tagging(&mut conn, &schema).await?,
+        };
+        self.begin_tagged(conn, schema, tagging).await
     }
 
-    fn transaction<'c>(&self, tx: PgTx<'c>, schema: SchemaName) -> TenantTransaction<'c> {
-        let pooled = self.connections.pooler().is_transaction();
-        let tag = if pooled {
-            None
-        } else {
-            self.config.cache.tag(&schema)
+    /// Begins a transaction in a schema being created: its statements are
+    /// its own (it has no version yet), and none is looked up.
+    pub(crate) async fn begin_creating(
+        &self,
+        schema: &SchemaName,
+    ) -> Result<TenantTransaction<'static>, TenancyError> {
+        let conn = self.pool_for(schema).acquire().await.map_err(store_error)?;
+        let tagging = match self.known_tagging(schema) {
+            Some(tagging) if !matches!(self.config.cache, StatementCache::PerVersion) => tagging,
+            Some(_) | None => Tagging::schema(schema),
         };
-        TenantTransaction::new(tx, schema, tag, pooled)
+        self.begin_tagged(conn, schema.clone(), tagging).await
+    }
+
+    async fn begin_tagged(
+        &self,
+        conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
+        schema: SchemaName,
+        tagging: Tagging,
+    ) -> Result<TenantTransaction<'static>, TenancyError> {
+        let begin = AssertSqlSafe(self.begin_statement(&schema)).into_sql_str();
+        let tx = PgTx::begin_pooled(conn, Some(begin))
+            .await
+            .map_err(store_error)?;
+        let pooled = self.connections.pooler().is_transaction();
+        Ok(TenantTransaction::new(tx, schema, tagging, pooled))
+    }
+
+    /// The tagging of `schema`'s statements, or `None` when its version must
+    /// be read first.
+    fn known_tagging(&self, schema: &SchemaName) -> Option<Tagging> {
+        if self.connections.pooler().is_transaction() {
+            // Every statement is unnamed: nothing is cached to partition.
+            return Some(Tagging::none());
+        }
+        let config = &self.config;
+        match config.cache {
+            StatementCache::Shared => Some(Tagging::none()),
+            StatementCache::PerSchema => Some(Tagging::schema(schema)),
+            StatementCache::PerVersion => {
+                let tag = config.versions.get(schema)?;
+                Some(Tagging::version(
+                    tag,
+                    &config.versions,
+                    schema,
+                    config.version_ttl,
+                ))
+            }
+        }
+    }
+
+    /// Reads `schema`'s version on `conn` (outside any transaction).
+    async fn read_tagging(
+        &self,
+        conn: &mut PgConnection,
+        schema: &SchemaName,
+    ) -> Result<Tagging, TenancyError> {
+        let config = &self.config;
+        let tag = config
+            .versions
+            .load(conn, schema, &config.version_table, config.version_ttl)
+            .await
+            .map_err(store_error)?;
+        Ok(Tagging::version(
+            tag,
+            &config.versions,
+            schema,
+            config.version_ttl,
+        ))
     }
 
     /// Refuses what needs session state behind a transaction pooler.
@@ -213,7 +371,12 @@ impl SchemaPool {
         let tx = PgTx::begin_on(conn, Some(begin))
             .await
             .map_err(store_error)?;
-        Ok(self.transaction(tx, schema))
+        // No look-up here: the caller's connection may be inside a transaction.
+        let tagging = self
+            .known_tagging(&schema)
+            .unwrap_or_else(|| Tagging::schema(&schema));
+        let pooled = self.connections.pooler().is_transaction();
+        Ok(TenantTransaction::new(tx, schema, tagging, pooled))
     }
 
     /// Statements qualified with `tenant`'s schema, for single statements on
@@ -223,14 +386,25 @@ impl SchemaPool {
     /// transaction is not safe: use [`begin`](Self::begin) there.
     pub fn qualified(&self, tenant: &impl TenantSchema) -> Result<QualifiedSchema, TenancyError> {
         self.needs_session("SchemaPool::qualified")?;
-        Ok(QualifiedSchema::new(self.schema_of(tenant)?))
+        let schema = self.schema_of(tenant)?;
+        let hot = self.config.hot.touch(&schema);
+        let pool = self.pool_for(&schema).clone();
+        Ok(QualifiedSchema::new(schema, hot, pool))
     }
 
     /// Acquires a connection in session mode (see [`TenantSession`]).
     pub async fn session(&self, tenant: &impl TenantSchema) -> Result<TenantSession, TenancyError> {
         self.needs_session("SchemaPool::session")?;
         let schema = self.schema_of(tenant)?;
-        let mut conn = self.pool().acquire().await.map_err(store_error)?;
+        let mut conn = self
+            .pool_for(&schema)
+            .acquire()
+            .await
+            .map_err(store_error)?;
+        let tagging = match self.known_tagging(&schema) {
+            Some(tagging) => tagging,
+            None => self.read_tagging(&mut conn, &schema).await?,
+        };
         let set = format!(
             "SELECT pg_catalog.set_config('search_path', {}, false)",
             schema.search_path_literal(&self.config.shared)
@@ -240,8 +414,7 @@ impl SchemaPool {
             let _closed = conn.close().await;
             return Err(store_error(error));
         }
-        let tag = self.config.cache.tag(&schema);
-        Ok(TenantSession::new(conn, schema, tag))
+        Ok(TenantSession::new(conn, schema, tagging))
     }
 
     /// The statement that begins a scoped transaction.
@@ -271,7 +444,9 @@ impl fmt::Debug for SchemaPool {
             .field("naming", &self.config.naming)
             .field("shared", &self.config.shared)
             .field("cache", &self.config.cache)
+            .field("version_table", &self.config.version_table)
             .field("pooler", &self.connections.pooler())
+            .field("partitions", &self.partitions.count())
             .finish_non_exhaustive()
     }
 }

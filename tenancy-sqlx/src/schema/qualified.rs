@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, PgPool};
 use tenancy_core::TenancyError;
 
 use crate::storage::SchemaName;
@@ -18,8 +18,8 @@ pub const SCHEMA_PLACEHOLDER: &str = "{schema}";
 /// `search_path`) and a `COMMIT` around the work. For single statements on a
 /// hot path, a qualified statement costs nothing beyond the statement itself:
 /// `{schema}` in the template becomes the tenant's quoted schema name, and the
-/// statement runs directly on the pool (autocommit), with bind parameters and
-/// prepared-statement caching as usual.
+/// statement runs directly on [`pool`](Self::pool) (autocommit), with bind
+/// parameters and prepared-statement caching as usual.
 ///
 /// Rules that keep it safe:
 /// - every tenant table must be written `{schema}.table`; a template with no
@@ -28,9 +28,14 @@ pub const SCHEMA_PLACEHOLDER: &str = "{schema}";
 ///   out of `public`, so a forgotten qualifier fails instead of reading
 ///   elsewhere);
 /// - the schema name comes from the validated tenant only, quoted;
-/// - each tenant's statements are distinct SQL texts, so the statement cache
-///   holds one per tenant and statement (raise `statement-cache-capacity` with
-///   many tenants; a miss only costs a re-prepare).
+/// - each tenant's statements are distinct SQL texts, so they cannot be shared
+///   between tenants. Preparing a statement for every tenant would, with more
+///   tenants than sqlx's per-connection cache holds, prepare and evict one at
+///   nearly every query (three round trips instead of one). So only the
+///   statements of the pool's *hot* schemas should be prepared
+///   ([`persistent`](Self::persistent), see
+///   [`SchemaPool::hot_schemas`](super::SchemaPool::hot_schemas)); the others
+///   run unnamed: parsed at each use, two round trips, nothing evicted.
 ///
 /// ```no_run
 /// use tenancy_sqlx::{RegistryTenant, SchemaPool};
@@ -39,7 +44,8 @@ pub const SCHEMA_PLACEHOLDER: &str = "{schema}";
 /// let scope = schemas.qualified(&tenant)?;
 /// let names: Vec<String> = sqlx::query_scalar(scope.sql("SELECT name FROM {schema}.items WHERE id > $1")?)
 ///     .bind(10_i64)
-///     .fetch_all(schemas.pool())
+///     .persistent(scope.persistent())
+///     .fetch_all(scope.pool())
 ///     .await?;
 /// # let _ = names; Ok(()) }
 /// ```
@@ -47,12 +53,31 @@ pub const SCHEMA_PLACEHOLDER: &str = "{schema}";
 pub struct QualifiedSchema {
     schema: SchemaName,
     quoted: String,
+    persistent: bool,
+    pool: PgPool,
 }
 
 impl QualifiedSchema {
-    pub(crate) fn new(schema: SchemaName) -> Self {
+    pub(crate) fn new(schema: SchemaName, persistent: bool, pool: PgPool) -> Self {
         let quoted = schema.quoted();
-        Self { schema, quoted }
+        Self {
+            schema,
+            quoted,
+            persistent,
+            pool,
+        }
+    }
+
+    /// The pool to run this tenant's statements on: the schema pool's own,
+    /// or the tenant's partition with [`SchemaPool::affinity`](super::SchemaPool::affinity).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Whether this tenant's statements should be prepared and cached: true
+    /// for the pool's hot schemas. Pass it to sqlx's `.persistent(…)`.
+    pub fn persistent(&self) -> bool {
+        self.persistent
     }
 
     /// The tenant's schema.
@@ -85,6 +110,7 @@ impl fmt::Debug for QualifiedSchema {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QualifiedSchema")
             .field("schema", &self.schema)
+            .field("persistent", &self.persistent)
             .finish()
     }
 }
@@ -93,9 +119,14 @@ impl fmt::Debug for QualifiedSchema {
 mod tests {
     use super::*;
 
-    #[test]
-    fn replaces_every_placeholder_with_the_quoted_schema() {
-        let scope = QualifiedSchema::new(SchemaName::new("tenant_a-b").unwrap());
+    /// A pool that never connects (the tests only build SQL).
+    fn lazy_pool() -> PgPool {
+        PgPool::connect_lazy("postgres://127.0.0.1:1/none").unwrap()
+    }
+
+    #[tokio::test]
+    async fn replaces_every_placeholder_with_the_quoted_schema() {
+        let scope = QualifiedSchema::new(SchemaName::new("tenant_a-b").unwrap(), true, lazy_pool());
         let sql = scope
             .sql("SELECT * FROM {schema}.items JOIN {schema}.tags USING (id)")
             .unwrap();
@@ -105,9 +136,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn refuses_a_template_without_the_placeholder() {
-        let scope = QualifiedSchema::new(SchemaName::new("tenant_a").unwrap());
+    #[tokio::test]
+    async fn refuses_a_template_without_the_placeholder() {
+        let scope = QualifiedSchema::new(SchemaName::new("tenant_a").unwrap(), true, lazy_pool());
         let Err(error) = scope.sql("SELECT * FROM items") else {
             panic!("a template without {{schema}} must be refused");
         };

@@ -1,12 +1,12 @@
 //! [`TenantSession`]: opt-in session mode, one pooled connection set to a tenant.
 
 use std::fmt;
-use std::sync::Arc;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Executor, PgConnection, Postgres};
 use tenancy_core::TenancyError;
 
+use super::cache::Tagging;
 use super::executor::tenant_executor;
 use super::transaction::TenantTransaction;
 use crate::error::store_error;
@@ -42,7 +42,7 @@ const RESET: &str = "RESET search_path";
 pub struct TenantSession {
     conn: Option<PoolConnection<Postgres>>,
     schema: SchemaName,
-    tag: Option<Arc<str>>,
+    tagging: Tagging,
     /// Always `false` (sessions are direct); read by the executor macro.
     unnamed: bool,
 }
@@ -51,12 +51,12 @@ impl TenantSession {
     pub(crate) fn new(
         conn: PoolConnection<Postgres>,
         schema: SchemaName,
-        tag: Option<Arc<str>>,
+        tagging: Tagging,
     ) -> Self {
         Self {
             conn: Some(conn),
             schema,
-            tag,
+            tagging,
             unnamed: false,
         }
     }
@@ -69,10 +69,10 @@ impl TenantSession {
     /// Begins a transaction on the session's connection (it stays in the schema).
     pub async fn begin(&mut self) -> Result<TenantTransaction<'_>, sqlx::Error> {
         let schema = self.schema.clone();
-        let tag = self.tag.clone();
+        let tagging = self.tagging.clone();
         let conn = self.connection()?;
         let tx = PgTx::begin_on(conn, None).await?;
-        Ok(TenantTransaction::new(tx, schema, tag, false))
+        Ok(TenantTransaction::new(tx, schema, tagging, false))
     }
 
     /// Undoes the scoping and returns the connection to the pool.

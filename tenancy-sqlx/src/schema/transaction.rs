@@ -1,10 +1,10 @@
 //! [`TenantTransaction`]: a transaction whose `search_path` is the tenant's schema.
 
 use std::fmt;
-use std::sync::Arc;
 
 use sqlx::PgConnection;
 
+use super::cache::Tagging;
 use super::executor::tenant_executor;
 use crate::postgres::tx::PgTx;
 use crate::storage::SchemaName;
@@ -32,22 +32,17 @@ use crate::storage::SchemaName;
 pub struct TenantTransaction<'c> {
     tx: PgTx<'c>,
     schema: SchemaName,
-    tag: Option<Arc<str>>,
+    tagging: Tagging,
     /// Behind a transaction pooler: every statement is unnamed.
     unnamed: bool,
 }
 
 impl<'c> TenantTransaction<'c> {
-    pub(crate) fn new(
-        tx: PgTx<'c>,
-        schema: SchemaName,
-        tag: Option<Arc<str>>,
-        unnamed: bool,
-    ) -> Self {
+    pub(crate) fn new(tx: PgTx<'c>, schema: SchemaName, tagging: Tagging, unnamed: bool) -> Self {
         Self {
             tx,
             schema,
-            tag,
+            tagging,
             unnamed,
         }
     }
@@ -75,7 +70,7 @@ impl<'c> TenantTransaction<'c> {
         Ok(TenantTransaction {
             tx,
             schema: self.schema.clone(),
-            tag: self.tag.clone(),
+            tagging: self.tagging.clone(),
             unnamed: self.unnamed,
         })
     }
@@ -83,8 +78,9 @@ impl<'c> TenantTransaction<'c> {
     /// The raw connection, for APIs that insist on `&mut PgConnection`.
     ///
     /// Statements run through it are still in the tenant schema, but they
-    /// bypass the per-schema statement cache partitioning: use it only for
-    /// statements whose result shape is the same in every tenant schema.
+    /// bypass the statement cache partitioning: use it only for statements
+    /// whose result shape is the same in every tenant schema, or make them
+    /// unnamed with `.persistent(false)`.
     pub fn unpartitioned_connection(&mut self) -> &mut PgConnection {
         &mut self.tx
     }

@@ -43,12 +43,10 @@ macro_rules! run {
             tx.commit().await.map_err(query_error)?;
             out
         } else {
-            let sql = $self.schemas.qualified($tenant)?.sql($template)?;
-            let $q = sqlx::query_as(sql);
-            $build
-                .$fetch($self.schemas.pool())
-                .await
-                .map_err(query_error)?
+            let scope = $self.schemas.qualified($tenant)?;
+            // Prepared for the pool's hot schemas, unnamed for the others.
+            let $q = sqlx::query_as(scope.sql($template)?).persistent(scope.persistent());
+            $build.$fetch(scope.pool()).await.map_err(query_error)?
         }
     }};
 }

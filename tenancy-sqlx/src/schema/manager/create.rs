@@ -46,7 +46,7 @@ impl SchemaPool {
             spares.role_check.clone()
         };
         // One round trip: BEGIN + search_path (the schema does not exist yet).
-        let mut tx = self.begin(&schema).await?;
+        let mut tx = self.begin_creating(&schema).await?;
         let conn = tx.unpartitioned_connection();
         // A spare to claim, and whether a role has the schema's name (a
         // role's default search_path would pick the schema up).
@@ -109,7 +109,10 @@ impl SchemaPool {
         }
         tx.commit()
             .await
-            .map_err(|error| step(id, &schema, error, Step::Schema))
+            .map_err(|error| step(id, &schema, error, Step::Schema))?;
+        // A schema of this name used earlier (a deleted tenant's) may be remembered.
+        self.forget_version(&schema);
+        Ok(())
     }
 }
 

@@ -61,15 +61,22 @@ impl SchemaPool {
             begin_statement(schema, &[]),
             lock::schema_lock(schema)
         );
-        let mut tx = PgTx::begin(self.pool(), Some(AssertSqlSafe(begin).into_sql_str()))
-            .await
-            .map_err(store_error)?;
+        let mut tx = PgTx::begin(
+            self.pool_for(schema),
+            Some(AssertSqlSafe(begin).into_sql_str()),
+        )
+        .await
+        .map_err(store_error)?;
         let versions = apply_pending(&mut tx, migrations)
             .await
             .map_err(|error| migration(id, error))?;
         tx.commit()
             .await
             .map_err(|error| migration(id, MigrationError::Database(error)))?;
+        if !versions.is_empty() {
+            // Its statements now belong with the new version's.
+            self.forget_version(schema);
+        }
         Ok(versions)
     }
 }

@@ -49,6 +49,8 @@ impl SchemaPool {
         tx.commit()
             .await
             .map_err(|error| step_error(error, |source| rename_error(from, to, source)))?;
+        self.forget_version(old_schema);
+        self.forget_version(&new_schema);
         Ok(Some(Storage::Schema(new_schema)))
     }
 
@@ -63,7 +65,10 @@ impl SchemaPool {
         };
         let mut tx = self.locked(moved, original).await?;
         alter(&mut tx, moved, original).await.map_err(store_error)?;
-        tx.commit().await.map_err(store_error)
+        tx.commit().await.map_err(store_error)?;
+        self.forget_version(moved);
+        self.forget_version(original);
+        Ok(())
     }
 
     /// A transaction holding both schemas' locks, taken in a fixed order so
@@ -103,7 +108,9 @@ impl SchemaPool {
         .execute(&mut *tx)
         .await
         .map_err(drop_error)?;
-        tx.commit().await.map_err(drop_error)
+        tx.commit().await.map_err(drop_error)?;
+        self.forget_version(schema);
+        Ok(())
     }
 }
 
