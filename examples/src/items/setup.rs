@@ -197,8 +197,13 @@ async fn wait_reachable<C: Connection>(options: &C::Options) -> Result<(), Tenan
     }
 }
 
+/// Schema mode: how many tenants' qualified statements are prepared (the
+/// statement cache's 2,048 entries over the 4 statements of a tenant); the
+/// statements of other tenants run unnamed.
+const HOT_SCHEMAS: usize = 500;
+
 /// The registry URL; on Postgres with room in each connection's statement
-/// cache for every tenant's statements (schema mode prepares them per
+/// cache for the hot tenants' statements (schema mode prepares them per
 /// schema), unless the URL sets `statement-cache-capacity` itself.
 fn registry_url(url: &str, backend: Backend) -> String {
     if backend != Backend::Postgres || url.contains("statement-cache-capacity") {
@@ -232,12 +237,30 @@ type Mode = (
 /// NOTIFY on Postgres; elsewhere they show up within the TTL (at most 5 s).
 /// While the registry is down, tenants already cached keep resolving for
 /// `stale_for`, the store being retried every `retry_after`.
-fn cache() -> CacheBuilder {
+fn cache(backend: Backend) -> CacheBuilder {
     CacheBuilder::new()
-        .ttl(Duration::from_secs(5))
+        .ttl(cache_ttl(backend))
+        .capacity(CACHE_CAPACITY)
         .negative_ttl(Duration::from_secs(2))
         .stale_for(Duration::from_secs(5 * 60))
         .retry_after(Duration::from_secs(1))
+}
+
+/// How many tenants the cache keeps: room for 10,000 tenants by id and by
+/// domain, and more.
+const CACHE_CAPACITY: usize = 100_000;
+
+/// How long a cached tenant is trusted. On PostgreSQL every change reaches
+/// the cache at once (`LISTEN/NOTIFY`, and a reconnecting listener empties
+/// the cache), so the lifetime is only a safety net, and a short one would
+/// cost a registry query per tenant per lifetime: 2,000 a second with
+/// 10,000 tenants and 5 s. Elsewhere the lifetime is how long another
+/// process's change can go unseen.
+fn cache_ttl(backend: Backend) -> Duration {
+    match backend {
+        Backend::Postgres => Duration::from_secs(60),
+        _ => Duration::from_secs(5),
+    }
 }
 
 /// The manager, its items store and its gate (the manager's one-call wiring:
@@ -250,7 +273,7 @@ fn wired<S>(
 where
     S: StorageMode + tenancy_core::RequestAccess<Tenant = RegistryTenant>,
 {
-    let gate = manager.gate(resolver(config)?, cache());
+    let gate = manager.gate(resolver(config)?, cache(config.backend()?));
     Ok((Arc::new(manager), items, gate))
 }
 
@@ -265,7 +288,9 @@ async fn isolation_mode(
     let items_table = || Ident::new("items");
     let mode: Mode = match (registry, isolation) {
         (AnyRegistry::Postgres(pg), Isolation::Schema) => {
-            let schemas = SchemaPool::for_registry(pg).affinity(config.schema_affinity as usize);
+            let schemas = SchemaPool::for_registry(pg)
+                .hot_schemas(HOT_SCHEMAS)
+                .affinity(config.schema_affinity as usize);
             let manager = SchemaManager::new(registry.clone(), schemas, migrations);
             let items = SchemaItems::new(manager.schemas().clone());
             wired(config, manager, Arc::new(items))?

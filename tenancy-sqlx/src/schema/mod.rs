@@ -11,6 +11,11 @@
 //!   statements, tenants on different versions do not, so any mix of
 //!   versions shares a pool without Postgres error 0A000 and the cache does
 //!   not grow with the number of tenants.
+//! - With thousands of tenants: [`SchemaPool::hot_schemas`] prepares
+//!   qualified statements only for the most used schemas, and
+//!   [`SchemaPool::affinity`] serves each schema from one of several
+//!   sub-pools, so a Postgres connection's catalog caches (which never
+//!   shrink) hold only a share of the schemas.
 //! - [`SchemaManager`]: the lifecycle — atomic create (optionally from
 //!   pre-provisioned spare schemas), migrate-all with bounded concurrency and
 //!   per-schema locks, rename, activate / deactivate, idempotent delete.

@@ -284,10 +284,10 @@ impl SchemaPool {
         schema: &SchemaName,
     ) -> Result<TenantTransaction<'static>, TenancyError> {
         let conn = self.pool_for(schema).acquire().await.map_err(store_error)?;
-        let tagging = match self.known_tagging(schema) {
-            Some(tagging) if !matches!(self.config.cache, StatementCache::PerVersion) => tagging,
-            Some(_) | None => Tagging::schema(schema),
-        };
+        let tagging = self
+            .known_tagging(schema)
+            .filter(|_| !self.reads_versions())
+            .unwrap_or_else(|| Tagging::schema(schema));
         self.begin_tagged(conn, schema.clone(), tagging).await
     }
 
@@ -303,6 +303,12 @@ impl SchemaPool {
             .map_err(store_error)?;
         let pooled = self.connections.pooler().is_transaction();
         Ok(TenantTransaction::new(tx, schema, tagging, pooled))
+    }
+
+    /// Whether statements are tagged by the version read from each schema.
+    fn reads_versions(&self) -> bool {
+        self.config.cache == StatementCache::PerVersion
+            && !self.connections.pooler().is_transaction()
     }
 
     /// The tagging of `schema`'s statements, or `None` when its version must
