@@ -75,16 +75,25 @@ provision() {
 }
 
 # measure SCRIPT: runs wrk with bench/SCRIPT against $ADDR (THREADS,
-# CONNECTIONS, DURATION, TENANTS); prints "rps p50_ms p99_ms"; fails on
+# CONNECTIONS, DURATION, TENANTS); prints "rps p50_ms p99_ms", and the
+# slowest request's "max_ms" after them when MEASURE_MAX=1; fails on
 # errors: non-2xx answers and socket errors (connect, read, write, timeout),
 # which wrk reports apart and which would otherwise pass for a fast run.
+# WRK_TIMEOUT (e.g. 10s; wrk's default is 2s) is how slow an answer may be
+# before wrk counts it as a timeout.
 measure() {
     local script=$1 out
-    out=$(TENANTS=$TENANTS wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "bench/$script" "http://$ADDR/items")
-    local rps p50 p99
+    out=$(TENANTS=$TENANTS wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" ${WRK_TIMEOUT:+--timeout "$WRK_TIMEOUT"} \
+        --latency -s "bench/$script" "http://$ADDR/items")
+    local rps p50 p99 max
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    max=$(awk '$1 == "Latency" {print $4; exit}' <<<"$out")
     if grep -qE "Non-2xx|Socket errors" <<<"$out"; then echo "$out" >&2; fail "errors during the run"; fi
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+    if [ "${MEASURE_MAX:-0}" = 1 ]; then
+        echo "$rps $(to_ms "$p50") $(to_ms "$p99") $(to_ms "$max")"
+    else
+        echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+    fi
 }
