@@ -127,21 +127,25 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 field() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-# pg_memory: "connections rss_kib private_kib" of the client backends of $DB
-# (the sampling session excluded).
+# pg_memory: "connections rss_kib private_kib pss_kib" of the client
+# backends of $DB (the sampling session excluded). PSS shares each shared
+# page (shared_buffers) among the processes mapping it; the RSS sum counts it
+# once per backend.
 pg_memory() {
-    local pids pid rss private conns=0 rss_sum=0 private_sum=0
+    local pids pid rss private pss conns=0 rss_sum=0 private_sum=0 pss_sum=0
     pids=$(psql "$DB_URL" -Atc "SELECT pid FROM pg_stat_activity WHERE datname = current_database()
         AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
     for pid in $pids; do
         rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || continue
         private=$(awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s + 0 }' "/proc/$pid/smaps_rollup" 2>/dev/null) || continue
+        pss=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null) || continue
         [ -n "$rss" ] || continue
         conns=$((conns + 1))
         rss_sum=$((rss_sum + rss))
         private_sum=$((private_sum + private))
+        pss_sum=$((pss_sum + ${pss:-0}))
     done
-    echo "$conns $rss_sum $private_sum"
+    echo "$conns $rss_sum $private_sum $pss_sum"
 }
 
 # The machine is shared: before each measurement the script waits (at most
@@ -226,6 +230,7 @@ floor() {
     (
         sleep 1
         other_cpu $((DURATION - 2)) >"$WORK/floor_other"
+        pg_memory >"$WORK/floor_memory"
     ) &
     watcher=$!
     out=$(pgbench -n -M "$2" -c "$FLOOR_CLIENTS" -j 2 -T "$DURATION" -f "$1" "$DB_URL" 2>&1) ||
@@ -319,10 +324,10 @@ check_tenant() {
     [ "$count" -eq "$ITEMS" ] || fail "$1 has $count items, not $ITEMS: $body"
 }
 
-declare -A CREATE RPS P99 MAX FLOOR FLOOR2 CONNS RSS PRIVATE APP_RSS APP_OTHER FLOOR_OTHER TIMES
+declare -A CREATE RPS P99 MAX FLOOR FLOOR2 CONNS RSS PRIVATE PSS FLOOR_PRIVATE APP_RSS APP_OTHER FLOOR_OTHER TIMES
 EXTRA_LINES=()
 
-echo "==> scale benchmark: modes $MODES; tenants $TENANT_COUNTS; ${DURATION}s runs (${WARMUP}s warm-up), $CONNECTIONS connections, $THREADS wrk threads; floor $FLOOR_CLIENTS clients"
+echo "==> scale benchmark: TENANCY_SCHEMA_AFFINITY=${TENANCY_SCHEMA_AFFINITY:-1}; modes $MODES; tenants $TENANT_COUNTS; ${DURATION}s runs (${WARMUP}s warm-up), $CONNECTIONS connections, $THREADS wrk threads; floor $FLOOR_CLIENTS clients"
 run_started=$(now)
 for mode in $MODES; do
     for n in $TENANT_COUNTS; do
@@ -368,9 +373,10 @@ for mode in $MODES; do
         wait "$sampler" || fail "sampling memory failed"
         read -r "RPS[$k]" _ "P99[$k]" "MAX[$k]" <<<"$result"
         APP_OTHER[$k]=$(cat "$WORK/app_other")
-        read -r "CONNS[$k]" rss private <"$WORK/memory"
+        read -r "CONNS[$k]" rss private pss <"$WORK/memory"
         RSS[$k]=$(mib "$rss")
         PRIVATE[$k]=$(mib "$private")
+        PSS[$k]=$(mib "$pss")
         APP_RSS[$k]=$(mib "$(cat "$WORK/app_rss")")
         stop
         TIMES[$k]+=", app $(since "$t")s"
@@ -383,6 +389,8 @@ for mode in $MODES; do
         FLOOR[$k]=$(floor "$WORK/floor.sql" "$FLOOR_PROTOCOL")
         FLOOR_OTHER[$k]=$(cat "$WORK/floor_other")
         FLOOR2[$k]=$(floor "$WORK/floor2.sql" "$FLOOR2_PROTOCOL")
+        read -r _ _ private pss <"$WORK/floor_memory"
+        FLOOR_PRIVATE[$k]=$(mib "$private")
         TIMES[$k]+=", floors $(since "$t")s"
         echo "    floor ${FLOOR[$k]} tps ($FLOOR_PROTOCOL; others used ${FLOOR_OTHER[$k]}% CPU), floor2 ${FLOOR2[$k]} tps ($FLOOR2_PROTOCOL; others $(cat "$WORK/floor_other")%)"
         cp "$WORK/floor.sql" "$WORK/floor-$mode.sql"
@@ -418,20 +426,22 @@ echo "machine: $(nproc) CPUs, $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048
     "$(psql "$PG_URL" -Atc "SELECT 'PostgreSQL ' || current_setting('server_version') || ', shared_buffers ' || current_setting('shared_buffers') || ', max_connections ' || current_setting('max_connections')")"
 echo "app: items-axum (release), pool of 10 connections (fixed: items::POOL_SIZE); wrk $THREADS threads, $CONNECTIONS connections, ${DURATION}s after ${WARMUP}s warm-up; pgbench $FLOOR_CLIENTS clients, -j 2, ${DURATION}s"
 echo
-FORMAT='%-7s %8s %9s %9s %8s %10s %9s %11s %15s %12s %9s %11s %11s %13s\n'
+FORMAT='%-7s %8s %9s %9s %8s %10s %9s %11s %15s %11s %12s %9s %11s %19s %11s %13s\n'
 # shellcheck disable=SC2059 # the format is the table's
-printf "$FORMAT" mode tenants create/s req/s p99_ms floor_tps pg_conns pg_rss_MiB pg_private_MiB \
-    app_rss_MiB max_ms floor2_tps other_cpu% floor_other%
+printf "$FORMAT" mode tenants create/s req/s p99_ms floor_tps pg_conns pg_rss_MiB pg_private_MiB pg_pss_MiB \
+    app_rss_MiB max_ms floor2_tps floor2_private_MiB other_cpu% floor_other%
 for mode in $MODES; do
     for n in $TENANT_COUNTS; do
         k="$mode/$n"
         # shellcheck disable=SC2059
         printf "$FORMAT" "$mode" "$n" "${CREATE[$k]}" "$(printf %.0f "${RPS[$k]}")" "${P99[$k]}" \
-            "$(printf %.0f "${FLOOR[$k]}")" "${CONNS[$k]}" "${RSS[$k]}" "${PRIVATE[$k]}" "${APP_RSS[$k]}" \
-            "${MAX[$k]}" "$(printf %.0f "${FLOOR2[$k]}")" "${APP_OTHER[$k]}" "${FLOOR_OTHER[$k]}"
+            "$(printf %.0f "${FLOOR[$k]}")" "${CONNS[$k]}" "${RSS[$k]}" "${PRIVATE[$k]}" "${PSS[$k]}" "${APP_RSS[$k]}" \
+            "${MAX[$k]}" "$(printf %.0f "${FLOOR2[$k]}")" "${FLOOR_PRIVATE[$k]}" "${APP_OTHER[$k]}" "${FLOOR_OTHER[$k]}"
     done
 done
-echo "(max_ms: the slowest answer; floor2_tps: the other floor, below; other_cpu% / floor_other%: the share"
+echo "(pg_*: the app's PostgreSQL connections; pg_pss_MiB counts shared buffers once, pg_rss_MiB once per"
+echo " connection; floor2_private_MiB: private memory of the floor2 client's connections, for comparison;"
+echo " max_ms: the slowest answer; floor2_tps: the other floor, below; other_cpu% / floor_other%: the share"
 echo " of the machine's CPU used by anything but the app, wrk, pgbench and the benchmark database's backends"
 echo " during the app's and the floor's measurement: soft interrupts and PostgreSQL's background work, or"
 echo " another user of this shared machine when it is high)"
@@ -442,7 +452,10 @@ for mode in $MODES; do
     for n in $TENANT_COUNTS; do
         k="$mode/$n"
         awk -v m="$mode" -v n="$n" -v r="${RPS[$k]}" -v r0="${RPS[$base]}" -v f="${FLOOR[$k]}" -v f0="${FLOOR[$base]}" 'BEGIN {
-            printf "%-7s %8s  app %.3f  floor %.3f  app/floor %.3f\n", m, n, r / r0, f / f0, (r / r0) / (f / f0) }'
+            printf "%-7s %8s  app %.3f  floor %.3f  app/floor %.3f", m, n, r / r0, f / f0, (r / r0) / (f / f0) }'
+        awk -v rss="${RSS[$k]}" -v rss0="${RSS[$base]}" -v p="${PRIVATE[$k]}" -v p0="${PRIVATE[$base]}" \
+            -v pss="${PSS[$k]}" -v pss0="${PSS[$base]}" 'BEGIN {
+            printf "  PG memory: rss %.2fx  private %.2fx  pss %.2fx\n", rss / rss0, p / p0, pss / pss0 }'
     done
 done
 if [ ${#EXTRA_LINES[@]} -gt 0 ]; then

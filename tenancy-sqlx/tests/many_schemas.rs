@@ -26,17 +26,8 @@ const POOL: u32 = 6;
 const CLIENTS: usize = 24;
 const ROUNDS: usize = 150;
 
-const V1: (i64, &str, &str) = (
-    1,
-    "prices",
-    "CREATE TABLE prices (id int PRIMARY KEY, price int NOT NULL); \
-     INSERT INTO prices VALUES (1, 42)",
-);
-const V2: (i64, &str, &str) = (
-    2,
-    "price as text",
-    "ALTER TABLE prices ALTER COLUMN price TYPE text USING price::text || ' EUR'",
-);
+const V1: (i64, &str, &str) = support::PRICES_V1;
+const V2: (i64, &str, &str) = support::PRICES_V2;
 const V3: (i64, &str, &str) = (
     3,
     "a note",

@@ -18,17 +18,8 @@ use tenancy_sqlx::migrate::TenantFilter;
 use tenancy_sqlx::schema::StatementCache;
 use tenancy_sqlx::{MigrateOptions, NewTenant, SchemaManager, SchemaPool, TenantMigrations};
 
-const V1: (i64, &str, &str) = (
-    1,
-    "prices",
-    "CREATE TABLE prices (id int PRIMARY KEY, price int NOT NULL); \
-     INSERT INTO prices VALUES (1, 42)",
-);
-const V2: (i64, &str, &str) = (
-    2,
-    "price as text",
-    "ALTER TABLE prices ALTER COLUMN price TYPE text USING price::text || ' EUR'",
-);
+const V1: (i64, &str, &str) = support::PRICES_V1;
+const V2: (i64, &str, &str) = support::PRICES_V2;
 
 /// `old` stays on v1, `new` is migrated to v2; one pool of one connection.
 async fn two_versions(db: &PgDb) -> (SchemaManager, TenantId, TenantId) {

@@ -91,12 +91,13 @@ pub struct Config {
     pub admin_token: Option<String>,
 
     /// Schema mode: serve each tenant schema from one of N sub-pools of the
-    /// app's connections (1 = off). Keeps Postgres' per-connection catalog
+    /// app's connections (1 = off; the default, the pool size, gives each
+    /// sub-pool one connection). Keeps Postgres' per-connection catalog
     /// memory to a share of the tenants; see `SchemaPool::affinity`.
     #[arg(
         long,
         env = "TENANCY_SCHEMA_AFFINITY",
-        default_value_t = 1,
+        default_value_t = super::POOL_SIZE,
         value_parser = clap::value_parser!(u32).range(1..=1000)
     )]
     pub schema_affinity: u32,

@@ -41,8 +41,8 @@ pub use mysql::{MySqlDb, mysql_server, mysql_url};
 pub(crate) use pg::via_both;
 #[cfg(feature = "postgres")]
 pub use pg::{
-    PgDb, Via, items_migrations, manager, manager_via, pg_server, pg_url, pg2_url, pgbouncer_url,
-    schema_exists,
+    PRICES_V1, PRICES_V2, PgDb, Via, items_migrations, manager, manager_via, pg_server, pg_url,
+    pg2_url, pgbouncer_url, schema_exists,
 };
 pub use runtime::eventually;
 #[cfg(all(feature = "postgres", feature = "mysql"))]

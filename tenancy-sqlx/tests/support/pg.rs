@@ -183,6 +183,22 @@ impl Drop for PgDb {
     }
 }
 
+/// Version 1 of the price table: `price int`, one row (1, 42).
+pub const PRICES_V1: (i64, &str, &str) = (
+    1,
+    "prices",
+    "CREATE TABLE prices (id int PRIMARY KEY, price int NOT NULL); \
+     INSERT INTO prices VALUES (1, 42)",
+);
+
+/// Version 2: `price` becomes `text` ('42 EUR'): a statement prepared under
+/// one version changes result type under the other.
+pub const PRICES_V2: (i64, &str, &str) = (
+    2,
+    "price as text",
+    "ALTER TABLE prices ALTER COLUMN price TYPE text USING price::text || ' EUR'",
+);
+
 /// A one-table tenant schema with a tenant marker column.
 pub fn items_migrations() -> TenantMigrations {
     TenantMigrations::from_sql([(
