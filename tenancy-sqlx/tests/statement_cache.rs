@@ -382,3 +382,52 @@ async fn a_schema_without_history_gets_statements_of_its_own() {
     }
     pool.close().await;
 }
+
+/// Migrations kept in a history table of another name: the pool reads
+/// versions from it once told (`version_table`); until then each schema has
+/// statements of its own (correct, only less shared).
+#[tokio::test]
+async fn a_custom_history_table_is_read_once_named() {
+    let db = PgDb::new().await;
+    let history = tenancy_sqlx::Ident::new("schema_history").unwrap();
+    let migrations = TenantMigrations::from_sql([V1])
+        .unwrap()
+        .history_table(history.clone());
+    let manager = support::manager(&db, 1, migrations).await;
+    for tenant in ["a", "b"] {
+        manager
+            .create(NewTenant::new(id(tenant), tenant))
+            .await
+            .unwrap();
+    }
+    for (schemas, tag) in [
+        (manager.schemas().clone(), "/* tenancy schema=%"),
+        (
+            manager.schemas().clone().version_table(history),
+            "/* tenancy version=%",
+        ),
+    ] {
+        for tenant in ["a", "b"] {
+            let mut tx = schemas.begin(&id(tenant)).await.unwrap();
+            let price: i32 = sqlx::query_scalar("SELECT price FROM prices WHERE id = $1")
+                .bind(1)
+                .fetch_one(&mut tx)
+                .await
+                .unwrap();
+            assert_eq!(price, 42);
+            tx.commit().await.unwrap();
+        }
+        let mut tx = schemas.begin(&id("a")).await.unwrap();
+        let tagged: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_prepared_statements \
+             WHERE statement LIKE $1 AND statement LIKE '%FROM prices%'",
+        )
+        .bind(tag)
+        .persistent(false)
+        .fetch_one(tx.unpartitioned_connection())
+        .await
+        .unwrap();
+        assert!(tagged >= 1, "no statement tagged {tag}");
+        tx.commit().await.unwrap();
+    }
+}

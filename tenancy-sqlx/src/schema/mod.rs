@@ -60,6 +60,8 @@ pub(crate) mod pool;
 #[cfg(feature = "postgres")]
 mod qualified;
 #[cfg(feature = "postgres")]
+mod scope;
+#[cfg(feature = "postgres")]
 mod session;
 #[cfg(feature = "postgres")]
 mod transaction;

@@ -69,7 +69,8 @@ impl Versions {
     /// (which must not be inside a transaction) and remembers its tag for `ttl`.
     ///
     /// A schema without a readable history (no table yet, a custom table the
-    /// pool was not told of) gets statements of its own: always correct.
+    /// pool was not told of, a role without `SELECT` on it) gets statements
+    /// of its own: always correct.
     pub(crate) async fn load(
         &self,
         conn: &mut PgConnection,
@@ -87,8 +88,11 @@ impl Versions {
                 None => schema_tag(schema),
             },
             Ok(None) => schema_tag(schema),
-            Err(error) if is_missing_relation(&error) => {
-                tracing::debug!(%schema, %error, "no migration history: statements of its own");
+            // No history table, or one this role may not read: the server
+            // answered, so the connection is fine; the schema gets statements
+            // of its own. Only a failing connection fails the caller.
+            Err(sqlx::Error::Database(error)) => {
+                tracing::debug!(%schema, %error, "no readable migration history: statements of its own");
                 schema_tag(schema)
             }
             Err(error) => return Err(error),
@@ -154,12 +158,6 @@ fn version_query(schema: &SchemaName, history: &Ident) -> String {
         schema.quoted(),
         history.quoted()
     )
-}
-
-/// `undefined_table` or `invalid_schema_name`.
-fn is_missing_relation(error: &sqlx::Error) -> bool {
-    let code = error.as_database_error().and_then(|error| error.code());
-    matches!(code.as_deref(), Some("42P01" | "3F000"))
 }
 
 /// Whether `error` is Postgres refusing a cached plan whose result type

@@ -149,7 +149,8 @@ impl SchemaTenancyBuilder {
         let cache = Arc::new(self.cache.build(registry.clone()));
         registry.subscribe(cache.clone());
         let listener = Arc::new(registry.listen());
-        let schemas = SchemaPool::for_registry(&registry);
+        let schemas =
+            SchemaPool::for_registry(&registry).version_table(self.migrations.history().clone());
         let manager = SchemaManager::new(registry, schemas, self.migrations);
         let gate = Gate::new(Tenancy::new(self.resolver, cache))
             .with_access(manager.schemas().clone())
