@@ -12,7 +12,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::versions::{Versions, is_result_type_change, schema_tag};
+use super::versions::{Versions, schema_tag};
+use crate::error::sqlstate;
 use crate::storage::SchemaName;
 
 /// How scoped connections use sqlx's per-connection statement cache.
@@ -66,12 +67,13 @@ pub enum StatementCache {
 #[derive(Clone, Default)]
 pub(crate) struct Tagging {
     tag: Option<Arc<str>>,
-    shared: Option<SharedBy>,
+    shared: Option<Observer>,
 }
 
-/// A version tag: on SQLSTATE 0A000 its schema is isolated.
+/// Watches the errors of a version-tagged schema's queries: on SQLSTATE
+/// 0A000 the schema is isolated.
 #[derive(Clone)]
-struct SharedBy {
+pub(crate) struct Observer {
     versions: Versions,
     schema: SchemaName,
     ttl: Duration,
@@ -100,7 +102,7 @@ impl Tagging {
     ) -> Self {
         Self {
             tag: Some(tag),
-            shared: Some(SharedBy {
+            shared: Some(Observer {
                 versions: versions.clone(),
                 schema: schema.clone(),
                 ttl,
@@ -113,13 +115,18 @@ impl Tagging {
         self.tag.as_ref()
     }
 
+    /// What watches the queries' errors, for version-tagged statements only.
+    pub(crate) fn observer(&self) -> Option<Observer> {
+        self.shared.clone()
+    }
+}
+
+impl Observer {
     /// Looks at a query's error: a shared statement refused for a changed
     /// result type gives the schema statements of its own.
     pub(crate) fn observe(&self, error: &sqlx::Error) {
-        if let Some(shared) = &self.shared
-            && is_result_type_change(error)
-        {
-            shared.versions.isolate(&shared.schema, shared.ttl);
+        if sqlstate(error).as_deref() == Some("0A000") {
+            self.versions.isolate(&self.schema, self.ttl);
         }
     }
 }

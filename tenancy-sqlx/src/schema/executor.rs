@@ -26,12 +26,15 @@ macro_rules! tenant_executor {
             {
                 let $this = self;
                 let tagged = $crate::postgres::tagged::Tagged::new(query, $this.tagging.tag()).unnamed($this.unnamed);
-                let tagging = $this.tagging.clone();
+                let observer = $this.tagging.observer();
                 match $conn {
-                    Ok(conn) => Box::pin(futures_util::TryStreamExt::inspect_err(
-                        conn.fetch_many(tagged),
-                        move |error| tagging.observe(error),
-                    )),
+                    Ok(conn) => match observer {
+                        None => conn.fetch_many(tagged),
+                        Some(observer) => Box::pin(futures_util::TryStreamExt::inspect_err(
+                            conn.fetch_many(tagged),
+                            move |error| observer.observe(error),
+                        )),
+                    },
                     Err(error) => Box::pin(futures_util::stream::once(std::future::ready(Err(error)))),
                 }
             }
@@ -49,12 +52,15 @@ macro_rules! tenant_executor {
             {
                 let $this = self;
                 let tagged = $crate::postgres::tagged::Tagged::new(query, $this.tagging.tag()).unnamed($this.unnamed);
-                let tagging = $this.tagging.clone();
+                let observer = $this.tagging.observer();
                 match $conn {
-                    Ok(conn) => Box::pin(futures_util::TryFutureExt::inspect_err(
-                        conn.fetch_optional(tagged),
-                        move |error| tagging.observe(error),
-                    )),
+                    Ok(conn) => match observer {
+                        None => conn.fetch_optional(tagged),
+                        Some(observer) => Box::pin(futures_util::TryFutureExt::inspect_err(
+                            conn.fetch_optional(tagged),
+                            move |error| observer.observe(error),
+                        )),
+                    },
                     Err(error) => Box::pin(std::future::ready(Err(error))),
                 }
             }

@@ -28,12 +28,12 @@ impl SchemaPool {
         tenant: &impl TenantSchema,
     ) -> Result<TenantTransaction<'static>, TenancyError> {
         let schema = self.schema_of(tenant)?;
-        let pool = self.pool_for(&schema);
-        let mut conn = pool.acquire().await.map_err(store_error)?;
-        let tagging = match self.known_tagging(&schema) {
-            Some(tagging) => tagging,
-            None => self.read_tagging(&mut conn, &schema).await?,
-        };
+        let mut conn = self
+            .pool_for(&schema)
+            .acquire()
+            .await
+            .map_err(store_error)?;
+        let tagging = self.tagging_on(&mut conn, &schema).await?;
         self.begin_tagged(conn, schema, tagging).await
     }
 
@@ -45,8 +45,7 @@ impl SchemaPool {
     ) -> Result<TenantTransaction<'static>, TenancyError> {
         let conn = self.pool_for(schema).acquire().await.map_err(store_error)?;
         let tagging = self
-            .known_tagging(schema)
-            .filter(|_| !self.reads_versions())
+            .fixed_tagging(schema)
             .unwrap_or_else(|| Tagging::schema(schema));
         self.begin_tagged(conn, schema.clone(), tagging).await
     }
@@ -65,53 +64,50 @@ impl SchemaPool {
         Ok(TenantTransaction::new(tx, schema, tagging, pooled))
     }
 
-    /// Whether statements are tagged by the version read from each schema.
-    fn reads_versions(&self) -> bool {
-        self.config.cache == StatementCache::PerVersion
-            && !self.connections.pooler().is_transaction()
+    /// The tagging that needs no version: `None` when statements are
+    /// tagged by the version read from each schema.
+    fn fixed_tagging(&self, schema: &SchemaName) -> Option<Tagging> {
+        if self.connections.pooler().is_transaction() {
+            // Every statement is unnamed: nothing is cached to partition.
+            return Some(Tagging::none());
+        }
+        match self.config.cache {
+            StatementCache::Shared => Some(Tagging::none()),
+            StatementCache::PerSchema => Some(Tagging::schema(schema)),
+            StatementCache::PerVersion => None,
+        }
     }
 
     /// The tagging of `schema`'s statements, or `None` when its version must
     /// be read first.
     fn known_tagging(&self, schema: &SchemaName) -> Option<Tagging> {
-        if self.connections.pooler().is_transaction() {
-            // Every statement is unnamed: nothing is cached to partition.
-            return Some(Tagging::none());
-        }
-        let config = &self.config;
-        match config.cache {
-            StatementCache::Shared => Some(Tagging::none()),
-            StatementCache::PerSchema => Some(Tagging::schema(schema)),
-            StatementCache::PerVersion => {
-                let tag = config.versions.get(schema)?;
-                Some(Tagging::version(
-                    tag,
-                    &config.versions,
-                    schema,
-                    config.version_ttl,
-                ))
-            }
-        }
+        self.fixed_tagging(schema).or_else(|| {
+            let tag = self.config.versions.get(schema)?;
+            Some(self.version_tagging(tag, schema))
+        })
     }
 
-    /// Reads `schema`'s version on `conn` (outside any transaction).
-    async fn read_tagging(
+    /// The tagging of `schema`'s statements, reading its version on `conn`
+    /// (outside any transaction) when it is not known yet.
+    async fn tagging_on(
         &self,
         conn: &mut PgConnection,
         schema: &SchemaName,
     ) -> Result<Tagging, TenancyError> {
+        if let Some(tagging) = self.known_tagging(schema) {
+            return Ok(tagging);
+        }
         let config = &self.config;
         let tag = config
             .versions
             .load(conn, schema, &config.version_table, config.version_ttl)
             .await
             .map_err(store_error)?;
-        Ok(Tagging::version(
-            tag,
-            &config.versions,
-            schema,
-            config.version_ttl,
-        ))
+        Ok(self.version_tagging(tag, schema))
+    }
+
+    fn version_tagging(&self, tag: std::sync::Arc<str>, schema: &SchemaName) -> Tagging {
+        Tagging::version(tag, &self.config.versions, schema, self.config.version_ttl)
     }
 
     /// Refuses what needs session state behind a transaction pooler.
@@ -167,10 +163,7 @@ impl SchemaPool {
             .acquire()
             .await
             .map_err(store_error)?;
-        let tagging = match self.known_tagging(&schema) {
-            Some(tagging) => tagging,
-            None => self.read_tagging(&mut conn, &schema).await?,
-        };
+        let tagging = self.tagging_on(&mut conn, &schema).await?;
         let set = format!(
             "SELECT pg_catalog.set_config('search_path', {}, false)",
             schema.search_path_literal(&self.config.shared)

@@ -160,13 +160,6 @@ fn version_query(schema: &SchemaName, history: &Ident) -> String {
     )
 }
 
-/// Whether `error` is Postgres refusing a cached plan whose result type
-/// changed (SQLSTATE 0A000).
-pub(crate) fn is_result_type_change(error: &sqlx::Error) -> bool {
-    let code = error.as_database_error().and_then(|error| error.code());
-    code.as_deref() == Some("0A000")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
