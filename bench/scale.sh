@@ -15,7 +15,9 @@
 # QUIET_WAIT (300; 0: do not wait), SKIP_BUILD=1 to use the release binaries
 # already built in ${CARGO_TARGET_DIR:-target}/release.
 # The app's pool is its fixed 10 connections (`items::POOL_SIZE`; the app
-# reads no pool-size setting).
+# reads no pool-size setting). The app's own settings pass through the
+# environment, e.g. TENANCY_SCHEMA_AFFINITY (default 10) and
+# TENANCY_CONNECTION_LIFETIME (seconds; default 0, sqlx's 30 minutes).
 #
 # For each mode and tenant count, on a fresh database:
 #   1. creates tenants t00001… through the library (`scale-tenants create`,
@@ -29,11 +31,14 @@
 #      drives `GET /items` with wrk for DURATION s, the Host header rotating
 #      over all tenants (bench/rotate.lua, TENANT_WIDTH=5): req/s, p99 and
 #      the slowest answer.
-#      Two seconds before the end it samples the app's PostgreSQL
-#      connections (client backends of the database): their count, the sum
+#      Every 2 s from the first second to 2 s before the end it samples the
+#      app's PostgreSQL connections (client backends of the database), and
+#      reports each sum's peak: their count, the sum
 #      of VmRSS (which counts the shared buffers a backend touched) and of
 #      private memory (Private_Clean + Private_Dirty of smaps_rollup: what
-#      the backends own), and the app's own VmRSS;
+#      the backends own), and the app's own VmRSS. With a connection
+#      lifetime set, connections opened during the measurement count as
+#      "others" in other_cpu%;
 #   4. the floor: pgbench, FLOOR_CLIENTS clients, random tenant, the app's
 #      per-request SQL for the mode without the app (see "floors" in the
 #      output for the exact statements; floor2 is the variant the other
@@ -146,6 +151,21 @@ pg_memory() {
         pss_sum=$((pss_sum + ${pss:-0}))
     done
     echo "$conns $rss_sum $private_sum $pss_sum"
+}
+
+# pg_memory_peak SECONDS: pg_memory every 2 s for SECONDS, each sum's
+# largest value (the connection count of the largest RSS). One sample could
+# miss the peak when connections are recycled (TENANCY_CONNECTION_LIFETIME).
+pg_memory_peak() {
+    local end=$((SECONDS + $1)) c r p s peak_c=0 peak_r=0 peak_p=0 peak_s=0
+    while [ "$SECONDS" -lt "$end" ]; do
+        read -r c r p s < <(pg_memory)
+        if [ "$r" -gt "$peak_r" ]; then peak_r=$r; peak_c=$c; fi
+        if [ "$p" -gt "$peak_p" ]; then peak_p=$p; fi
+        if [ "$s" -gt "$peak_s" ]; then peak_s=$s; fi
+        sleep 2
+    done
+    echo "$peak_c $peak_r $peak_p $peak_s"
 }
 
 # The machine is shared: before each measurement the script waits (at most
@@ -324,10 +344,10 @@ check_tenant() {
     [ "$count" -eq "$ITEMS" ] || fail "$1 has $count items, not $ITEMS: $body"
 }
 
-declare -A CREATE RPS P99 MAX FLOOR FLOOR2 CONNS RSS PRIVATE PSS FLOOR_PRIVATE APP_RSS APP_OTHER FLOOR_OTHER TIMES
+declare -A CREATE RPS P99 MAX FLOOR FLOOR2 CONNS RSS PRIVATE PSS FLOOR_RSS FLOOR_PRIVATE APP_RSS APP_OTHER FLOOR_OTHER TIMES
 EXTRA_LINES=()
 
-echo "==> scale benchmark: TENANCY_SCHEMA_AFFINITY=${TENANCY_SCHEMA_AFFINITY:-1}; modes $MODES; tenants $TENANT_COUNTS; ${DURATION}s runs (${WARMUP}s warm-up), $CONNECTIONS connections, $THREADS wrk threads; floor $FLOOR_CLIENTS clients"
+echo "==> scale benchmark: TENANCY_SCHEMA_AFFINITY=${TENANCY_SCHEMA_AFFINITY:-10}, TENANCY_CONNECTION_LIFETIME=${TENANCY_CONNECTION_LIFETIME:-0}; modes $MODES; tenants $TENANT_COUNTS; ${DURATION}s runs (${WARMUP}s warm-up), $CONNECTIONS connections, $THREADS wrk threads; floor $FLOOR_CLIENTS clients"
 run_started=$(now)
 for mode in $MODES; do
     for n in $TENANT_COUNTS; do
@@ -365,12 +385,14 @@ for mode in $MODES; do
         (
             sleep 1
             other_cpu $((DURATION - 3)) "$PID" >"$WORK/app_other"
-            pg_memory >"$WORK/memory"
             awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status" >"$WORK/app_rss"
         ) &
         sampler=$!
+        ( sleep 1; pg_memory_peak $((DURATION - 3)) >"$WORK/memory" ) &
+        memory_sampler=$!
         result=$(measure rotate.lua)
-        wait "$sampler" || fail "sampling memory failed"
+        wait "$sampler" || fail "sampling CPU failed"
+        wait "$memory_sampler" || fail "sampling memory failed"
         read -r "RPS[$k]" _ "P99[$k]" "MAX[$k]" <<<"$result"
         APP_OTHER[$k]=$(cat "$WORK/app_other")
         read -r "CONNS[$k]" rss private pss <"$WORK/memory"
@@ -389,7 +411,8 @@ for mode in $MODES; do
         FLOOR[$k]=$(floor "$WORK/floor.sql" "$FLOOR_PROTOCOL")
         FLOOR_OTHER[$k]=$(cat "$WORK/floor_other")
         FLOOR2[$k]=$(floor "$WORK/floor2.sql" "$FLOOR2_PROTOCOL")
-        read -r _ _ private pss <"$WORK/floor_memory"
+        read -r _ rss private pss <"$WORK/floor_memory"
+        FLOOR_RSS[$k]=$(mib "$rss")
         FLOOR_PRIVATE[$k]=$(mib "$private")
         TIMES[$k]+=", floors $(since "$t")s"
         echo "    floor ${FLOOR[$k]} tps ($FLOOR_PROTOCOL; others used ${FLOOR_OTHER[$k]}% CPU), floor2 ${FLOOR2[$k]} tps ($FLOOR2_PROTOCOL; others $(cat "$WORK/floor_other")%)"
@@ -426,21 +449,21 @@ echo "machine: $(nproc) CPUs, $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048
     "$(psql "$PG_URL" -Atc "SELECT 'PostgreSQL ' || current_setting('server_version') || ', shared_buffers ' || current_setting('shared_buffers') || ', max_connections ' || current_setting('max_connections')")"
 echo "app: items-axum (release), pool of 10 connections (fixed: items::POOL_SIZE); wrk $THREADS threads, $CONNECTIONS connections, ${DURATION}s after ${WARMUP}s warm-up; pgbench $FLOOR_CLIENTS clients, -j 2, ${DURATION}s"
 echo
-FORMAT='%-7s %8s %9s %9s %8s %10s %9s %11s %15s %11s %12s %9s %11s %19s %11s %13s\n'
+FORMAT='%-7s %8s %9s %9s %8s %10s %9s %11s %15s %11s %12s %9s %11s %15s %19s %11s %13s\n'
 # shellcheck disable=SC2059 # the format is the table's
 printf "$FORMAT" mode tenants create/s req/s p99_ms floor_tps pg_conns pg_rss_MiB pg_private_MiB pg_pss_MiB \
-    app_rss_MiB max_ms floor2_tps floor2_private_MiB other_cpu% floor_other%
+    app_rss_MiB max_ms floor2_tps floor2_rss_MiB floor2_private_MiB other_cpu% floor_other%
 for mode in $MODES; do
     for n in $TENANT_COUNTS; do
         k="$mode/$n"
         # shellcheck disable=SC2059
         printf "$FORMAT" "$mode" "$n" "${CREATE[$k]}" "$(printf %.0f "${RPS[$k]}")" "${P99[$k]}" \
             "$(printf %.0f "${FLOOR[$k]}")" "${CONNS[$k]}" "${RSS[$k]}" "${PRIVATE[$k]}" "${PSS[$k]}" "${APP_RSS[$k]}" \
-            "${MAX[$k]}" "$(printf %.0f "${FLOOR2[$k]}")" "${FLOOR_PRIVATE[$k]}" "${APP_OTHER[$k]}" "${FLOOR_OTHER[$k]}"
+            "${MAX[$k]}" "$(printf %.0f "${FLOOR2[$k]}")" "${FLOOR_RSS[$k]}" "${FLOOR_PRIVATE[$k]}" "${APP_OTHER[$k]}" "${FLOOR_OTHER[$k]}"
     done
 done
 echo "(pg_*: the app's PostgreSQL connections; pg_pss_MiB counts shared buffers once, pg_rss_MiB once per"
-echo " connection; floor2_private_MiB: private memory of the floor2 client's connections, for comparison;"
+echo " connection; floor2_rss_MiB / floor2_private_MiB: the same of the floor2 client's connections, for comparison;"
 echo " max_ms: the slowest answer; floor2_tps: the other floor, below; other_cpu% / floor_other%: the share"
 echo " of the machine's CPU used by anything but the app, wrk, pgbench and the benchmark database's backends"
 echo " during the app's and the floor's measurement: soft interrupts and PostgreSQL's background work, or"
@@ -455,7 +478,9 @@ for mode in $MODES; do
             printf "%-7s %8s  app %.3f  floor %.3f  app/floor %.3f", m, n, r / r0, f / f0, (r / r0) / (f / f0) }'
         awk -v rss="${RSS[$k]}" -v rss0="${RSS[$base]}" -v p="${PRIVATE[$k]}" -v p0="${PRIVATE[$base]}" \
             -v pss="${PSS[$k]}" -v pss0="${PSS[$base]}" 'BEGIN {
-            printf "  PG memory: rss %.2fx  private %.2fx  pss %.2fx\n", rss / rss0, p / p0, pss / pss0 }'
+            printf "  PG memory: rss %.2fx  private %.2fx  pss %.2fx", rss / rss0, p / p0, pss / pss0 }'
+        awk -v rss="${FLOOR_RSS[$k]}" -v rss0="${FLOOR_RSS[$base]}" -v p="${FLOOR_PRIVATE[$k]}" -v p0="${FLOOR_PRIVATE[$base]}" 'BEGIN {
+            printf "  floor2 PG memory: rss %.2fx  private %.2fx\n", rss / rss0, p / p0 }'
     done
 done
 if [ ${#EXTRA_LINES[@]} -gt 0 ]; then

@@ -40,7 +40,10 @@ where
 }
 
 /// A second process on the same registry sees admin changes made by the
-/// first: at once on Postgres (LISTEN/NOTIFY), within the 5 s TTL elsewhere.
+/// first: at once on Postgres (LISTEN/NOTIFY), within the change log's poll
+/// interval (250 ms) elsewhere. The app's cache TTL is 60 s, so only these
+/// channels can explain a change seen within the limit; the limit leaves
+/// room for a loaded machine (the delay itself is measured in BENCHMARKS.md).
 async fn second_process_sees_changes(first: Framework, second: Framework, pair: Pair) {
     with_env(pair, move |env| async move {
         let settings = standard(&env);
@@ -63,11 +66,7 @@ async fn second_process_sees_changes(first: Framework, second: Framework, pair: 
             .host("localhost")
             .bearer(TOKEN);
         assert_eq!(a.send(&deactivate).await.status, 200);
-        let limit = if pair.is_postgres() {
-            Duration::from_secs(1)
-        } else {
-            Duration::from_secs(6)
-        };
+        let limit = Duration::from_secs(5);
         let seen = wait_until(limit, || async {
             b.send(&get("acme.localhost")).await.status == 403
         })

@@ -102,6 +102,20 @@ pub struct Config {
     )]
     pub schema_affinity: u32,
 
+    /// PostgreSQL: close each connection of the app's pool (the registry's,
+    /// which schema and shared mode use too) after this many seconds, so a
+    /// backend's catalog caches (which Postgres never shrinks) hold only the
+    /// tenants it served lately; 0 keeps sqlx's 30 minutes.
+    /// Shorter bounds Postgres memory, at the cost of reconnecting and
+    /// reloading catalog entries.
+    #[arg(
+        long,
+        env = "TENANCY_CONNECTION_LIFETIME",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u64).range(0..=86_400)
+    )]
+    pub connection_lifetime: u64,
+
     /// Seed tenants acme and globex with 3 items each (1 or 0) [default: 1 when the registry is empty].
     #[arg(long, env = "TENANCY_SEED")]
     pub seed: Option<Seed>,
@@ -169,6 +183,12 @@ impl Config {
         self.admin_token
             .as_deref()
             .filter(|token| !token.is_empty())
+    }
+
+    /// The lifetime of a Postgres connection, when one is set.
+    pub fn connection_lifetime(&self) -> Option<std::time::Duration> {
+        (self.connection_lifetime > 0)
+            .then(|| std::time::Duration::from_secs(self.connection_lifetime))
     }
 
     /// The direct Postgres URL, when the other URLs go through a transaction

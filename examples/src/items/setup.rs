@@ -88,8 +88,13 @@ pub async fn build(config: &Config) -> Result<App, BoxError> {
     let backend = config.backend()?;
     let isolation = config.isolation()?;
     let registry = match config.direct_url()? {
-        Some(direct) => AnyRegistry::Postgres(pooled_registry(&config.database_url, direct).await?),
-        None => connect_registry(&registry_url(&config.database_url, backend), backend).await?,
+        Some(direct) => AnyRegistry::Postgres(
+            pooled_registry(&config.database_url, direct, pg_pool_options(config)).await?,
+        ),
+        None => {
+            let url = registry_url(&config.database_url, backend);
+            connect_registry(&url, backend, pg_pool_options(config)).await?
+        }
     };
     let (lifecycle, items, gate) = isolation_mode(config, &registry, backend, isolation).await?;
     let admin = LifecycleAdmin::new(Arc::clone(&lifecycle));
@@ -119,15 +124,16 @@ pub async fn build(config: &Config) -> Result<App, BoxError> {
 
 /// A Postgres registry whose traffic goes through the transaction pooler at
 /// `pooled`, with `direct` for LISTEN/NOTIFY and migrations.
-async fn pooled_registry(pooled: &str, direct: &str) -> Result<PgRegistry, BoxError> {
+async fn pooled_registry(
+    pooled: &str,
+    direct: &str,
+    traffic: PgPoolOptions,
+) -> Result<PgRegistry, BoxError> {
     let pooled = Pooler::Transaction.connect_options(pooled)?;
     let direct: PgConnectOptions = direct.parse()?;
     wait_reachable::<sqlx::PgConnection>(&pooled).await?;
     wait_reachable::<sqlx::PgConnection>(&direct).await?;
-    let traffic = PgPoolOptions::new()
-        .max_connections(POOL_SIZE)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_lazy_with(pooled);
+    let traffic = traffic.connect_lazy_with(pooled);
     let direct = PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -136,17 +142,32 @@ async fn pooled_registry(pooled: &str, direct: &str) -> Result<PgRegistry, BoxEr
     Ok(PgRegistry::connect(connections, RegistryConfig::default()).await?)
 }
 
-/// The registry at `url` (no pooler in between), on a pool of [`POOL_SIZE`]
-/// connections that gives up after [`ACQUIRE_TIMEOUT`].
-async fn connect_registry(url: &str, backend: Backend) -> Result<AnyRegistry, BoxError> {
+/// The options of the app's Postgres pool: [`POOL_SIZE`] connections, an
+/// acquire that gives up after [`ACQUIRE_TIMEOUT`], and the configured
+/// connection lifetime. Schema mode's affinity sub-pools inherit them.
+fn pg_pool_options(config: &Config) -> PgPoolOptions {
+    let options = PgPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .acquire_timeout(ACQUIRE_TIMEOUT);
+    match config.connection_lifetime() {
+        Some(lifetime) => options.max_lifetime(lifetime),
+        None => options,
+    }
+}
+
+/// The registry at `url` (no pooler in between); on Postgres on a pool with
+/// `pg_options`, elsewhere on [`POOL_SIZE`] connections that give up after
+/// [`ACQUIRE_TIMEOUT`].
+async fn connect_registry(
+    url: &str,
+    backend: Backend,
+    pg_options: PgPoolOptions,
+) -> Result<AnyRegistry, BoxError> {
     Ok(match backend {
         Backend::Postgres => {
             let options: PgConnectOptions = url.parse()?;
             wait_reachable::<sqlx::PgConnection>(&options).await?;
-            let pool = PgPoolOptions::new()
-                .max_connections(POOL_SIZE)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_lazy_with(options);
+            let pool = pg_options.connect_lazy_with(options);
             AnyRegistry::Postgres(PgRegistry::connect(pool, RegistryConfig::default()).await?)
         }
         Backend::MySql => {
@@ -234,12 +255,12 @@ type Mode = (
 );
 
 /// The cache in front of the registry. Other processes' changes arrive by
-/// NOTIFY on Postgres; elsewhere they show up within the TTL (at most 5 s).
-/// While the registry is down, tenants already cached keep resolving for
-/// `stale_for`, the store being retried every `retry_after`.
-fn cache(backend: Backend) -> CacheBuilder {
+/// NOTIFY on Postgres and through the polled change log elsewhere. While the
+/// registry is down, tenants already cached keep resolving for `stale_for`,
+/// the store being retried every `retry_after`.
+fn cache() -> CacheBuilder {
     CacheBuilder::new()
-        .ttl(cache_ttl(backend))
+        .ttl(CACHE_TTL)
         .capacity(CACHE_CAPACITY)
         .negative_ttl(Duration::from_secs(2))
         .stale_for(Duration::from_secs(5 * 60))
@@ -250,18 +271,13 @@ fn cache(backend: Backend) -> CacheBuilder {
 /// domain, and more.
 const CACHE_CAPACITY: usize = 100_000;
 
-/// How long a cached tenant is trusted. On PostgreSQL every change reaches
-/// the cache at once (`LISTEN/NOTIFY`, and a reconnecting listener empties
-/// the cache), so the lifetime is only a safety net, and a short one would
-/// cost a registry query per tenant per lifetime: 2,000 a second with
-/// 10,000 tenants and 5 s. Elsewhere the lifetime is how long another
-/// process's change can go unseen.
-fn cache_ttl(backend: Backend) -> Duration {
-    match backend {
-        Backend::Postgres => Duration::from_secs(60),
-        _ => Duration::from_secs(5),
-    }
-}
+/// How long a cached tenant is trusted: a safety net only. Every change
+/// reaches the cache at once in this process and, in the others, at once on
+/// PostgreSQL (`LISTEN/NOTIFY`, and a reconnecting listener empties the
+/// cache) and within the change log's poll interval (250 ms) on MariaDB and
+/// SQLite. A short lifetime would cost a registry query per tenant per
+/// lifetime: 2,000 a second with 10,000 tenants and 5 s.
+const CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// The manager, its items store and its gate (the manager's one-call wiring:
 /// the resolver, the cache subscribed to the registry, the listener).
@@ -273,7 +289,7 @@ fn wired<S>(
 where
     S: StorageMode + tenancy_core::RequestAccess<Tenant = RegistryTenant>,
 {
-    let gate = manager.gate(resolver(config)?, cache(config.backend()?));
+    let gate = manager.gate(resolver(config)?, cache());
     Ok((Arc::new(manager), items, gate))
 }
 

@@ -29,8 +29,8 @@ where
     /// - the registry invalidates that cache on every change of this process
     ///   at once, and of other processes as far as it can
     ///   ([`watch`](TenantRegistry::watch): `LISTEN/NOTIFY` on Postgres,
-    ///   kept running for as long as any middleware made from the gate
-    ///   serves; elsewhere within the cache's TTL);
+    ///   the polled change log on MySQL / MariaDB and SQLite, kept running
+    ///   for as long as any middleware made from the gate serves);
     /// - every admitted request carries the mode's access (the manager's
     ///   [storage](Self::storage)), so `TenantDb<SchemaPool>`,
     ///   `TenantDb<TenantPools<_>>`, … need no extension or app data.

@@ -18,7 +18,9 @@ use crate::tenant::{NewTenant, RegistryTenant};
 /// [`CachedStore<AnyRegistry>`](tenancy_core::CachedStore) in front of
 /// whichever backend its configuration names. Change propagation is the
 /// backend's: through `LISTEN/NOTIFY` on Postgres (start it with
-/// [`listen`](Self::listen)), through the cache TTL on MySQL and SQLite.
+/// [`listen`](Self::listen)), through the change log on MySQL and SQLite
+/// (a [`ChangePoller`](crate::registry::ChangePoller));
+/// [`TenantRegistry::watch`] starts whichever applies.
 /// Cheap to clone.
 ///
 /// ```no_run
@@ -177,7 +179,8 @@ impl AnyRegistry {
 
     /// Starts listening for other processes' changes where the backend can
     /// (Postgres: a [`NotifyListener`](crate::registry::NotifyListener), which stops
-    /// when dropped); `None` elsewhere (changes arrive through the cache TTL).
+    /// when dropped); `None` elsewhere (there [`TenantRegistry::watch`] starts a
+    /// [`ChangePoller`](crate::registry::ChangePoller)).
     #[cfg(feature = "postgres")]
     #[must_use = "the listener stops when dropped: keep it for as long as the app runs"]
     pub fn listen(&self) -> Option<crate::registry::NotifyListener> {
@@ -381,12 +384,7 @@ impl TenantRegistry for AnyRegistry {
     }
 
     fn watch(&self) -> Option<Box<dyn std::any::Any + Send + Sync>> {
-        match self {
-            #[cfg(feature = "postgres")]
-            Self::Postgres(registry) => TenantRegistry::watch(registry),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        }
+        each!(self, |registry| TenantRegistry::watch(registry))
     }
 }
 

@@ -1,5 +1,7 @@
 //! [`RegistryConfig`]: where a registry keeps its tables and how it notifies.
 
+use std::time::Duration;
+
 use tenancy_core::TenancyError;
 
 use crate::ident::Ident;
@@ -21,6 +23,9 @@ const MAX_TABLE_LEN: usize = 50;
 ///   `LISTEN/NOTIFY` channel (`tenancy_registry`) and the naming of tenant
 ///   schemas ([`SchemaNaming::default`]: `tenant_<id>`); the other backends
 ///   ignore them.
+/// - MySQL / MariaDB and SQLite only: the change log other processes poll
+///   (table `tenancy_changes`, polled every 250 ms, rows kept 10 minutes);
+///   Postgres ignores them, its changes travel by `NOTIFY`.
 ///
 /// ```
 /// use tenancy_sqlx::schema::SchemaNaming;
@@ -43,6 +48,9 @@ pub struct RegistryConfig {
     tenants: Option<Ident>,
     domains: Option<Ident>,
     spares: Ident,
+    changes: Ident,
+    poll_interval: Duration,
+    change_retention: Duration,
     pub(crate) channel: Ident,
     pub(crate) naming: SchemaNaming,
 }
@@ -67,6 +75,9 @@ impl Default for RegistryConfig {
             tenants: None,
             domains: None,
             spares: Ident::from_static("spare_schemas"),
+            changes: Ident::from_static("tenancy_changes"),
+            poll_interval: Duration::from_millis(250),
+            change_retention: Duration::from_secs(10 * 60),
             channel: Ident::from_static("tenancy_registry"),
             naming: SchemaNaming::default(),
         }
@@ -104,6 +115,30 @@ impl RegistryConfig {
         self
     }
 
+    /// The change log table (MySQL / MariaDB, SQLite): one row per change,
+    /// which every process's [`ChangePoller`](crate::registry::ChangePoller)
+    /// reads.
+    pub fn changes_table(mut self, table: Ident) -> Self {
+        self.changes = table;
+        self
+    }
+
+    /// How often a [`ChangePoller`](crate::registry::ChangePoller) reads the
+    /// change log (MySQL / MariaDB, SQLite; default 250 ms, at least 10 ms):
+    /// the longest another process's change goes unseen, plus one query.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How long change log rows are kept (default 10 minutes, at least one
+    /// minute). A poller that could not read the log for longer (its
+    /// database unreachable) forgets every cached tenant when it reads again.
+    pub fn change_retention(mut self, retention: Duration) -> Self {
+        self.change_retention = retention.max(Duration::from_secs(60));
+        self
+    }
+
     /// The `LISTEN/NOTIFY` channel for change notifications (Postgres).
     pub fn channel(mut self, channel: Ident) -> Self {
         self.channel = channel;
@@ -129,6 +164,23 @@ impl RegistryConfig {
     /// The domains table, if set (otherwise the backend's default).
     pub fn domains_table_name(&self) -> Option<&Ident> {
         self.domains.as_ref()
+    }
+
+    /// The change log table (MySQL / MariaDB, SQLite).
+    pub fn changes_table_name(&self) -> &Ident {
+        &self.changes
+    }
+
+    /// How often the change log is polled (MySQL / MariaDB, SQLite).
+    #[cfg_attr(not(any(feature = "mysql", feature = "sqlite")), allow(dead_code))]
+    pub(crate) fn polling(&self) -> Duration {
+        self.poll_interval
+    }
+
+    /// How long change log rows are kept (MySQL / MariaDB, SQLite).
+    #[cfg_attr(not(any(feature = "mysql", feature = "sqlite")), allow(dead_code))]
+    pub(crate) fn retention(&self) -> Duration {
+        self.change_retention
     }
 
     /// The notification channel (Postgres).
@@ -172,8 +224,9 @@ impl RegistryConfig {
         let tenants = self.tenants(defaults);
         let domains = self.domains(defaults);
         let mut tables = vec![&tenants, &domains];
-        if defaults == TableDefaults::Postgres {
-            tables.push(&self.spares);
+        match defaults {
+            TableDefaults::Postgres => tables.push(&self.spares),
+            TableDefaults::Sql => tables.push(&self.changes),
         }
         for table in &tables {
             if table.as_str().len() > MAX_TABLE_LEN {
@@ -189,9 +242,8 @@ impl RegistryConfig {
             .enumerate()
             .all(|(i, a)| tables.iter().skip(i + 1).all(|b| a != b));
         if !distinct {
-            let count = if tables.len() == 3 { "three" } else { "two" };
             return Err(TenancyError::Configuration {
-                message: format!("the registry tables need {count} different names"),
+                message: "the registry tables need three different names".to_owned(),
             });
         }
         Ok(())

@@ -9,8 +9,9 @@
 //!   processes' caches through `LISTEN/NOTIFY` ([`NotifyListener`]).
 //! - [`MySqlRegistry`] (feature `mysql`) and [`SqliteRegistry`] (feature
 //!   `sqlite`), both a [`SqlRegistry`] over a [`Dialect`], have the semantics
-//!   of [`PgRegistry`], but no `LISTEN/NOTIFY`: other processes see changes
-//!   when their cache entries expire (the `CachedStore` TTL).
+//!   of [`PgRegistry`], but no `LISTEN/NOTIFY`: mutations append to a change
+//!   log that other processes poll ([`ChangePoller`], every 250 ms by
+//!   default).
 //! - [`AnyRegistry`]: whichever of them a URL names, chosen at run time.
 //! - [`RegistryConfig`]: the registry's table names and settings.
 //! - [`RegistryTenant`] (built with a [`RegistryTenantBuilder`]) is a tenant
@@ -25,6 +26,8 @@
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod any;
 pub(crate) mod config;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub(crate) mod payload;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(any(feature = "mysql", feature = "sqlite"))]
@@ -40,7 +43,7 @@ pub use sql::MySqlRegistry;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteRegistry;
 #[cfg(any(feature = "mysql", feature = "sqlite"))]
-pub use sql::{Dialect, SqlRegistry};
+pub use sql::{ChangePoller, Dialect, SqlRegistry};
 
 pub use crate::tenant::{NewTenant, RegistryTenant, RegistryTenantBuilder};
 
@@ -66,7 +69,7 @@ use crate::storage::Storage;
 ///
 /// Every mutation invalidates the subscribed caches of this process at once;
 /// how other processes learn of it depends on the backend (Postgres:
-/// `LISTEN/NOTIFY`; elsewhere: the cache TTL).
+/// `LISTEN/NOTIFY`; MySQL / MariaDB and SQLite: a polled change log).
 pub trait TenantRegistry: Send + Sync {
     /// Every tenant, ordered by id.
     fn list(&self) -> BoxFuture<'_, Result<Vec<RegistryTenant>, TenancyError>>;
@@ -136,9 +139,10 @@ pub trait TenantRegistry: Send + Sync {
     fn subscribe(&self, cache: Arc<dyn Invalidate>);
 
     /// Starts following other processes' changes when this registry can
-    /// (Postgres: a `LISTEN` connection feeding the subscribed caches), and
-    /// returns what keeps it running: drop it to stop. `None` (the default):
-    /// other processes' changes show when cache entries expire.
+    /// (Postgres: a `LISTEN` connection feeding the subscribed caches; MySQL /
+    /// MariaDB and SQLite: a [`ChangePoller`]), and returns what keeps it
+    /// running: drop it to stop. `None` (the default, for a registry of your
+    /// own): other processes' changes show when cache entries expire.
     fn watch(&self) -> Option<Box<dyn Any + Send + Sync>> {
         None
     }

@@ -55,6 +55,7 @@ macro_rules! registry_suite {
             every_storage_kind_round_trips,
             mutations_invalidate_subscribed_caches_at_once,
             other_instances_see_changes_within_the_cache_ttl,
+            watching_instances_see_changes_without_waiting_for_the_ttl,
             works_as_a_trait_object,
         );
     };
@@ -851,6 +852,104 @@ pub mod cases {
                 .is_active()
         );
         assert!(find(&registry, "acme").await.unwrap().is_active());
+    }
+
+    /// An instance that [watches](TenantRegistry::watch) other processes'
+    /// changes passes them to its subscribed caches long before their TTL (an
+    /// hour here): deactivations, new domains, deletions. A registry whose
+    /// `watch` is `None` must share its subscribers with its second instance.
+    pub async fn watching_instances_see_changes_without_waiting_for_the_ttl<H: RegistryHarness>() {
+        let (registry, _guard) = H::registry().await;
+        let other = H::second_instance(&registry);
+        let hour = Duration::from_secs(3600);
+        let cache = Arc::new(
+            CacheBuilder::new()
+                .ttl(hour)
+                .negative_ttl(hour)
+                .build(Lookups(other.clone())),
+        );
+        other.subscribe(cache.clone());
+        let _watching = other.watch();
+        create(&registry, NewTenant::new(id("acme"), "Acme"))
+            .await
+            .unwrap();
+        // The watcher starts in the background: rename until its cache
+        // shows a new name, so it is known to be following.
+        let mut following = false;
+        for attempt in 0..100 {
+            let name = format!("Acme {attempt}");
+            registry.set_name(&id("acme"), &name).await.unwrap();
+            following = eventually(Duration::from_millis(200), || async {
+                cache
+                    .find_by_id(&id("acme"))
+                    .await
+                    .unwrap()
+                    .is_some_and(|tenant| tenant.name() == name)
+            })
+            .await;
+            if following {
+                break;
+            }
+        }
+        assert!(following, "the watching instance never saw a rename");
+
+        let seen = |check: fn(Option<RegistryTenant>) -> bool, what: &'static str| {
+            let cache = cache.clone();
+            async move {
+                let changed = Instant::now();
+                let ok = eventually(Duration::from_secs(10), || async {
+                    check(cache.find_by_id(&id("acme")).await.unwrap())
+                })
+                .await;
+                assert!(ok, "the watching instance never saw {what}");
+                changed.elapsed()
+            }
+        };
+        registry.deactivate(&id("acme")).await.unwrap();
+        let delay = seen(|t| t.is_some_and(|t| !t.is_active()), "the deactivation").await;
+        assert!(
+            cache
+                .find_by_domain(&domain("acme.test"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        registry
+            .add_domain(&id("acme"), &domain("acme.test"), true)
+            .await
+            .unwrap();
+        assert!(
+            eventually(Duration::from_secs(10), || async {
+                cache
+                    .find_by_domain(&domain("acme.test"))
+                    .await
+                    .unwrap()
+                    .is_some()
+            })
+            .await,
+            "the watching instance never saw the new domain (it had cached its absence)"
+        );
+        registry.delete(&id("acme")).await.unwrap();
+        let _delay = seen(|t| t.is_none(), "the deletion").await;
+        tracing::info!(?delay, "a deactivation reached the watching instance");
+    }
+
+    /// Polls `check` every 10 ms until it holds or `limit` passes.
+    async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let deadline = Instant::now() + limit;
+        loop {
+            if check().await {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// The registry works behind `&dyn TenantRegistry` and

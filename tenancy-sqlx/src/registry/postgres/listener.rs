@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::PgRegistry;
-use super::notify;
+use crate::registry::payload;
 
 /// How often an idle listener checks that its connection is alive.
 const HEALTH_CHECK: Duration = Duration::from_secs(30);
@@ -163,7 +163,7 @@ async fn listen(registry: &PgRegistry, listener: &mut PgListener) {
         };
         match received {
             Ok(Ok(Some(notification))) => {
-                let (origin, events) = notify::decode(notification.payload());
+                let (origin, events) = payload::decode(notification.payload());
                 if origin != registry.origin() {
                     registry.publish(&events).await;
                 }

@@ -3,7 +3,6 @@
 
 mod listener;
 mod migrations;
-mod notify;
 pub(crate) mod sql;
 mod steps;
 
@@ -98,7 +97,7 @@ impl PgRegistry {
                 config,
                 sql,
                 subscribers: RwLock::new(Vec::new()),
-                origin: origin_token(),
+                origin: super::payload::origin_token(),
             }),
         })
     }
@@ -385,18 +384,6 @@ fn not_found(id: &TenantId) -> TenancyError {
     TenancyError::TenantNotFound {
         key: TenantKey::Id(id.clone()),
     }
-}
-
-/// A random-enough token identifying this registry instance.
-fn origin_token() -> String {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    hasher.write_u32(std::process::id());
-    format!("{:016x}", hasher.finish())
 }
 
 impl TenantStore for PgRegistry {

@@ -5,8 +5,9 @@ use sqlx::{PgConnection, Row};
 use tenancy_core::{DomainName, Invalidation, TenancyError, TenantId};
 
 use super::sql::from_micros;
-use super::{PgRegistry, created_events, not_found, notify};
+use super::{PgRegistry, created_events, not_found};
 use crate::error::{constraint, is_unique_violation, store_error};
+use crate::registry::payload;
 use crate::storage::Storage;
 use crate::tenant::{NewTenant, RegistryTenant};
 
@@ -33,7 +34,7 @@ impl PgRegistry {
 
     /// The notification payload for `events` from this instance.
     pub(crate) fn payload(&self, events: &[Invalidation]) -> String {
-        notify::encode(&self.inner.origin, events)
+        payload::encode(&self.inner.origin, events)
     }
 
     pub(super) async fn finish(

@@ -84,13 +84,40 @@ pub(crate) mod sealed {
         /// Decodes the first column of a row as text.
         fn text(row: &Self::Row) -> Result<String, sqlx::Error>;
 
-        /// Creates or upgrades the registry tables `tenants` and `domains`
-        /// (idempotent; concurrent runs wait for each other).
+        /// Decodes the first column of a row as an integer.
+        fn integer(row: &Self::Row) -> Result<i64, sqlx::Error>;
+
+        /// Decodes one change log row: sequence number, origin, payload.
+        fn change_row(row: &Self::Row) -> Result<(i64, String, String), sqlx::Error>;
+
+        /// Creates or upgrades the registry tables (idempotent; concurrent
+        /// runs wait for each other).
         fn migrate_registry<'a>(
             pool: &'a Pool<Self>,
-            tenants: &'a Ident,
-            domains: &'a Ident,
+            tables: &'a RegistryTables,
         ) -> BoxFuture<'a, Result<(), TenancyError>>;
+    }
+}
+
+/// The tables of a registry, validated.
+pub(crate) struct RegistryTables {
+    pub(crate) tenants: Ident,
+    pub(crate) domains: Ident,
+    pub(crate) changes: Ident,
+}
+
+impl RegistryTables {
+    /// Replaces `{T}`, `{D}`, `{C}` in `template` by the tables quoted with
+    /// `quote`, and `{t}`, `{d}`, `{c}` by their bare names (for constraint
+    /// and index names inside quotes).
+    pub(crate) fn render(&self, template: &str, quote: impl Fn(&str) -> String) -> String {
+        template
+            .replace("{T}", &quote(self.tenants.as_str()))
+            .replace("{D}", &quote(self.domains.as_str()))
+            .replace("{C}", &quote(self.changes.as_str()))
+            .replace("{t}", self.tenants.as_str())
+            .replace("{d}", self.domains.as_str())
+            .replace("{c}", self.changes.as_str())
     }
 }
 
@@ -184,6 +211,16 @@ macro_rules! plumbing {
 
         fn text(row: &<$db as sqlx::Database>::Row) -> Result<String, sqlx::Error> {
             sqlx::Row::try_get(row, 0)
+        }
+
+        fn integer(row: &<$db as sqlx::Database>::Row) -> Result<i64, sqlx::Error> {
+            sqlx::Row::try_get(row, 0)
+        }
+
+        fn change_row(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<(i64, String, String), sqlx::Error> {
+            sqlx::FromRow::from_row(row)
         }
     };
 }

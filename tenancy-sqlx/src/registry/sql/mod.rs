@@ -2,6 +2,7 @@
 //! ([`MySqlRegistry`]) and SQLite ([`SqliteRegistry`]), over a [`Dialect`]
 //! holding each driver's specifics.
 
+mod changes;
 pub(crate) mod dialect;
 #[cfg(feature = "mysql")]
 mod mysql;
@@ -11,6 +12,7 @@ mod sqlite;
 mod statements;
 mod write;
 
+pub use changes::ChangePoller;
 pub use dialect::Dialect;
 pub(crate) use statements::Sql;
 
@@ -22,7 +24,7 @@ use futures_util::future::BoxFuture;
 use sqlx::{Pool, SqlStr};
 use tenancy_core::{DomainName, Invalidate, Invalidation, TenancyError, TenantId, TenantStore};
 
-use self::dialect::{Value, arguments};
+use self::dialect::{RegistryTables, Value, arguments};
 use self::rows::{Subscribers, decode_rows};
 use super::TenantRegistry;
 use super::config::{RegistryConfig, TableDefaults};
@@ -34,10 +36,11 @@ use crate::tenant::{NewTenant, RegistryTenant};
 ///
 /// It has the semantics of [`PgRegistry`](crate::registry::PgRegistry): a
 /// [`TenantStore`] and a [`TenantRegistry`], whose mutations invalidate the
-/// [subscribed](SqlRegistry::subscribe) caches of this process at once. MySQL
-/// has no `LISTEN/NOTIFY`, so **other processes see a change only when their
-/// cache entry expires**: keep the [`CachedStore`](tenancy_core::CachedStore)
-/// TTL (default 5 s) as short as that delay may be. Cheap to clone.
+/// [subscribed](SqlRegistry::subscribe) caches of this process at once.
+/// MySQL has no `LISTEN/NOTIFY`: every mutation also appends a row to the
+/// registry's change log, which a [`ChangePoller`] in each other process
+/// reads (every 250 ms by default, [`RegistryConfig::poll_interval`]).
+/// Cheap to clone.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -62,9 +65,9 @@ pub type MySqlRegistry = SqlRegistry<sqlx::MySql>;
 /// It has the semantics of [`PgRegistry`](crate::registry::PgRegistry): a
 /// [`TenantStore`] and a [`TenantRegistry`], whose mutations invalidate the
 /// [subscribed](SqlRegistry::subscribe) caches of this process at once.
-/// SQLite has no change notifications, so **other processes sharing the file
-/// see a change only when their cache entry expires** (the
-/// [`CachedStore`](tenancy_core::CachedStore) TTL, default 5 s). Write
+/// SQLite has no change notifications: every mutation also appends a row to
+/// the registry's change log, which a [`ChangePoller`] in each other process
+/// sharing the file reads (every 250 ms by default). Write
 /// transactions are `BEGIN IMMEDIATE`; use WAL mode (as
 /// [`AnyRegistry::connect`](crate::registry::AnyRegistry::connect) does) so readers
 /// never wait for them. Cheap to clone.
@@ -94,7 +97,9 @@ pub type SqliteRegistry = SqlRegistry<sqlx::Sqlite>;
 /// The tenant registry on a SQL database without `LISTEN/NOTIFY`: tenants
 /// (id, name, active flag, storage kind and location, timestamps) and their
 /// lower-cased, unique domains, in two tables of the pool's database
-/// (default `tenancy_tenants` and `tenancy_domains`, see [`RegistryConfig`]).
+/// (default `tenancy_tenants` and `tenancy_domains`, see [`RegistryConfig`]),
+/// and a change log (`tenancy_changes`) that carries each change to the other
+/// processes ([`SqlRegistry::poll_changes`]).
 ///
 /// Use it through its aliases [`MySqlRegistry`] and [`SqliteRegistry`].
 /// Cheap to clone.
@@ -105,8 +110,12 @@ pub struct SqlRegistry<D: Dialect> {
 struct Inner<D: Dialect> {
     pool: Pool<D>,
     config: RegistryConfig,
+    tables: RegistryTables,
     sql: Arc<Sql>,
     subscribers: Subscribers,
+    /// This instance's token in the change log: its own changes, already
+    /// published, are skipped when they come back.
+    origin: String,
 }
 
 impl<D: Dialect> Clone for SqlRegistry<D> {
@@ -128,16 +137,20 @@ impl<D: Dialect> SqlRegistry<D> {
     /// A registry on `pool`, without touching the database.
     pub fn new(pool: Pool<D>, config: RegistryConfig) -> Result<Self, TenancyError> {
         config.validate(TableDefaults::Sql)?;
-        let sql = Sql::new::<D>(
-            &config.tenants(TableDefaults::Sql),
-            &config.domains(TableDefaults::Sql),
-        );
+        let tables = RegistryTables {
+            tenants: config.tenants(TableDefaults::Sql),
+            domains: config.domains(TableDefaults::Sql),
+            changes: config.changes_table_name().clone(),
+        };
+        let sql = Sql::new::<D>(&tables.tenants, &tables.domains, &tables.changes);
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
                 config,
+                tables,
                 sql: Arc::new(sql),
                 subscribers: Subscribers::default(),
+                origin: super::payload::origin_token(),
             }),
         })
     }
@@ -146,13 +159,7 @@ impl<D: Dialect> SqlRegistry<D> {
     /// wait for each other: a named lock on MySQL, `BEGIN IMMEDIATE` on
     /// SQLite).
     pub async fn migrate(&self) -> Result<(), TenancyError> {
-        let config = &self.inner.config;
-        D::migrate_registry(
-            &self.inner.pool,
-            &config.tenants(TableDefaults::Sql),
-            &config.domains(TableDefaults::Sql),
-        )
-        .await
+        D::migrate_registry(&self.inner.pool, &self.inner.tables).await
     }
 
     /// The pool.
@@ -165,15 +172,23 @@ impl<D: Dialect> SqlRegistry<D> {
         &self.inner.config
     }
 
-    /// Calls `cache` after every mutation made through this registry
-    /// (other processes' changes reach it only through its TTL).
+    /// Calls `cache` after every mutation made through this registry, and,
+    /// while a [`ChangePoller`] runs, after other processes' changes.
     pub fn subscribe(&self, cache: Arc<dyn Invalidate>) {
         self.inner.subscribers.push(cache);
     }
 
-    /// Tells this process's subscribers that `events` happened.
+    /// Tells this process's subscribers that `events` happened (other
+    /// processes are not told: the registry's mutations do that themselves).
     pub async fn publish(&self, events: &[Invalidation]) {
         self.inner.subscribers.publish(events).await;
+    }
+
+    /// Starts reading the change log in the background: other processes'
+    /// changes invalidate this process's subscribed caches within the poll
+    /// interval. Drop the poller to stop.
+    pub fn poll_changes(&self) -> ChangePoller {
+        ChangePoller::spawn(self.clone())
     }
 
     /// Runs `sql` with `values` on a pooled connection, returning every row.
@@ -328,12 +343,17 @@ impl<D: Dialect> TenantRegistry for SqlRegistry<D> {
     fn subscribe(&self, cache: Arc<dyn Invalidate>) {
         SqlRegistry::subscribe(self, cache);
     }
+
+    fn watch(&self) -> Option<Box<dyn std::any::Any + Send + Sync>> {
+        Some(Box::new(self.poll_changes()))
+    }
 }
 
 impl<D: Dialect> fmt::Debug for SqlRegistry<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(D::REGISTRY)
             .field("config", &self.inner.config)
+            .field("origin", &self.inner.origin)
             .finish_non_exhaustive()
     }
 }

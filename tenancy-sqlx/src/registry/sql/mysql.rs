@@ -8,19 +8,21 @@ use futures_util::future::BoxFuture;
 use sqlx::{AssertSqlSafe, Connection, MySql, Pool, Transaction};
 use tenancy_core::TenancyError;
 
-use super::dialect::{Dialect, plumbing, sealed};
+use super::dialect::{Dialect, RegistryTables, plumbing, sealed};
 use super::rows::now_micros;
 use crate::error::store_error;
 use crate::ident::{Ident, backquote};
 
-/// The registry migrations: `(version, description, statements)`; `{T}`/`{D}`
-/// are the back-quoted tables, `{t}`/`{d}` their bare names. MySQL commits
-/// DDL implicitly, so every statement is idempotent (`IF NOT EXISTS`).
-const MIGRATIONS: &[(i32, &str, &[&str])] = &[(
-    1,
-    "tenants and domains",
-    &[
-        "CREATE TABLE IF NOT EXISTS {T} (
+/// The registry migrations: `(version, description, statements)`;
+/// `{T}`/`{D}`/`{C}` are the back-quoted tables, `{t}`/`{d}`/`{c}` their bare
+/// names. MySQL commits DDL implicitly, so every statement is idempotent
+/// (`IF NOT EXISTS`).
+const MIGRATIONS: &[(i32, &str, &[&str])] = &[
+    (
+        1,
+        "tenants and domains",
+        &[
+            "CREATE TABLE IF NOT EXISTS {T} (
             id VARCHAR(63) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
             name TEXT NOT NULL,
             active BOOLEAN NOT NULL DEFAULT TRUE,
@@ -32,7 +34,7 @@ const MIGRATIONS: &[(i32, &str, &[&str])] = &[(
             CONSTRAINT `{t}_storage_key` UNIQUE (storage_kind, storage_location),
             CONSTRAINT `{t}_id_format` CHECK (id REGEXP '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$')
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-        "CREATE TABLE IF NOT EXISTS {D} (
+            "CREATE TABLE IF NOT EXISTS {D} (
             domain VARCHAR(253) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
             tenant_id VARCHAR(63) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
             is_primary BOOLEAN NOT NULL DEFAULT FALSE,
@@ -43,8 +45,23 @@ const MIGRATIONS: &[(i32, &str, &[&str])] = &[(
             CONSTRAINT `{d}_tenant_fkey` FOREIGN KEY (tenant_id) REFERENCES {T} (id)
                 ON UPDATE CASCADE ON DELETE CASCADE
         ) ENGINE=InnoDB",
-    ],
-)];
+        ],
+    ),
+    (
+        2,
+        "change log",
+        &["CREATE TABLE IF NOT EXISTS {C} (
+            seq BIGINT NOT NULL AUTO_INCREMENT,
+            registry VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+            origin VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+            payload TEXT NOT NULL,
+            created_us BIGINT NOT NULL,
+            CONSTRAINT `{c}_pkey` PRIMARY KEY (seq),
+            INDEX `{c}_registry_idx` (registry, seq),
+            INDEX `{c}_created_idx` (created_us)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"],
+    ),
+];
 
 /// The history of the registry tables, one row per registry (named by its
 /// tenants table) and migration, so several registries can share a database.
@@ -70,25 +87,20 @@ impl sealed::Driver for MySql {
 
     plumbing!(MySql);
 
+    #[allow(private_interfaces)]
     fn migrate_registry<'a>(
         pool: &'a Pool<Self>,
-        tenants: &'a Ident,
-        domains: &'a Ident,
+        tables: &'a RegistryTables,
     ) -> BoxFuture<'a, Result<(), TenancyError>> {
-        migrate(pool, tenants, domains).boxed()
+        migrate(pool, tables).boxed()
     }
 }
 
 /// Creates or upgrades the registry tables (idempotent; concurrent runs wait
 /// for each other on a named lock).
-async fn migrate(pool: &Pool<MySql>, tenants: &Ident, domains: &Ident) -> Result<(), TenancyError> {
-    let render = |template: &str| {
-        template
-            .replace("{T}", &backquote(tenants.as_str()))
-            .replace("{D}", &backquote(domains.as_str()))
-            .replace("{t}", tenants.as_str())
-            .replace("{d}", domains.as_str())
-    };
+async fn migrate(pool: &Pool<MySql>, tables: &RegistryTables) -> Result<(), TenancyError> {
+    let tenants = &tables.tenants;
+    let render = |template: &str| tables.render(template, backquote);
     let mut conn = pool.acquire().await.map_err(store_error)?;
     // MySQL lock names have at most 64 characters; a shared prefix of two
     // long table names only makes their migrations wait for each other.

@@ -6,17 +6,18 @@ use futures_util::future::BoxFuture;
 use sqlx::{AssertSqlSafe, Pool, Sqlite, Transaction};
 use tenancy_core::TenancyError;
 
-use super::dialect::{Dialect, plumbing, sealed};
+use super::dialect::{Dialect, RegistryTables, plumbing, sealed};
 use super::rows::now_micros;
 use crate::error::store_error;
 use crate::ident::{Ident, quote_ident};
 
-/// The registry migrations: `(version, description, sql)`; `{T}`/`{D}` are
-/// the quoted tables, `{t}`/`{d}` their bare names.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "tenants and domains",
-    r#"
+/// The registry migrations: `(version, description, sql)`; `{T}`/`{D}`/`{C}`
+/// are the quoted tables, `{t}`/`{d}`/`{c}` their bare names.
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "tenants and domains",
+        r#"
 CREATE TABLE {T} (
     id TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -42,7 +43,23 @@ CREATE TABLE {D} (
 );
 CREATE INDEX "{d}_tenant_idx" ON {D} (tenant_id);
 "#,
-)];
+    ),
+    (
+        2,
+        "change log",
+        r#"
+CREATE TABLE IF NOT EXISTS {C} (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    registry TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_us INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS "{c}_registry_idx" ON {C} (registry, seq);
+CREATE INDEX IF NOT EXISTS "{c}_created_idx" ON {C} (created_us);
+"#,
+    ),
+];
 
 /// The history of the registry tables, one row per registry (named by its
 /// tenants table) and migration, so several registries can share a database.
@@ -72,29 +89,20 @@ impl sealed::Driver for Sqlite {
 
     plumbing!(Sqlite);
 
+    #[allow(private_interfaces)]
     fn migrate_registry<'a>(
         pool: &'a Pool<Self>,
-        tenants: &'a Ident,
-        domains: &'a Ident,
+        tables: &'a RegistryTables,
     ) -> BoxFuture<'a, Result<(), TenancyError>> {
-        migrate(pool, tenants, domains).boxed()
+        migrate(pool, tables).boxed()
     }
 }
 
 /// Creates or upgrades the registry tables, in one `BEGIN IMMEDIATE`
 /// transaction (idempotent; concurrent runs wait for each other).
-async fn migrate(
-    pool: &Pool<Sqlite>,
-    tenants: &Ident,
-    domains: &Ident,
-) -> Result<(), TenancyError> {
-    let render = |template: &str| {
-        template
-            .replace("{T}", &quote_ident(tenants.as_str()))
-            .replace("{D}", &quote_ident(domains.as_str()))
-            .replace("{t}", tenants.as_str())
-            .replace("{d}", domains.as_str())
-    };
+async fn migrate(pool: &Pool<Sqlite>, tables: &RegistryTables) -> Result<(), TenancyError> {
+    let tenants = &tables.tenants;
+    let render = |template: &str| tables.render(template, quote_ident);
     let mut tx = pool
         .begin_with("BEGIN IMMEDIATE")
         .await

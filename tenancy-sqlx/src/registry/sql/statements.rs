@@ -26,18 +26,27 @@ pub(crate) struct Sql {
     pub(crate) rename_with_storage: SqlStr,
     pub(crate) delete: SqlStr,
     pub(crate) domain_exists: SqlStr,
+    pub(crate) record_change: SqlStr,
+    pub(crate) changes_since: SqlStr,
+    pub(crate) last_change: SqlStr,
+    pub(crate) prune_changes: SqlStr,
 }
+
+/// The most change log rows one poll reads.
+pub(crate) const CHANGES_PER_POLL: i64 = 1000;
 
 fn sql(text: String) -> SqlStr {
     AssertSqlSafe(text).into_sql_str()
 }
 
 impl Sql {
-    /// The statements on the tables `tenants` and `domains`, quoted for
-    /// `D`; `D::FOR_UPDATE` is appended to the row locks of `add_domain`.
-    pub(crate) fn new<D: Dialect>(tenants: &Ident, domains: &Ident) -> Self {
+    /// The statements on the tables `tenants`, `domains` and `changes`,
+    /// quoted for `D`; `D::FOR_UPDATE` is appended to the row locks of
+    /// `add_domain`.
+    pub(crate) fn new<D: Dialect>(tenants: &Ident, domains: &Ident, changes: &Ident) -> Self {
         let t = D::quote(tenants);
         let d = D::quote(domains);
+        let c = D::quote(changes);
         let for_update = D::FOR_UPDATE;
         let select = format!(
             "SELECT t.id, t.name, t.active, t.storage_kind, t.storage_location, \
@@ -80,6 +89,17 @@ impl Sql {
             )),
             delete: sql(format!("DELETE FROM {t} WHERE id = ?")),
             domain_exists: sql(format!("SELECT domain FROM {d} WHERE domain = ?")),
+            record_change: sql(format!(
+                "INSERT INTO {c} (registry, origin, payload, created_us) VALUES (?, ?, ?, ?)"
+            )),
+            changes_since: sql(format!(
+                "SELECT seq, origin, payload FROM {c} WHERE registry = ? AND seq > ? \
+                 ORDER BY seq LIMIT {CHANGES_PER_POLL}"
+            )),
+            last_change: sql(format!(
+                "SELECT COALESCE(MAX(seq), 0) FROM {c} WHERE registry = ?"
+            )),
+            prune_changes: sql(format!("DELETE FROM {c} WHERE created_us < ?")),
         }
     }
 }

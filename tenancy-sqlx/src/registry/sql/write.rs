@@ -1,6 +1,6 @@
 //! The mutations of a [`SqlRegistry`]: create, rename, (de)activate,
-//! domains and delete, each invalidating the subscribed caches once it is
-//! committed.
+//! domains and delete, each invalidating the subscribed caches and writing
+//! a change log row for other processes once it is committed.
 
 use tenancy_core::{DomainName, Invalidation, TenancyError, TenantId, TenantKey};
 
@@ -35,7 +35,7 @@ impl<D: Dialect> SqlRegistry<D> {
             return Err(self.insert_conflict(error, &new, &storage).await);
         }
         tx.commit().await.map_err(store_error)?;
-        self.publish(&created_events(&new.id, &new.domains)).await;
+        self.announce(&created_events(&new.id, &new.domains)).await;
         let created = from_micros(now);
         Ok(RegistryTenant::builder(new.id, new.name, storage)
             .active(new.active)
@@ -138,7 +138,8 @@ impl<D: Dialect> SqlRegistry<D> {
 
     /// Deactivates a tenant: the pipeline refuses it with `TenantInactive`
     /// as soon as the caches forget it (at once in this process, within the
-    /// cache TTL elsewhere).
+    /// poll interval in processes running a
+    /// [`ChangePoller`](super::ChangePoller)).
     pub async fn deactivate(&self, id: &TenantId) -> Result<(), TenancyError> {
         self.set_active(id, false).await
     }
@@ -170,7 +171,7 @@ impl<D: Dialect> SqlRegistry<D> {
                 key: TenantKey::Id(id.clone()),
             });
         }
-        self.publish(events).await;
+        self.announce(events).await;
         Ok(())
     }
 
@@ -223,7 +224,7 @@ impl<D: Dialect> SqlRegistry<D> {
             .await
             .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
-        self.publish(&[
+        self.announce(&[
             Invalidation::Tenant(id.clone()),
             Invalidation::Domain(domain.clone()),
         ])
@@ -259,7 +260,7 @@ impl<D: Dialect> SqlRegistry<D> {
         if let Ok(owner) = TenantId::new(owner) {
             events.push(Invalidation::Tenant(owner));
         }
-        self.publish(&events).await;
+        self.announce(&events).await;
         Ok(true)
     }
 
@@ -329,7 +330,7 @@ impl<D: Dialect> SqlRegistry<D> {
             .await
             .map_err(store_error)?;
         if deleted > 0 {
-            self.publish(&[Invalidation::Tenant(id.clone())]).await;
+            self.announce(&[Invalidation::Tenant(id.clone())]).await;
         }
         Ok(deleted > 0)
     }

@@ -1,4 +1,5 @@
-//! Change notification payloads: `<origin> t:<id> d:<domain> *`.
+//! Change payloads: `<origin> t:<id> d:<domain> *`, carried by Postgres'
+//! `NOTIFY` and stored in the change log of the other registries.
 //!
 //! Ids and domains are validated (no spaces), so a space-separated list is
 //! unambiguous. Anything unparseable is read as "everything changed".
@@ -24,6 +25,19 @@ pub(crate) fn encode(origin: &str, events: &[Invalidation]) -> String {
         return format!("{origin} *");
     }
     payload
+}
+
+/// A random-enough token identifying one registry instance, so that it can
+/// skip its own changes when they come back.
+pub(crate) fn origin_token() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u32(std::process::id());
+    format!("{:016x}", hasher.finish())
 }
 
 /// Decodes a payload into its origin and events.

@@ -1,0 +1,340 @@
+//! The change log of a [`SqlRegistry`]: every mutation appends a row, and a
+//! [`ChangePoller`] in each process reads the rows other processes wrote and
+//! invalidates its caches — the `LISTEN/NOTIFY` of databases without one.
+//! Registries sharing a database (tables of their own) may share the log:
+//! each row names its registry by its tenants table.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use tenancy_core::Invalidation;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::SqlRegistry;
+use super::dialect::{Dialect, Value, arguments};
+use super::rows::now_micros;
+use super::statements::CHANGES_PER_POLL;
+use crate::registry::payload;
+
+/// How long a missing sequence number is looked for again: a row whose
+/// insert got its number before another's but committed after it (MySQL
+/// hands out auto-increment values before commit) shows up late.
+const GAP_WAIT: Duration = Duration::from_secs(5);
+/// The most missing sequence numbers followed at once; beyond, the oldest
+/// are given up (their rows, if any, are at worst seen by the TTL).
+const MAX_GAPS: usize = 1_000;
+/// How often a poller deletes rows older than the retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+impl<D: Dialect> SqlRegistry<D> {
+    /// Tells this process's subscribers about `events`, and other processes
+    /// through a change log row. The mutation is already committed: if the
+    /// row cannot be written, the failure is logged and other processes see
+    /// the change when their cache entries expire.
+    pub(crate) async fn announce(&self, events: &[Invalidation]) {
+        let encoded = payload::encode(&self.inner.origin, events);
+        // The origin is its own column: the payload column holds the events.
+        let events_only = encoded
+            .split_once(' ')
+            .map_or("*", |(_origin, events)| events);
+        let recorded = self
+            .execute(
+                &self.inner.sql.record_change,
+                &[
+                    Value::Str(self.inner.tables.tenants.as_str()),
+                    Value::Str(&self.inner.origin),
+                    Value::Str(events_only),
+                    Value::Int(now_micros()),
+                ],
+            )
+            .await;
+        if let Err(error) = recorded {
+            tracing::warn!(
+                %error,
+                "tenancy registry: the change could not be written to the change log; \
+                 other processes see it when their cache entries expire"
+            );
+        }
+        self.publish(events).await;
+    }
+
+    /// The highest sequence number in the change log (0 when empty).
+    async fn last_change(&self) -> Result<i64, sqlx::Error> {
+        let args = arguments::<D>(&[Value::Str(self.inner.tables.tenants.as_str())])?;
+        let mut conn = self.inner.pool.acquire().await?;
+        let row = D::fetch_optional(&mut conn, self.inner.sql.last_change.clone(), args).await?;
+        row.as_ref().map_or(Ok(0), D::integer)
+    }
+
+    /// The change log rows after `after`: sequence number, origin, events.
+    async fn changes_since(&self, after: i64) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+        let args = arguments::<D>(&[
+            Value::Str(self.inner.tables.tenants.as_str()),
+            Value::Int(after),
+        ])?;
+        let mut conn = self.inner.pool.acquire().await?;
+        let rows = D::fetch_all(&mut conn, self.inner.sql.changes_since.clone(), args).await?;
+        rows.iter().map(D::change_row).collect()
+    }
+
+    /// Deletes the change log rows older than the retention.
+    async fn prune_changes(&self) -> Result<u64, sqlx::Error> {
+        let retention =
+            i64::try_from(self.inner.config.retention().as_micros()).unwrap_or(i64::MAX);
+        let before = now_micros().saturating_sub(retention);
+        self.execute(&self.inner.sql.prune_changes, &[Value::Int(before)])
+            .await
+    }
+}
+
+/// A background task that reads a [`SqlRegistry`]'s change log and passes
+/// other processes' changes to this registry's subscribers.
+///
+/// It starts at the end of the log (earlier changes are already in the
+/// caches' view, since they are read from the registry), reads new rows every
+/// [`RegistryConfig::poll_interval`](crate::RegistryConfig::poll_interval)
+/// (250 ms by default), skips this registry's own rows, and deletes rows
+/// older than the retention now and then. While the database cannot be
+/// read it retries at the same pace; if it could not read for longer than
+/// the retention, rows may have been deleted unseen, so it invalidates
+/// everything. It stops when dropped or [`stop`](Self::stop)ped, or when the
+/// registry's pool is closed.
+///
+/// ```no_run
+/// # async fn example(registry: tenancy_sqlx::registry::SqliteRegistry) {
+/// let poller = registry.poll_changes();
+/// poller.wait_polls(1).await; // the first read of the log is done
+/// assert!(poller.polls() >= 1);
+/// # }
+/// ```
+#[must_use = "the poller stops when dropped"]
+pub struct ChangePoller {
+    task: Option<JoinHandle<()>>,
+    polls: watch::Receiver<u64>,
+}
+
+impl ChangePoller {
+    pub(super) fn spawn<D: Dialect>(registry: SqlRegistry<D>) -> Self {
+        let (sender, polls) = watch::channel(0);
+        let task = tokio::spawn(run(registry, sender));
+        Self {
+            task: Some(task),
+            polls,
+        }
+    }
+
+    /// How many times the change log has been read successfully.
+    pub fn polls(&self) -> u64 {
+        *self.polls.borrow()
+    }
+
+    /// Waits until the change log has been read at least `count` times
+    /// (returns early if the task ended).
+    pub async fn wait_polls(&self, count: u64) {
+        let mut polls = self.polls.clone();
+        let _ended = polls.wait_for(|done| *done >= count).await;
+    }
+
+    /// Whether the task has ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Stops polling.
+    pub fn stop(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for ChangePoller {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl fmt::Debug for ChangePoller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChangePoller")
+            .field("polls", &self.polls())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Where a poller is in the change log.
+#[derive(Debug, Default)]
+struct Cursor {
+    /// The highest sequence number seen.
+    last: i64,
+    /// Numbers below `last` not seen yet, with when they were first missed.
+    gaps: BTreeMap<i64, Instant>,
+}
+
+impl Cursor {
+    /// Where the next read starts: before the oldest gap still awaited.
+    fn read_after(&self) -> i64 {
+        self.gaps
+            .keys()
+            .next()
+            .map_or(self.last, |oldest| oldest.saturating_sub(1).min(self.last))
+    }
+
+    /// Takes in the rows of one read (in order); returns those not seen
+    /// before: rows past `last`, and rows filling a gap.
+    fn advance(&mut self, rows: Vec<(i64, String, String)>, now: Instant) -> Vec<(String, String)> {
+        let mut fresh = Vec::new();
+        for (seq, origin, events) in rows {
+            if seq <= self.last {
+                if self.gaps.remove(&seq).is_none() {
+                    continue;
+                }
+            } else {
+                for missing in self.last.saturating_add(1)..seq {
+                    if self.gaps.len() >= MAX_GAPS {
+                        break;
+                    }
+                    self.gaps.insert(missing, now);
+                }
+                self.last = seq;
+            }
+            fresh.push((origin, events));
+        }
+        self.gaps
+            .retain(|_, missed| now.duration_since(*missed) < GAP_WAIT);
+        fresh
+    }
+}
+
+async fn run<D: Dialect>(registry: SqlRegistry<D>, polls: watch::Sender<u64>) {
+    let interval = registry.inner.config.polling();
+    let retention = registry.inner.config.retention();
+    let mut cursor = Cursor::default();
+    let mut started = false;
+    let mut last_read = Instant::now();
+    let mut last_prune: Option<Instant> = None;
+    let mut done = 0_u64;
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !registry.pool().is_closed() {
+        ticker.tick().await;
+        if !started {
+            match registry.last_change().await {
+                Ok(last) => {
+                    cursor.last = last;
+                    started = true;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "tenancy registry: cannot read the change log; retrying");
+                    continue;
+                }
+            }
+        }
+        let now = Instant::now();
+        if !read_all(&registry, &mut cursor, now).await {
+            continue;
+        }
+        if now.duration_since(last_read) > retention {
+            // Rows may have been pruned unseen while the log was unreadable.
+            registry.publish(&[Invalidation::All]).await;
+        }
+        last_read = now;
+        done += 1;
+        polls.send_replace(done);
+        if last_prune.is_none_or(|at| now.duration_since(at) >= PRUNE_EVERY) {
+            last_prune = Some(now);
+            if let Err(error) = registry.prune_changes().await {
+                tracing::debug!(%error, "tenancy registry: pruning the change log failed");
+            }
+        }
+    }
+}
+
+/// Reads the log from the cursor to its end, a page at a time, publishing
+/// other processes' changes; `false` if a read failed (the rows read before
+/// it are published, and the cursor is past them).
+async fn read_all<D: Dialect>(
+    registry: &SqlRegistry<D>,
+    cursor: &mut Cursor,
+    now: Instant,
+) -> bool {
+    let mut after = cursor.read_after();
+    loop {
+        let rows = match registry.changes_since(after).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(%error, "tenancy registry: cannot read the change log; retrying");
+                return false;
+            }
+        };
+        let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= CHANGES_PER_POLL;
+        after = rows.last().map_or(after, |(seq, _, _)| *seq);
+        for (origin, events) in cursor.advance(rows, now) {
+            if origin != registry.inner.origin {
+                let (_origin, events) = payload::decode(&format!("{origin} {events}"));
+                registry.publish(&events).await;
+            }
+        }
+        if !full {
+            return true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: i64) -> (i64, String, String) {
+        (seq, "o".to_owned(), format!("t:t{seq}"))
+    }
+
+    #[test]
+    fn reads_in_order_and_skips_what_it_saw() {
+        let now = Instant::now();
+        let mut cursor = Cursor::default();
+        assert_eq!(cursor.advance(vec![row(1), row(2)], now).len(), 2);
+        assert_eq!(cursor.read_after(), 2);
+        assert_eq!(cursor.advance(vec![row(3)], now).len(), 1);
+        assert!(cursor.gaps.is_empty());
+    }
+
+    #[test]
+    fn a_late_row_is_read_once() {
+        let now = Instant::now();
+        let mut cursor = Cursor::default();
+        assert_eq!(cursor.advance(vec![row(1), row(3)], now).len(), 2);
+        // 2 is missing: the next read starts before it.
+        assert_eq!(cursor.read_after(), 1);
+        let fresh = cursor.advance(vec![row(2), row(3)], now);
+        assert_eq!(fresh, vec![("o".to_owned(), "t:t2".to_owned())]);
+        assert_eq!(cursor.read_after(), 3);
+        // Seen again (a later read overlapping it): skipped.
+        assert!(cursor.advance(vec![row(2)], now).is_empty());
+    }
+
+    #[test]
+    fn gaps_are_given_up_after_a_while() {
+        let now = Instant::now();
+        let mut cursor = Cursor::default();
+        let _fresh = cursor.advance(vec![row(1), row(5)], now);
+        assert_eq!(cursor.read_after(), 1);
+        let later = now + GAP_WAIT + Duration::from_millis(1);
+        assert!(cursor.advance(Vec::new(), later).is_empty());
+        assert_eq!(cursor.read_after(), 5);
+    }
+
+    #[test]
+    fn a_huge_jump_keeps_a_bounded_set_of_gaps() {
+        let now = Instant::now();
+        let mut cursor = Cursor::default();
+        let _fresh = cursor.advance(vec![row(i64::MAX)], now);
+        assert_eq!(cursor.gaps.len(), MAX_GAPS);
+        assert_eq!(cursor.last, i64::MAX);
+    }
+}
