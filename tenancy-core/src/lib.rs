@@ -97,7 +97,7 @@ pub use resolver::{
 };
 pub use store::{
     BoxFuture, CacheBuilder, CacheStats, CachedStore, Clock, InMemoryStore, Invalidate,
-    Invalidation, ManualClock, TenantStore,
+    Invalidation, ManualClock, TenantEvent, TenantStore,
 };
 pub use tenancy::{Resolve, Resolved, Tenancy};
 pub use tenant::{Tenant, TenantRecord};

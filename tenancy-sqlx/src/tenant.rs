@@ -5,7 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tenancy_core::{DomainName, DomainRecord, TenancyError, Tenant, TenantId, TenantRecord};
+use tenancy_core::{
+    DomainName, DomainRecord, TenancyError, Tenant, TenantEvent, TenantId, TenantRecord,
+};
 
 use crate::storage::{SchemaName, SchemaNaming, Storage, TenantSchema};
 
@@ -296,4 +298,14 @@ impl NewTenant {
     pub fn is_active(&self) -> bool {
         self.active
     }
+}
+
+/// The events a tenant creation produces: created, and each domain added.
+pub(crate) fn created_events(id: &TenantId, domains: &[DomainRecord]) -> Vec<TenantEvent> {
+    let mut events = vec![TenantEvent::Created(id.clone())];
+    events.extend(domains.iter().map(|domain| TenantEvent::DomainAdded {
+        tenant: id.clone(),
+        domain: domain.name.clone(),
+    }));
+    events
 }

@@ -128,12 +128,12 @@ macro_rules! backends {
                 // Recent rows: the poller prunes old ones when it starts.
                 let now = now_us();
                 exec(&registry, &format!("INSERT INTO tenancy_changes (seq, registry, origin, payload, created_us) \
-                                          VALUES (10, 'tenancy_tenants', 'elsewhere', 't:later', {now})")).await;
+                                          VALUES (10, 'tenancy_tenants', 'elsewhere', 'updated:later', {now})")).await;
                 let polled = poller.polls();
                 poller.wait_polls(polled + 2).await;
                 assert_eq!(seen.take(), vec![tenant("later")]);
                 exec(&registry, &format!("INSERT INTO tenancy_changes (seq, registry, origin, payload, created_us) \
-                                          VALUES (7, 'tenancy_tenants', 'elsewhere', 't:earlier d:shop.earlier.test', {now})")).await;
+                                          VALUES (7, 'tenancy_tenants', 'elsewhere', 'domain-added:shop.earlier.test:earlier', {now})")).await;
                 let polled = poller.polls();
                 poller.wait_polls(polled + 2).await;
                 assert_eq!(
@@ -145,7 +145,7 @@ macro_rules! backends {
                 );
                 // Another registry's row (its own tables, the same log): not ours.
                 exec(&registry, &format!("INSERT INTO tenancy_changes (registry, origin, payload, created_us) \
-                                          VALUES ('customers', 'elsewhere', 't:theirs', {now})")).await;
+                                          VALUES ('customers', 'elsewhere', 'updated:theirs', {now})")).await;
                 // A payload nobody can read means "anything may have changed".
                 exec(&registry, &format!("INSERT INTO tenancy_changes (registry, origin, payload, created_us) \
                                           VALUES ('tenancy_tenants', 'elsewhere', 't:Not_An_Id', {now})")).await;
@@ -159,7 +159,7 @@ macro_rules! backends {
             async fn old_rows_are_pruned() {
                 let (registry, _guard): (Registry, _) = $fixture(config()).await;
                 exec(&registry, "INSERT INTO tenancy_changes (registry, origin, payload, created_us) \
-                                 VALUES ('tenancy_tenants', 'elsewhere', 't:ancient', 0)").await;
+                                 VALUES ('tenancy_tenants', 'elsewhere', 'updated:ancient', 0)").await;
                 registry.create_with_storage(NewTenant::new(id("acme"), "Acme"), storage("acme")).await.unwrap();
                 assert_eq!(count(&registry, "SELECT COUNT(*) FROM tenancy_changes").await, 2);
                 let poller = registry.poll_changes();
@@ -172,7 +172,7 @@ macro_rules! backends {
                     "the old row was not pruned"
                 );
                 assert_eq!(
-                    count(&registry, "SELECT COUNT(*) FROM tenancy_changes WHERE payload = 't:acme'").await,
+                    count(&registry, "SELECT COUNT(*) FROM tenancy_changes WHERE payload = 'created:acme'").await,
                     1,
                     "the recent row stays"
                 );

@@ -23,7 +23,7 @@ use std::time::Duration;
 use sqlx::{Connection, Executor};
 use support::{PgDb, Via, eventually, id, items_migrations};
 
-use tenancy_core::{TenancyError, TenantId};
+use tenancy_core::{TenancyError, TenantEvent, TenantId};
 use tenancy_sqlx::migrate::{MigrationError, MigrationStatus, TenantFilter};
 use tenancy_sqlx::{MigrateOptions, NewTenant, SchemaManager, TenantMigrations};
 
@@ -69,12 +69,24 @@ async fn report_then_everything_up_to_date(via: Via) {
     let db = PgDb::new().await;
     let (v1, ids) = setup(&db, via, 6).await;
     let v2 = v1.with_migrations(with_v2("ALTER TABLE items ADD COLUMN note text"));
+    let mut events = v2.registry().events();
     let report = v2
         .migrate_all(MigrateOptions::new().concurrency(3))
         .await
         .unwrap();
     assert!(report.is_success(), "{report}");
     assert_eq!(report.tenants.len(), 6);
+    // Every migrated tenant is reported, once.
+    let mut migrated = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        migrated.push(event);
+    }
+    let mut expected: Vec<TenantEvent> = ids.iter().cloned().map(TenantEvent::Migrated).collect();
+    expected.sort_by(|a, b| a.tenant().cmp(&b.tenant()));
+    assert_eq!(
+        migrated, expected,
+        "the report is in id order, and so are the events"
+    );
     for entry in &report.tenants {
         assert!(
             matches!(&entry.status, MigrationStatus::Migrated { versions } if versions == &[2]),
@@ -99,6 +111,10 @@ async fn report_then_everything_up_to_date(via: Via) {
     assert_eq!(again.migrated().count(), 0);
     assert!(again.to_string().contains("6 up to date"));
     assert_eq!(v2.migrate(&ids[0]).await.unwrap(), Vec::<i64>::new());
+    assert!(
+        events.try_recv().is_err(),
+        "nothing migrated, nothing reported"
+    );
 }
 
 async fn a_failing_tenant_does_not_stop_the_run_and_is_retried_later(via: Via) {

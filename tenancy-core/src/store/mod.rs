@@ -5,10 +5,12 @@
 //! any store. Registries backed by a database live in `tenancy-sqlx`.
 
 mod cached;
+mod event;
 mod invalidate;
 mod memory;
 
 pub use cached::{CacheBuilder, CacheStats, CachedStore, Clock, ManualClock};
+pub use event::TenantEvent;
 pub use invalidate::{BoxFuture, Invalidate, Invalidation};
 pub use memory::InMemoryStore;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use tenancy_core::{BoxError, TenancyError, TenantId};
+use tenancy_core::{BoxError, TenancyError, TenantEvent, TenantId};
 
 use super::mode::{Seed, StorageMode};
 use super::operations::TenantLifecycle;
@@ -14,6 +14,10 @@ use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
 use crate::registry::{TenantRegistry, require};
 use crate::storage::Storage;
 use crate::tenant::{NewTenant, RegistryTenant};
+
+/// How many `Migrated` events one [`TenantRegistry::record`] call carries
+/// (a Postgres notification holds less than 8,000 bytes).
+const MIGRATED_PER_EVENT_BATCH: usize = 100;
 
 /// Creates, renames, (de)activates, deletes and migrates tenants, keeping a
 /// [`TenantRegistry`] and the tenants' storage in step.
@@ -242,17 +246,35 @@ impl<S: StorageMode, R: TenantRegistry> TenantManager<S, R> {
 
     /// Applies pending migrations to the selected tenants, continuing past
     /// failures, with a per-tenant report (the mode's rules: see its manager).
-    /// Fails as a whole only when the registry cannot be listed.
+    /// Fails as a whole only when the registry cannot be listed. Each tenant
+    /// that received migrations is reported as [`TenantEvent::Migrated`]
+    /// ([`TenantRegistry::record`]), here and to other processes.
     pub async fn migrate_all(
         &self,
         options: MigrateOptions,
     ) -> Result<MigrationReport, TenancyError> {
         let inner = &*self.inner;
         let tenants = inner.registry.list().await?;
-        inner
+        let report = inner
             .storage
             .migrate_all(tenants, &inner.migrations, options)
-            .await
+            .await?;
+        self.report_migrated(report.migrated().map(|tenant| &tenant.id))
+            .await;
+        Ok(report)
+    }
+
+    /// Reports [`TenantEvent::Migrated`] for `tenants` through the registry
+    /// (in batches, so that a notification stays within Postgres' limit). A
+    /// failure is logged: the migrations stand, and other processes' caches
+    /// hold no registry data a migration changes.
+    pub(crate) async fn report_migrated<'a>(&self, tenants: impl Iterator<Item = &'a TenantId>) {
+        let migrated: Vec<TenantEvent> = tenants.cloned().map(TenantEvent::Migrated).collect();
+        for batch in migrated.chunks(MIGRATED_PER_EVENT_BATCH) {
+            if let Err(error) = self.inner.registry.record(batch).await {
+                tracing::warn!(%error, "tenancy: reporting migrated tenants failed");
+            }
+        }
     }
 }
 

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use tenancy_core::{DomainName, Invalidate, Invalidation, TenancyError, TenantId, TenantStore};
+use tenancy_core::{DomainName, Invalidate, TenancyError, TenantEvent, TenantId, TenantStore};
+use tokio::sync::broadcast;
 
 use crate::registry::TenantRegistry;
 use crate::storage::Storage;
@@ -197,8 +198,19 @@ impl AnyRegistry {
     }
 
     /// Tells this process's subscribers that `events` happened.
-    pub async fn publish(&self, events: &[Invalidation]) {
+    pub async fn publish(&self, events: &[TenantEvent]) {
         each!(self, |registry| registry.publish(events).await);
+    }
+
+    /// A receiver of this instance's events; see [`TenantRegistry::events`].
+    pub fn events(&self) -> broadcast::Receiver<TenantEvent> {
+        each!(self, |registry| registry.events())
+    }
+
+    /// Reports `events` here and to other processes; see
+    /// [`TenantRegistry::record`].
+    pub async fn record(&self, events: &[TenantEvent]) -> Result<(), TenancyError> {
+        each!(self, |registry| registry.record(events).await)
     }
 
     /// Every tenant, by id.
@@ -381,6 +393,14 @@ impl TenantRegistry for AnyRegistry {
 
     fn subscribe(&self, cache: Arc<dyn Invalidate>) {
         AnyRegistry::subscribe(self, cache);
+    }
+
+    fn events(&self) -> broadcast::Receiver<TenantEvent> {
+        AnyRegistry::events(self)
+    }
+
+    fn record<'a>(&'a self, events: &'a [TenantEvent]) -> BoxFuture<'a, Result<(), TenancyError>> {
+        Box::pin(AnyRegistry::record(self, events))
     }
 
     fn watch(&self) -> Option<Box<dyn std::any::Any + Send + Sync>> {

@@ -7,6 +7,10 @@
 //! - [`PgRegistry`] (feature `postgres`): tenants and domains in Postgres
 //!   tables; mutations invalidate subscribed caches at once, and other
 //!   processes' caches through `LISTEN/NOTIFY` ([`NotifyListener`]).
+//! - Every registry reports its changes as [`TenantEvent`]s
+//!   ([`TenantRegistry::events`]): created, updated, renamed, activated,
+//!   deactivated, deleted, migrated, domains added and removed — this
+//!   process's at once, other processes' while [`TenantRegistry::watch`] runs.
 //! - [`MySqlRegistry`] (feature `mysql`) and [`SqliteRegistry`] (feature
 //!   `sqlite`), both a [`SqlRegistry`] over a [`Dialect`], have the semantics
 //!   of [`PgRegistry`], but no `LISTEN/NOTIFY`: mutations append to a change
@@ -32,6 +36,13 @@ pub(crate) mod payload;
 pub(crate) mod postgres;
 #[cfg(any(feature = "mysql", feature = "sqlite"))]
 pub(crate) mod sql;
+#[cfg(any(
+    feature = "postgres",
+    feature = "mysql",
+    feature = "sqlite",
+    feature = "testing"
+))]
+pub(crate) mod subscribers;
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub use any::AnyRegistry;
@@ -51,7 +62,8 @@ use std::any::Any;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use tenancy_core::{DomainName, Invalidate, TenancyError, TenantId};
+use tenancy_core::{DomainName, Invalidate, TenancyError, TenantEvent, TenantId};
+use tokio::sync::broadcast;
 
 use crate::storage::Storage;
 
@@ -137,6 +149,34 @@ pub trait TenantRegistry: Send + Sync {
 
     /// Invalidates `cache` after every mutation.
     fn subscribe(&self, cache: Arc<dyn Invalidate>);
+
+    /// A receiver of this instance's [`TenantEvent`]s from now on: those of
+    /// its own mutations at once, other processes' while
+    /// [`watch`](Self::watch) runs. A receiver that falls 1,024 events
+    /// behind gets `RecvError::Lagged`: treat it as
+    /// [`TenantEvent::Unknown`].
+    ///
+    /// ```no_run
+    /// use tenancy_core::TenantEvent;
+    /// use tenancy_sqlx::TenantRegistry;
+    ///
+    /// # async fn example(registry: tenancy_sqlx::registry::SqliteRegistry) {
+    /// let mut events = TenantRegistry::events(&registry);
+    /// let _watching = registry.watch(); // other processes' changes too
+    /// while let Ok(event) = events.recv().await {
+    ///     if let TenantEvent::Deactivated(id) = event {
+    ///         println!("stopping the background jobs of {id}");
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    fn events(&self) -> broadcast::Receiver<TenantEvent>;
+
+    /// Reports `events` that happened outside the registry's own mutations
+    /// (a manager reports [`TenantEvent::Migrated`] after migrating a
+    /// tenant): to this instance's subscribers, and to other processes'
+    /// (`NOTIFY`, the change log).
+    fn record<'a>(&'a self, events: &'a [TenantEvent]) -> BoxFuture<'a, Result<(), TenancyError>>;
 
     /// Starts following other processes' changes when this registry can
     /// (Postgres: a `LISTEN` connection feeding the subscribed caches; MySQL /

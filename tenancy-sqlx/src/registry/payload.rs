@@ -1,23 +1,38 @@
-//! Change payloads: `<origin> t:<id> d:<domain> *`, carried by Postgres'
+//! Change payloads: `<origin> <event> <event> …`, carried by Postgres'
 //! `NOTIFY` and stored in the change log of the other registries.
 //!
-//! Ids and domains are validated (no spaces), so a space-separated list is
-//! unambiguous. Anything unparseable is read as "everything changed".
+//! Each event is one token: `created:<id>`, `updated:<id>`,
+//! `activated:<id>`, `deactivated:<id>`, `deleted:<id>`, `migrated:<id>`,
+//! `renamed:<from>:<to>`, `domain-added:<domain>:<id>`,
+//! `domain-removed:<domain>:<id>`, or `*` (unknown). Ids and domains are
+//! validated (no spaces, no colons), so the tokens are unambiguous. A
+//! payload with anything unreadable is read as "anything may have changed".
 
 use std::fmt::Write as _;
 
-use tenancy_core::{DomainName, Invalidation, TenantId};
+use tenancy_core::{DomainName, TenantEvent, TenantId};
 
 /// Postgres rejects NOTIFY payloads of 8000 bytes or more.
 const MAX_PAYLOAD: usize = 7900;
 
-/// Encodes `events` from `origin`; falls back to "everything" if too long.
-pub(crate) fn encode(origin: &str, events: &[Invalidation]) -> String {
+/// Encodes `events` from `origin`; falls back to "unknown" if too long.
+pub(crate) fn encode(origin: &str, events: &[TenantEvent]) -> String {
     let mut payload = String::from(origin);
     for event in events {
         let _infallible = match event {
-            Invalidation::Tenant(id) => write!(payload, " t:{id}"),
-            Invalidation::Domain(domain) => write!(payload, " d:{domain}"),
+            TenantEvent::Created(id) => write!(payload, " created:{id}"),
+            TenantEvent::Updated(id) => write!(payload, " updated:{id}"),
+            TenantEvent::Activated(id) => write!(payload, " activated:{id}"),
+            TenantEvent::Deactivated(id) => write!(payload, " deactivated:{id}"),
+            TenantEvent::Deleted(id) => write!(payload, " deleted:{id}"),
+            TenantEvent::Migrated(id) => write!(payload, " migrated:{id}"),
+            TenantEvent::Renamed { from, to } => write!(payload, " renamed:{from}:{to}"),
+            TenantEvent::DomainAdded { tenant, domain } => {
+                write!(payload, " domain-added:{domain}:{tenant}")
+            }
+            TenantEvent::DomainRemoved { tenant, domain } => {
+                write!(payload, " domain-removed:{domain}:{tenant}")
+            }
             _ => write!(payload, " *"),
         };
     }
@@ -25,6 +40,72 @@ pub(crate) fn encode(origin: &str, events: &[Invalidation]) -> String {
         return format!("{origin} *");
     }
     payload
+}
+
+/// The payload of `origin`'s removal of `domain` without the tenant id,
+/// which Postgres appends (the owner of the row it deleted).
+pub(crate) fn domain_removed_prefix(origin: &str, domain: &DomainName) -> String {
+    format!("{origin} domain-removed:{domain}:")
+}
+
+/// Decodes a payload into its origin and events.
+pub(crate) fn decode(payload: &str) -> (&str, Vec<TenantEvent>) {
+    let mut parts = payload.split(' ');
+    let origin = parts.next().unwrap_or_default();
+    let mut events = Vec::new();
+    for part in parts {
+        match token(part) {
+            Some(event) => events.push(event),
+            None => return (origin, vec![TenantEvent::Unknown]),
+        }
+    }
+    if events.is_empty() {
+        events.push(TenantEvent::Unknown);
+    }
+    (origin, events)
+}
+
+/// One token's event; `None` when it cannot be read.
+fn token(part: &str) -> Option<TenantEvent> {
+    if part == "*" {
+        return Some(TenantEvent::Unknown);
+    }
+    let (kind, rest) = part.split_once(':')?;
+    let id = || TenantId::new(rest).ok();
+    let pair = || {
+        let (first, second) = rest.split_once(':')?;
+        Some((first, TenantId::new(second).ok()?))
+    };
+    match kind {
+        "created" => id().map(TenantEvent::Created),
+        "updated" => id().map(TenantEvent::Updated),
+        "activated" => id().map(TenantEvent::Activated),
+        "deactivated" => id().map(TenantEvent::Deactivated),
+        "deleted" => id().map(TenantEvent::Deleted),
+        "migrated" => id().map(TenantEvent::Migrated),
+        "renamed" => {
+            let (from, to) = pair()?;
+            Some(TenantEvent::Renamed {
+                from: TenantId::new(from).ok()?,
+                to,
+            })
+        }
+        "domain-added" => {
+            let (domain, tenant) = pair()?;
+            Some(TenantEvent::DomainAdded {
+                tenant,
+                domain: DomainName::new(domain).ok()?,
+            })
+        }
+        "domain-removed" => {
+            let (domain, tenant) = pair()?;
+            Some(TenantEvent::DomainRemoved {
+                tenant,
+                domain: DomainName::new(domain).ok()?,
+            })
+        }
+        _ => None,
+    }
 }
 
 /// A random-enough token identifying one registry instance, so that it can
@@ -40,57 +121,67 @@ pub(crate) fn origin_token() -> String {
     format!("{:016x}", hasher.finish())
 }
 
-/// Decodes a payload into its origin and events.
-pub(crate) fn decode(payload: &str) -> (&str, Vec<Invalidation>) {
-    let mut parts = payload.split(' ');
-    let origin = parts.next().unwrap_or_default();
-    let mut events = Vec::new();
-    for part in parts {
-        let event = if let Some(id) = part.strip_prefix("t:") {
-            TenantId::new(id).ok().map(Invalidation::Tenant)
-        } else if let Some(domain) = part.strip_prefix("d:") {
-            DomainName::new(domain).ok().map(Invalidation::Domain)
-        } else {
-            None
-        };
-        match event {
-            Some(event) => events.push(event),
-            None => return (origin, vec![Invalidation::All]),
-        }
-    }
-    if events.is_empty() {
-        events.push(Invalidation::All);
-    }
-    (origin, events)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn id(value: &str) -> TenantId {
+        TenantId::new(value).unwrap()
+    }
+
     #[test]
     fn round_trip() {
+        let domain = DomainName::new("shop.acme.test").unwrap();
         let events = vec![
-            Invalidation::Tenant(TenantId::new("a-b").unwrap()),
-            Invalidation::Domain(DomainName::new("shop.acme.test").unwrap()),
+            TenantEvent::Created(id("a-b")),
+            TenantEvent::Updated(id("a-b")),
+            TenantEvent::Activated(id("a-b")),
+            TenantEvent::Deactivated(id("a-b")),
+            TenantEvent::Deleted(id("a-b")),
+            TenantEvent::Migrated(id("a-b")),
+            TenantEvent::Renamed {
+                from: id("a-b"),
+                to: id("c"),
+            },
+            TenantEvent::DomainAdded {
+                tenant: id("c"),
+                domain: domain.clone(),
+            },
+            TenantEvent::DomainRemoved {
+                tenant: id("c"),
+                domain,
+            },
+            TenantEvent::Unknown,
         ];
         let payload = encode("1f2e", &events);
-        assert_eq!(payload, "1f2e t:a-b d:shop.acme.test");
+        assert_eq!(
+            payload,
+            "1f2e created:a-b updated:a-b activated:a-b deactivated:a-b deleted:a-b \
+             migrated:a-b renamed:a-b:c domain-added:shop.acme.test:c \
+             domain-removed:shop.acme.test:c *"
+        );
         assert_eq!(decode(&payload), ("1f2e", events));
     }
 
     #[test]
-    fn garbage_means_everything() {
-        assert_eq!(decode("x t:Not_Valid").1, vec![Invalidation::All]);
-        assert_eq!(decode("x").1, vec![Invalidation::All]);
-        assert_eq!(decode("x *").1, vec![Invalidation::All]);
-        assert_eq!(decode("").1, vec![Invalidation::All]);
+    fn garbage_means_unknown() {
+        for payload in [
+            "x created:Not_Valid",
+            "x renamed:a",
+            "x domain-added:a:b:c",
+            "x t:a",
+            "x",
+            "x *",
+            "",
+        ] {
+            assert_eq!(decode(payload).1, vec![TenantEvent::Unknown], "{payload}");
+        }
     }
 
     #[test]
     fn long_payloads_collapse() {
         let events: Vec<_> = (0..2000)
-            .map(|n| Invalidation::Tenant(TenantId::new(format!("tenant{n}")).unwrap()))
+            .map(|n| TenantEvent::Updated(id(&format!("tenant{n}"))))
             .collect();
         assert_eq!(encode("o", &events), "o *");
     }

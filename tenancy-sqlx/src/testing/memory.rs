@@ -7,21 +7,23 @@ use std::time::SystemTime;
 
 use futures_util::future::BoxFuture;
 use tenancy_core::{
-    DomainName, DomainRecord, Invalidate, Invalidation, TenancyError, TenantId, TenantKey,
+    DomainName, DomainRecord, Invalidate, TenancyError, TenantEvent, TenantId, TenantKey,
     TenantStore,
 };
+use tokio::sync::broadcast;
 
 use crate::registry::TenantRegistry;
+use crate::registry::subscribers::Subscribers;
 use crate::storage::Storage;
-use crate::tenant::{NewTenant, RegistryTenant};
+use crate::tenant::{NewTenant, RegistryTenant, created_events};
 
 /// A [`TenantRegistry`] in memory: the trait's contract in a hundred lines,
 /// for tests and as a model for a registry of your own (an API, a
 /// configuration service).
 ///
 /// Tenants live in this value and its clones only, and clones share the
-/// [subscribed](TenantRegistry::subscribe) caches too: every change, through
-/// any clone, invalidates them all at once. Each change checks and writes
+/// [subscribed](TenantRegistry::subscribe) caches and [event](TenantRegistry::events)
+/// receivers too: every change, through any clone, reaches them all at once. Each change checks and writes
 /// under one lock, so concurrent changes are atomic. It passes the
 /// [registry suite](crate::registry_suite) and works with every mode's
 /// [`TenantManager`](crate::TenantManager).
@@ -44,7 +46,7 @@ use crate::tenant::{NewTenant, RegistryTenant};
 #[derive(Clone, Default)]
 pub struct MemoryRegistry {
     tenants: Arc<Mutex<BTreeMap<TenantId, RegistryTenant>>>,
-    caches: Arc<Mutex<Vec<Arc<dyn Invalidate>>>>,
+    subscribers: Arc<Subscribers>,
 }
 
 /// The tenants, by id.
@@ -56,60 +58,28 @@ impl MemoryRegistry {
     }
 
     /// Applies `change` to the tenants under one lock (so that its checks
-    /// and its writes are atomic), then invalidates the subscribed caches'
-    /// entries named by the events it returns.
+    /// and its writes are atomic), then publishes the events it returns.
     async fn mutate<T>(
         &self,
-        change: impl FnOnce(&mut Tenants) -> Result<(T, Vec<Invalidation>), TenancyError>,
+        change: impl FnOnce(&mut Tenants) -> Result<(T, Vec<TenantEvent>), TenancyError>,
     ) -> Result<T, TenancyError> {
         let (value, events) = change(&mut self.tenants())?;
-        let caches = self
-            .caches
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        for event in &events {
-            for cache in &caches {
-                cache.invalidate(event).await;
-            }
-        }
+        self.subscribers.publish(&events).await;
         Ok(value)
     }
 }
 
 /// Replaces tenant `id` with what `change` makes of it (`TenantNotFound` if
-/// there is none); the events name the tenant and its domains, before and
-/// after.
+/// there is none).
 fn change(
     tenants: &mut Tenants,
     id: &TenantId,
     change: impl FnOnce(&RegistryTenant) -> RegistryTenant,
-) -> Result<Vec<Invalidation>, TenancyError> {
+) -> Result<(), TenancyError> {
     let current = tenants.get(id).ok_or_else(|| not_found(id))?;
     let changed = change(current);
-    let events = events([id], [current, &changed]);
     tenants.insert(id.clone(), changed);
-    Ok(events)
-}
-
-/// The invalidations of `ids` and of every domain of `tenants`.
-fn events<'a>(
-    ids: impl IntoIterator<Item = &'a TenantId>,
-    tenants: impl IntoIterator<Item = &'a RegistryTenant>,
-) -> Vec<Invalidation> {
-    let mut events: Vec<Invalidation> = ids
-        .into_iter()
-        .map(|id| Invalidation::Tenant(id.clone()))
-        .collect();
-    for tenant in tenants {
-        for domain in tenant.domains() {
-            let event = Invalidation::Domain(domain.name.clone());
-            if !events.contains(&event) {
-                events.push(event);
-            }
-        }
-    }
-    events
+    Ok(())
 }
 
 /// The tenant owning `domain`.
@@ -205,12 +175,12 @@ impl TenantRegistry for MemoryRegistry {
         name: &'a str,
     ) -> BoxFuture<'a, Result<(), TenancyError>> {
         Box::pin(self.mutate(move |tenants| {
-            let events = change(tenants, id, |tenant| {
+            change(tenants, id, |tenant| {
                 let domains = tenant.domains().to_vec();
                 let storage = tenant.storage().clone();
                 rebuilt(tenant, id, name, storage, tenant.is_active(), domains)
             })?;
-            Ok(((), events))
+            Ok(((), vec![TenantEvent::Updated(id.clone())]))
         }))
     }
 
@@ -228,7 +198,7 @@ impl TenantRegistry for MemoryRegistry {
                     domain: domain.clone(),
                 });
             }
-            let events = change(tenants, id, |tenant| {
+            change(tenants, id, |tenant| {
                 let mut domains: Vec<DomainRecord> = tenant
                     .domains()
                     .iter()
@@ -239,7 +209,11 @@ impl TenantRegistry for MemoryRegistry {
                 domains.push(record_of(domain.clone(), id, primary));
                 with_domains(tenant, domains)
             })?;
-            Ok(((), events))
+            let added = TenantEvent::DomainAdded {
+                tenant: id.clone(),
+                domain: domain.clone(),
+            };
+            Ok(((), vec![added]))
         }))
     }
 
@@ -251,7 +225,7 @@ impl TenantRegistry for MemoryRegistry {
             let Some(owner) = owner(tenants, domain) else {
                 return Ok((false, Vec::new()));
             };
-            let events = change(tenants, &owner, |tenant| {
+            change(tenants, &owner, |tenant| {
                 let domains = tenant
                     .domains()
                     .iter()
@@ -260,7 +234,11 @@ impl TenantRegistry for MemoryRegistry {
                     .collect();
                 with_domains(tenant, domains)
             })?;
-            Ok((true, events))
+            let removed = TenantEvent::DomainRemoved {
+                tenant: owner,
+                domain: domain.clone(),
+            };
+            Ok((true, vec![removed]))
         }))
     }
 
@@ -306,8 +284,7 @@ impl TenantRegistry for MemoryRegistry {
                 .timestamps(now, now)
                 .build();
             tenants.insert(new.id().clone(), tenant.clone());
-            let events = events([new.id()], [&tenant]);
-            Ok((tenant, events))
+            Ok((tenant, created_events(new.id(), new.domains())))
         }))
     }
 
@@ -337,9 +314,12 @@ impl TenantRegistry for MemoryRegistry {
                 current.is_active(),
                 domains,
             );
-            let events = events([from, to], [&current]);
             tenants.insert(to.clone(), renamed);
-            Ok(((), events))
+            let renamed = TenantEvent::Renamed {
+                from: from.clone(),
+                to: to.clone(),
+            };
+            Ok(((), vec![renamed]))
         }))
     }
 
@@ -354,29 +334,42 @@ impl TenantRegistry for MemoryRegistry {
     fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<bool, TenancyError>> {
         Box::pin(self.mutate(move |tenants| {
             Ok(match tenants.remove(id) {
-                Some(removed) => (true, events([id], [&removed])),
+                Some(_removed) => (true, vec![TenantEvent::Deleted(id.clone())]),
                 None => (false, Vec::new()),
             })
         }))
     }
 
     fn subscribe(&self, cache: Arc<dyn Invalidate>) {
-        self.caches
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(cache);
+        self.subscribers.push(cache);
+    }
+
+    fn events(&self) -> broadcast::Receiver<TenantEvent> {
+        self.subscribers.events()
+    }
+
+    fn record<'a>(&'a self, events: &'a [TenantEvent]) -> BoxFuture<'a, Result<(), TenancyError>> {
+        Box::pin(async move {
+            self.subscribers.publish(events).await;
+            Ok(())
+        })
     }
 }
 
 impl MemoryRegistry {
     async fn set_active(&self, id: &TenantId, active: bool) -> Result<(), TenancyError> {
         self.mutate(|tenants| {
-            let events = change(tenants, id, |tenant| {
+            change(tenants, id, |tenant| {
                 let storage = tenant.storage().clone();
                 let domains = tenant.domains().to_vec();
                 rebuilt(tenant, id, tenant.name(), storage, active, domains)
             })?;
-            Ok(((), events))
+            let event = if active {
+                TenantEvent::Activated(id.clone())
+            } else {
+                TenantEvent::Deactivated(id.clone())
+            };
+            Ok(((), vec![event]))
         })
         .await
     }

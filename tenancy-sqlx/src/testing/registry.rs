@@ -56,6 +56,7 @@ macro_rules! registry_suite {
             mutations_invalidate_subscribed_caches_at_once,
             other_instances_see_changes_within_the_cache_ttl,
             watching_instances_see_changes_without_waiting_for_the_ttl,
+            events_reach_receivers_here_and_in_watching_instances,
             works_as_a_trait_object,
         );
     };
@@ -74,7 +75,9 @@ pub mod cases {
     use std::sync::Arc;
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-    use tenancy_core::{CacheBuilder, DomainName, TenancyError, TenantId, TenantStore};
+    use tenancy_core::{
+        CacheBuilder, DomainName, TenancyError, TenantEvent, TenantId, TenantStore,
+    };
 
     use super::RegistryHarness;
     use crate::registry::TenantRegistry;
@@ -932,6 +935,97 @@ pub mod cases {
         registry.delete(&id("acme")).await.unwrap();
         let _delay = seen(|t| t.is_none(), "the deletion").await;
         tracing::info!(?delay, "a deactivation reached the watching instance");
+    }
+
+    /// Every mutation is a [`TenantEvent`] for the receivers of the instance
+    /// that made it (at once) and of a watching instance (in order), and so
+    /// is an event [recorded](TenantRegistry::record) by hand.
+    pub async fn events_reach_receivers_here_and_in_watching_instances<H: RegistryHarness>() {
+        let (registry, _guard) = H::registry().await;
+        let other = H::second_instance(&registry);
+        let mut here = registry.events();
+        let mut there = other.events();
+        let _watching = other.watch();
+        create(&registry, NewTenant::new(id("acme"), "Acme"))
+            .await
+            .unwrap();
+        // The watcher starts in the background: rename until the other
+        // instance reports it, so it is known to be following.
+        let mut following = false;
+        for attempt in 0..100 {
+            registry
+                .set_name(&id("acme"), &format!("Acme {attempt}"))
+                .await
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_millis(200);
+            while let Ok(Ok(event)) = tokio::time::timeout_at(deadline.into(), there.recv()).await {
+                if event == TenantEvent::Updated(id("acme")) {
+                    following = true;
+                    break;
+                }
+            }
+            if following {
+                break;
+            }
+        }
+        assert!(following, "the watching instance never reported a rename");
+
+        let shop = domain("shop.acme.test");
+        registry.deactivate(&id("acme")).await.unwrap();
+        registry.activate(&id("acme")).await.unwrap();
+        registry
+            .add_domain(&id("acme"), &shop, false)
+            .await
+            .unwrap();
+        assert!(registry.remove_domain(&shop).await.unwrap());
+        registry
+            .rename_with_storage(&id("acme"), &id("acme2"), None)
+            .await
+            .unwrap();
+        registry
+            .record(&[TenantEvent::Migrated(id("acme2"))])
+            .await
+            .unwrap();
+        assert!(registry.delete(&id("acme2")).await.unwrap());
+        let expected = vec![
+            TenantEvent::Deactivated(id("acme")),
+            TenantEvent::Activated(id("acme")),
+            TenantEvent::DomainAdded {
+                tenant: id("acme"),
+                domain: shop.clone(),
+            },
+            TenantEvent::DomainRemoved {
+                tenant: id("acme"),
+                domain: shop,
+            },
+            TenantEvent::Renamed {
+                from: id("acme"),
+                to: id("acme2"),
+            },
+            TenantEvent::Migrated(id("acme2")),
+            TenantEvent::Deleted(id("acme2")),
+        ];
+        assert_eq!(next_events(&mut here, expected.len()).await, expected);
+        assert_eq!(next_events(&mut there, expected.len()).await, expected);
+    }
+
+    /// The next `count` events of `receiver` other than creations and
+    /// renames (each waited for at most 10 s).
+    async fn next_events(
+        receiver: &mut tokio::sync::broadcast::Receiver<TenantEvent>,
+        count: usize,
+    ) -> Vec<TenantEvent> {
+        let mut events = Vec::new();
+        while events.len() < count {
+            let event = tokio::time::timeout(Duration::from_secs(10), receiver.recv())
+                .await
+                .unwrap_or_else(|_| panic!("only {events:?} arrived"))
+                .unwrap();
+            if !matches!(event, TenantEvent::Created(_) | TenantEvent::Updated(_)) {
+                events.push(event);
+            }
+        }
+        events
     }
 
     /// Polls `check` every 10 ms until it holds or `limit` passes.

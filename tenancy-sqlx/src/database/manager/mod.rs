@@ -103,11 +103,18 @@ impl<B: DatabaseBackend, R: TenantRegistry> TenantManager<TenantPools<B>, R> {
         self.create_in(new, Storage::Database(location)).await
     }
 
-    /// Applies pending migrations to one tenant; returns the applied versions.
+    /// Applies pending migrations to one tenant; returns the applied versions
+    /// (and reports [`TenantEvent::Migrated`](tenancy_core::TenantEvent::Migrated)
+    /// when there were any).
     pub async fn migrate(&self, id: &TenantId) -> Result<Vec<i64>, TenancyError> {
         let tenant = require(self.registry(), id).await?;
-        self.pools()
+        let applied = self
+            .pools()
             .migrate_tenant(&tenant, self.migrations())
-            .await
+            .await?;
+        if !applied.is_empty() {
+            self.report_migrated(std::iter::once(id)).await;
+        }
+        Ok(applied)
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgPoolOptions};
-use tenancy_core::Invalidation;
+use tenancy_core::TenantEvent;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -134,7 +134,7 @@ async fn run(registry: PgRegistry, connections: watch::Sender<u64>) {
         };
         backoff = BACKOFF_MIN;
         // Changes made while nobody listened are unknown: forget everything.
-        registry.publish(&[Invalidation::All]).await;
+        registry.publish(&[TenantEvent::Unknown]).await;
         established += 1;
         connections.send_replace(established);
         tracing::debug!(established, "tenancy registry listener is listening");

@@ -9,14 +9,15 @@ mod steps;
 pub use listener::NotifyListener;
 
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sqlx::{PgPool, Row};
 use tenancy_core::{
-    DomainName, Invalidate, Invalidation, TenancyError, TenantId, TenantKey, TenantStore,
+    DomainName, Invalidate, TenancyError, TenantEvent, TenantId, TenantKey, TenantStore,
 };
+use tokio::sync::broadcast;
 
 use self::sql::{RegistrySql, decode_tenant};
 use self::steps::{Conflict, Inserted};
@@ -26,6 +27,8 @@ use crate::postgres::PgConnections;
 use crate::postgres::tx::{PgTx, Unit};
 use crate::registry::RegistryConfig;
 use crate::registry::config::TableDefaults;
+use crate::registry::payload;
+use crate::registry::subscribers::Subscribers;
 use crate::storage::Storage;
 use crate::tenant::{NewTenant, RegistryTenant};
 
@@ -67,7 +70,7 @@ struct Inner {
     connections: PgConnections,
     config: RegistryConfig,
     sql: RegistrySql,
-    subscribers: RwLock<Vec<Arc<dyn Invalidate>>>,
+    subscribers: Subscribers,
     /// Identifies this instance in notification payloads, to skip our own.
     origin: String,
 }
@@ -96,8 +99,8 @@ impl PgRegistry {
                 connections: connections.into(),
                 config,
                 sql,
-                subscribers: RwLock::new(Vec::new()),
-                origin: super::payload::origin_token(),
+                subscribers: Subscribers::default(),
+                origin: payload::origin_token(),
             }),
         })
     }
@@ -133,11 +136,29 @@ impl PgRegistry {
     /// Calls `cache` after every mutation (and, with [`listen`](Self::listen),
     /// on every change made by other processes).
     pub fn subscribe(&self, cache: Arc<dyn Invalidate>) {
-        self.inner
-            .subscribers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(cache);
+        self.inner.subscribers.push(cache);
+    }
+
+    /// A receiver of this instance's events from now on (other processes'
+    /// too, with [`listen`](Self::listen)); see [`TenantRegistry::events`].
+    pub fn events(&self) -> broadcast::Receiver<TenantEvent> {
+        self.inner.subscribers.events()
+    }
+
+    /// Reports `events` to this instance's subscribers and, by `NOTIFY`, to
+    /// other processes'; see [`TenantRegistry::record`].
+    pub async fn record(&self, events: &[TenantEvent]) -> Result<(), TenancyError> {
+        let mut unit = self.unit().await?;
+        sqlx::query("SELECT pg_notify($1, $2)::text")
+            .persistent(false)
+            .bind(self.inner.config.channel.as_str())
+            .bind(self.payload(events))
+            .execute(&mut *unit)
+            .await
+            .map_err(store_error)?;
+        unit.finish().await.map_err(store_error)?;
+        self.publish(events).await;
+        Ok(())
     }
 
     /// Starts listening for changes made by other processes (see [`NotifyListener`]).
@@ -196,7 +217,7 @@ impl PgRegistry {
 
     /// Changes a tenant's display name.
     pub async fn set_name(&self, id: &TenantId, name: &str) -> Result<(), TenancyError> {
-        let events = [Invalidation::Tenant(id.clone())];
+        let events = [TenantEvent::Updated(id.clone())];
         let mut unit = self.unit().await?;
         let rows = sqlx::query(self.inner.sql.set_name.clone())
             .persistent(false)
@@ -223,7 +244,11 @@ impl PgRegistry {
     }
 
     async fn set_active(&self, id: &TenantId, active: bool) -> Result<(), TenancyError> {
-        let events = [Invalidation::Tenant(id.clone())];
+        let events = [if active {
+            TenantEvent::Activated(id.clone())
+        } else {
+            TenantEvent::Deactivated(id.clone())
+        }];
         let mut unit = self.unit().await?;
         let rows = sqlx::query(self.inner.sql.set_active.clone())
             .persistent(false)
@@ -245,10 +270,10 @@ impl PgRegistry {
         domain: &DomainName,
         primary: bool,
     ) -> Result<(), TenancyError> {
-        let events = [
-            Invalidation::Tenant(id.clone()),
-            Invalidation::Domain(domain.clone()),
-        ];
+        let events = [TenantEvent::DomainAdded {
+            tenant: id.clone(),
+            domain: domain.clone(),
+        }];
         let mut tx = PgTx::begin(self.pool(), None).await.map_err(store_error)?;
         if primary {
             sqlx::query(self.inner.sql.demote_primary.clone())
@@ -291,7 +316,7 @@ impl PgRegistry {
 
     /// Removes a domain; returns whether it existed.
     pub async fn remove_domain(&self, domain: &DomainName) -> Result<bool, TenancyError> {
-        let prefix = format!("{} d:{domain} t:", self.inner.origin);
+        let prefix = payload::domain_removed_prefix(&self.inner.origin, domain);
         let mut unit = self.unit().await?;
         let rows = sqlx::query(self.inner.sql.remove_domain.clone())
             .persistent(false)
@@ -306,11 +331,14 @@ impl PgRegistry {
             return Ok(false);
         };
         let owner: String = row.try_get(0).map_err(TenancyError::storage)?;
-        let mut events = vec![Invalidation::Domain(domain.clone())];
-        if let Ok(owner) = TenantId::new(owner) {
-            events.push(Invalidation::Tenant(owner));
-        }
-        self.publish(&events).await;
+        let event = match TenantId::new(owner) {
+            Ok(tenant) => TenantEvent::DomainRemoved {
+                tenant,
+                domain: domain.clone(),
+            },
+            Err(_) => TenantEvent::Unknown,
+        };
+        self.publish(&[event]).await;
         Ok(true)
     }
 
@@ -329,10 +357,10 @@ impl PgRegistry {
         to: &TenantId,
         storage: Option<&Storage>,
     ) -> Result<(), TenancyError> {
-        let events = [
-            Invalidation::Tenant(from.clone()),
-            Invalidation::Tenant(to.clone()),
-        ];
+        let events = [TenantEvent::Renamed {
+            from: from.clone(),
+            to: to.clone(),
+        }];
         let mut conn = self.unit().await?;
         let rows = self.rename_on(&mut conn, from, to, storage).await?;
         conn.finish().await.map_err(store_error)?;
@@ -348,36 +376,20 @@ impl PgRegistry {
         let deleted = self.delete_on(&mut conn, id).await?;
         conn.finish().await.map_err(store_error)?;
         if deleted {
-            self.publish(&[Invalidation::Tenant(id.clone())]).await;
+            self.publish(&[TenantEvent::Deleted(id.clone())]).await;
         }
         Ok(deleted)
     }
 
     /// Tells this process's subscribers that `events` happened (no `NOTIFY`).
-    pub async fn publish(&self, events: &[Invalidation]) {
-        let subscribers: Vec<Arc<dyn Invalidate>> = self
-            .inner
-            .subscribers
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        for subscriber in &subscribers {
-            for event in events {
-                subscriber.invalidate(event).await;
-            }
-        }
+    pub async fn publish(&self, events: &[TenantEvent]) {
+        self.inner.subscribers.publish(events).await;
     }
 }
 
 /// The events a tenant creation produces.
-pub(crate) fn created_events(new: &NewTenant) -> Vec<Invalidation> {
-    let mut events = vec![Invalidation::Tenant(new.id.clone())];
-    events.extend(
-        new.domains
-            .iter()
-            .map(|domain| Invalidation::Domain(domain.name.clone())),
-    );
-    events
+pub(crate) fn created_events(new: &NewTenant) -> Vec<TenantEvent> {
+    crate::tenant::created_events(&new.id, &new.domains)
 }
 
 fn not_found(id: &TenantId) -> TenancyError {
@@ -506,6 +518,14 @@ impl TenantRegistry for PgRegistry {
 
     fn subscribe(&self, cache: Arc<dyn Invalidate>) {
         PgRegistry::subscribe(self, cache);
+    }
+
+    fn events(&self) -> broadcast::Receiver<TenantEvent> {
+        PgRegistry::events(self)
+    }
+
+    fn record<'a>(&'a self, events: &'a [TenantEvent]) -> BoxFuture<'a, Result<(), TenancyError>> {
+        Box::pin(PgRegistry::record(self, events))
     }
 
     fn watch(&self) -> Option<Box<dyn std::any::Any + Send + Sync>> {

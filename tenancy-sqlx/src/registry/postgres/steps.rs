@@ -2,7 +2,7 @@
 //! manager can combine them with schema DDL in one transaction.
 
 use sqlx::{PgConnection, Row};
-use tenancy_core::{DomainName, Invalidation, TenancyError, TenantId};
+use tenancy_core::{DomainName, TenancyError, TenantEvent, TenantId};
 
 use super::sql::from_micros;
 use super::{PgRegistry, created_events, not_found};
@@ -33,7 +33,7 @@ impl PgRegistry {
     }
 
     /// The notification payload for `events` from this instance.
-    pub(crate) fn payload(&self, events: &[Invalidation]) -> String {
+    pub(crate) fn payload(&self, events: &[TenantEvent]) -> String {
         payload::encode(&self.inner.origin, events)
     }
 
@@ -41,7 +41,7 @@ impl PgRegistry {
         &self,
         id: &TenantId,
         rows: usize,
-        events: &[Invalidation],
+        events: &[TenantEvent],
     ) -> Result<(), TenancyError> {
         if rows == 0 {
             return Err(not_found(id));
@@ -115,10 +115,10 @@ impl PgRegistry {
         to: &TenantId,
         storage: Option<&Storage>,
     ) -> Result<usize, TenancyError> {
-        let events = [
-            Invalidation::Tenant(from.clone()),
-            Invalidation::Tenant(to.clone()),
-        ];
+        let events = [TenantEvent::Renamed {
+            from: from.clone(),
+            to: to.clone(),
+        }];
         let channel = self.inner.config.channel.as_str();
         let query = match storage {
             Some(storage) => sqlx::query(self.inner.sql.rename_with_storage.clone())
@@ -158,7 +158,7 @@ impl PgRegistry {
         conn: &mut PgConnection,
         id: &TenantId,
     ) -> Result<bool, TenancyError> {
-        let events = [Invalidation::Tenant(id.clone())];
+        let events = [TenantEvent::Deleted(id.clone())];
         let rows = sqlx::query(self.inner.sql.delete.clone())
             .persistent(false)
             .bind(id.as_str())

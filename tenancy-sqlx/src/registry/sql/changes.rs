@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use tenancy_core::Invalidation;
+use tenancy_core::TenantEvent;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -33,24 +33,8 @@ impl<D: Dialect> SqlRegistry<D> {
     /// through a change log row. The mutation is already committed: if the
     /// row cannot be written, the failure is logged and other processes see
     /// the change when their cache entries expire.
-    pub(crate) async fn announce(&self, events: &[Invalidation]) {
-        let encoded = payload::encode(&self.inner.origin, events);
-        // The origin is its own column: the payload column holds the events.
-        let events_only = encoded
-            .split_once(' ')
-            .map_or("*", |(_origin, events)| events);
-        let recorded = self
-            .execute(
-                &self.inner.sql.record_change,
-                &[
-                    Value::Str(self.inner.tables.tenants.as_str()),
-                    Value::Str(&self.inner.origin),
-                    Value::Str(events_only),
-                    Value::Int(now_micros()),
-                ],
-            )
-            .await;
-        if let Err(error) = recorded {
+    pub(crate) async fn announce(&self, events: &[TenantEvent]) {
+        if let Err(error) = self.record_change(events).await {
             tracing::warn!(
                 %error,
                 "tenancy registry: the change could not be written to the change log; \
@@ -58,6 +42,26 @@ impl<D: Dialect> SqlRegistry<D> {
             );
         }
         self.publish(events).await;
+    }
+
+    /// Appends `events` to the change log, as one row.
+    pub(crate) async fn record_change(&self, events: &[TenantEvent]) -> Result<(), sqlx::Error> {
+        let encoded = payload::encode(&self.inner.origin, events);
+        // The origin is its own column: the payload column holds the events.
+        let events_only = encoded
+            .split_once(' ')
+            .map_or("*", |(_origin, events)| events);
+        self.execute(
+            &self.inner.sql.record_change,
+            &[
+                Value::Str(self.inner.tables.tenants.as_str()),
+                Value::Str(&self.inner.origin),
+                Value::Str(events_only),
+                Value::Int(now_micros()),
+            ],
+        )
+        .await
+        .map(|_rows| ())
     }
 
     /// The highest sequence number in the change log (0 when empty).
@@ -241,7 +245,7 @@ async fn run<D: Dialect>(registry: SqlRegistry<D>, polls: watch::Sender<u64>) {
         }
         if now.duration_since(last_read) > retention {
             // Rows may have been pruned unseen while the log was unreadable.
-            registry.publish(&[Invalidation::All]).await;
+            registry.publish(&[TenantEvent::Unknown]).await;
         }
         last_read = now;
         done += 1;
@@ -291,7 +295,7 @@ mod tests {
     use super::*;
 
     fn row(seq: i64) -> (i64, String, String) {
-        (seq, "o".to_owned(), format!("t:t{seq}"))
+        (seq, "o".to_owned(), format!("updated:t{seq}"))
     }
 
     #[test]
@@ -312,7 +316,7 @@ mod tests {
         // 2 is missing: the next read starts before it.
         assert_eq!(cursor.read_after(), 1);
         let fresh = cursor.advance(vec![row(2), row(3)], now);
-        assert_eq!(fresh, vec![("o".to_owned(), "t:t2".to_owned())]);
+        assert_eq!(fresh, vec![("o".to_owned(), "updated:t2".to_owned())]);
         assert_eq!(cursor.read_after(), 3);
         // Seen again (a later read overlapping it): skipped.
         assert!(cursor.advance(vec![row(2)], now).is_empty());

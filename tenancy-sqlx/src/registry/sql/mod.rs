@@ -22,12 +22,14 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sqlx::{Pool, SqlStr};
-use tenancy_core::{DomainName, Invalidate, Invalidation, TenancyError, TenantId, TenantStore};
+use tenancy_core::{DomainName, Invalidate, TenancyError, TenantEvent, TenantId, TenantStore};
+use tokio::sync::broadcast;
 
 use self::dialect::{RegistryTables, Value, arguments};
-use self::rows::{Subscribers, decode_rows};
+use self::rows::decode_rows;
 use super::TenantRegistry;
 use super::config::{RegistryConfig, TableDefaults};
+use super::subscribers::Subscribers;
 use crate::error::store_error;
 use crate::storage::Storage;
 use crate::tenant::{NewTenant, RegistryTenant};
@@ -180,8 +182,22 @@ impl<D: Dialect> SqlRegistry<D> {
 
     /// Tells this process's subscribers that `events` happened (other
     /// processes are not told: the registry's mutations do that themselves).
-    pub async fn publish(&self, events: &[Invalidation]) {
+    pub async fn publish(&self, events: &[TenantEvent]) {
         self.inner.subscribers.publish(events).await;
+    }
+
+    /// A receiver of this instance's events from now on (other processes'
+    /// too, while a [`ChangePoller`] runs); see [`TenantRegistry::events`].
+    pub fn events(&self) -> broadcast::Receiver<TenantEvent> {
+        self.inner.subscribers.events()
+    }
+
+    /// Reports `events` to this instance's subscribers and, through the
+    /// change log, to other processes'; see [`TenantRegistry::record`].
+    pub async fn record(&self, events: &[TenantEvent]) -> Result<(), TenancyError> {
+        self.record_change(events).await.map_err(store_error)?;
+        self.publish(events).await;
+        Ok(())
     }
 
     /// Starts reading the change log in the background: other processes'
@@ -342,6 +358,14 @@ impl<D: Dialect> TenantRegistry for SqlRegistry<D> {
 
     fn subscribe(&self, cache: Arc<dyn Invalidate>) {
         SqlRegistry::subscribe(self, cache);
+    }
+
+    fn events(&self) -> broadcast::Receiver<TenantEvent> {
+        SqlRegistry::events(self)
+    }
+
+    fn record<'a>(&'a self, events: &'a [TenantEvent]) -> BoxFuture<'a, Result<(), TenancyError>> {
+        Box::pin(SqlRegistry::record(self, events))
     }
 
     fn watch(&self) -> Option<Box<dyn std::any::Any + Send + Sync>> {

@@ -1,41 +1,14 @@
 //! What the statements of a [`SqlRegistry`](super::SqlRegistry) receive:
-//! joined rows folded into tenants, timestamps, the invalidation events of a
-//! mutation and the subscribers they go to.
+//! joined rows folded into tenants, and timestamps.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tenancy_core::{DomainName, DomainRecord, Invalidate, Invalidation, TenancyError, TenantId};
+use tenancy_core::{DomainName, DomainRecord, TenancyError, TenantId};
 
 use crate::storage::Storage;
 use crate::tenant::RegistryTenant;
-
-/// The caches to invalidate after each mutation.
-#[derive(Default)]
-pub(crate) struct Subscribers(RwLock<Vec<Arc<dyn Invalidate>>>);
-
-impl Subscribers {
-    pub(crate) fn push(&self, cache: Arc<dyn Invalidate>) {
-        self.0
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(cache);
-    }
-
-    pub(crate) async fn publish(&self, events: &[Invalidation]) {
-        let subscribers: Vec<Arc<dyn Invalidate>> = self
-            .0
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        for subscriber in &subscribers {
-            for event in events {
-                subscriber.invalidate(event).await;
-            }
-        }
-    }
-}
 
 /// One row of the registry's `tenant LEFT JOIN domain` query.
 pub(crate) type TenantRow = (
@@ -107,17 +80,6 @@ pub(crate) fn from_micros(micros: i64) -> SystemTime {
     } else {
         UNIX_EPOCH.checked_sub(magnitude).unwrap_or(UNIX_EPOCH)
     }
-}
-
-/// The events a tenant creation produces.
-pub(crate) fn created_events(id: &TenantId, domains: &[DomainRecord]) -> Vec<Invalidation> {
-    let mut events = vec![Invalidation::Tenant(id.clone())];
-    events.extend(
-        domains
-            .iter()
-            .map(|domain| Invalidation::Domain(domain.name.clone())),
-    );
-    events
 }
 
 #[cfg(test)]

@@ -2,14 +2,14 @@
 //! domains and delete, each invalidating the subscribed caches and writing
 //! a change log row for other processes once it is committed.
 
-use tenancy_core::{DomainName, Invalidation, TenancyError, TenantId, TenantKey};
+use tenancy_core::{DomainName, TenancyError, TenantEvent, TenantId, TenantKey};
 
 use super::SqlRegistry;
 use super::dialect::{Dialect, Value, arguments};
-use super::rows::{created_events, from_micros, now_micros};
+use super::rows::{from_micros, now_micros};
 use crate::error::{is_unique_violation, store_error};
 use crate::storage::Storage;
-use crate::tenant::{NewTenant, RegistryTenant};
+use crate::tenant::{NewTenant, RegistryTenant, created_events};
 
 impl<D: Dialect> SqlRegistry<D> {
     /// Registers a tenant whose data lives in `storage` (registry only; a
@@ -127,7 +127,7 @@ impl<D: Dialect> SqlRegistry<D> {
             )
             .await
             .map_err(store_error)?;
-        self.finish(id, changed, &[Invalidation::Tenant(id.clone())])
+        self.finish(id, changed, &[TenantEvent::Updated(id.clone())])
             .await
     }
 
@@ -156,15 +156,19 @@ impl<D: Dialect> SqlRegistry<D> {
             )
             .await
             .map_err(store_error)?;
-        self.finish(id, changed, &[Invalidation::Tenant(id.clone())])
-            .await
+        let event = if active {
+            TenantEvent::Activated(id.clone())
+        } else {
+            TenantEvent::Deactivated(id.clone())
+        };
+        self.finish(id, changed, &[event]).await
     }
 
     async fn finish(
         &self,
         id: &TenantId,
         changed: u64,
-        events: &[Invalidation],
+        events: &[TenantEvent],
     ) -> Result<(), TenancyError> {
         if changed == 0 {
             return Err(TenancyError::TenantNotFound {
@@ -224,10 +228,10 @@ impl<D: Dialect> SqlRegistry<D> {
             .await
             .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
-        self.announce(&[
-            Invalidation::Tenant(id.clone()),
-            Invalidation::Domain(domain.clone()),
-        ])
+        self.announce(&[TenantEvent::DomainAdded {
+            tenant: id.clone(),
+            domain: domain.clone(),
+        }])
         .await;
         Ok(())
     }
@@ -256,11 +260,14 @@ impl<D: Dialect> SqlRegistry<D> {
             .await
             .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
-        let mut events = vec![Invalidation::Domain(domain.clone())];
-        if let Ok(owner) = TenantId::new(owner) {
-            events.push(Invalidation::Tenant(owner));
-        }
-        self.announce(&events).await;
+        let event = match TenantId::new(owner) {
+            Ok(tenant) => TenantEvent::DomainRemoved {
+                tenant,
+                domain: domain.clone(),
+            },
+            Err(_) => TenantEvent::Unknown,
+        };
+        self.announce(&[event]).await;
         Ok(true)
     }
 
@@ -314,10 +321,10 @@ impl<D: Dialect> SqlRegistry<D> {
         self.finish(
             from,
             changed,
-            &[
-                Invalidation::Tenant(from.clone()),
-                Invalidation::Tenant(to.clone()),
-            ],
+            &[TenantEvent::Renamed {
+                from: from.clone(),
+                to: to.clone(),
+            }],
         )
         .await
     }
@@ -330,7 +337,7 @@ impl<D: Dialect> SqlRegistry<D> {
             .await
             .map_err(store_error)?;
         if deleted > 0 {
-            self.announce(&[Invalidation::Tenant(id.clone())]).await;
+            self.announce(&[TenantEvent::Deleted(id.clone())]).await;
         }
         Ok(deleted > 0)
     }
