@@ -301,6 +301,15 @@ impl NewTenant {
 }
 
 /// The events a tenant creation produces: created, and each domain added.
+#[cfg_attr(
+    not(any(
+        feature = "postgres",
+        feature = "mysql",
+        feature = "sqlite",
+        feature = "testing"
+    )),
+    allow(dead_code)
+)]
 pub(crate) fn created_events(id: &TenantId, domains: &[DomainRecord]) -> Vec<TenantEvent> {
     let mut events = vec![TenantEvent::Created(id.clone())];
     events.extend(domains.iter().map(|domain| TenantEvent::DomainAdded {
@@ -308,4 +317,21 @@ pub(crate) fn created_events(id: &TenantId, domains: &[DomainRecord]) -> Vec<Ten
         domain: domain.name.clone(),
     }));
     events
+}
+
+/// The event of `domain` removed from the tenant `owner` (an id read back
+/// from the database; unknown if it does not parse, which a valid registry
+/// never stores).
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "mysql", feature = "sqlite")),
+    allow(dead_code)
+)]
+pub(crate) fn domain_removed_event(owner: String, domain: &DomainName) -> TenantEvent {
+    match TenantId::new(owner) {
+        Ok(tenant) => TenantEvent::DomainRemoved {
+            tenant,
+            domain: domain.clone(),
+        },
+        Err(_) => TenantEvent::Unknown,
+    }
 }

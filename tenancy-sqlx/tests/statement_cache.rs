@@ -348,6 +348,96 @@ async fn a_migration_elsewhere_costs_at_most_one_refused_query() {
     );
 }
 
+/// With the registry followed (the manager's gate), another process's
+/// migration reaches this one as a `Migrated` event, which forgets the
+/// schema's version: the next query prepares for the new version, and no
+/// query is refused.
+#[tokio::test]
+async fn a_migration_reported_by_the_registry_costs_no_refused_query() {
+    use tenancy_core::{CacheBuilder, HeaderResolver, TenantEvent};
+    use tenancy_sqlx::{PgRegistry, RegistryConfig};
+
+    let db = PgDb::new().await;
+    let elsewhere = support::manager(&db, 1, TenantMigrations::from_sql([V1]).unwrap()).await;
+    let (a, b) = (id("a"), id("b"));
+    for tenant in [&a, &b] {
+        elsewhere
+            .create(NewTenant::new(tenant.clone(), "t"))
+            .await
+            .unwrap();
+    }
+    // This process: its own registry instance, pool and gate.
+    let registry = PgRegistry::connect(db.pool(2).await, RegistryConfig::default())
+        .await
+        .unwrap();
+    let here = SchemaManager::new(
+        registry.clone(),
+        SchemaPool::new(db.pool(1).await),
+        TenantMigrations::from_sql([V1]).unwrap(),
+    );
+    let _gate = here.gate(
+        HeaderResolver::new("x-tenant").unwrap(),
+        CacheBuilder::new(),
+    );
+    let mut events = registry.events();
+    // The gate's listener starts in the background: rename until it reports.
+    let mut following = false;
+    for attempt in 0..100 {
+        elsewhere
+            .registry()
+            .set_name(&b, &format!("probe {attempt}"))
+            .await
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(200);
+        while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+            following |= event == TenantEvent::Updated(b.clone());
+        }
+        if following {
+            break;
+        }
+    }
+    assert!(following, "this process never heard of the other's changes");
+
+    let schemas = here.schemas().clone();
+    let run = |tenant: TenantId| {
+        let schemas = schemas.clone();
+        async move {
+            let mut tx = schemas.begin(&tenant).await.unwrap();
+            let row = sqlx::query("SELECT id, price FROM prices WHERE id = $1")
+                .bind(1)
+                .fetch_one(&mut tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(row)
+        }
+    };
+    run(a.clone()).await.unwrap();
+    run(b.clone()).await.unwrap();
+    elsewhere
+        .with_migrations(TenantMigrations::from_sql([V1, V2]).unwrap())
+        .migrate(&a)
+        .await
+        .unwrap();
+    // The event reaches the registry's receivers after the version is forgotten.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("the migration was never reported")
+            .unwrap();
+        if event == TenantEvent::Migrated(a.clone()) {
+            break;
+        }
+    }
+    let row = run(a.clone()).await.expect("no refused query");
+    assert_eq!(row.try_get::<String, _>("price").unwrap(), "42 EUR");
+    assert_eq!(
+        run(b).await.unwrap().try_get::<i32, _>("price").unwrap(),
+        42,
+        "b, still on v1, keeps its statement"
+    );
+}
+
 /// A schema without a migration history (made by hand) works: its
 /// statements are its own.
 #[tokio::test]

@@ -82,14 +82,16 @@ impl TenantEvent {
     }
 
     /// What a tenant cache must forget after this event. A migration
-    /// changes no registry data: nothing.
+    /// changes no registry row, but what a process derived from the
+    /// tenant's storage (a schema's migration version) is stale: the tenant.
     pub fn invalidations(&self) -> Vec<Invalidation> {
         match self {
             Self::Created(id)
             | Self::Updated(id)
             | Self::Activated(id)
             | Self::Deactivated(id)
-            | Self::Deleted(id) => vec![Invalidation::Tenant(id.clone())],
+            | Self::Deleted(id)
+            | Self::Migrated(id) => vec![Invalidation::Tenant(id.clone())],
             Self::Renamed { from, to } => vec![
                 Invalidation::Tenant(from.clone()),
                 Invalidation::Tenant(to.clone()),
@@ -98,7 +100,6 @@ impl TenantEvent {
                 Invalidation::Tenant(tenant.clone()),
                 Invalidation::Domain(domain.clone()),
             ],
-            Self::Migrated(_) => Vec::new(),
             Self::Unknown => vec![Invalidation::All],
         }
     }
@@ -132,7 +133,10 @@ mod tests {
             added.invalidations(),
             vec![Invalidation::Tenant(id("a")), Invalidation::Domain(domain)]
         );
-        assert!(TenantEvent::Migrated(id("a")).invalidations().is_empty());
+        assert_eq!(
+            TenantEvent::Migrated(id("a")).invalidations(),
+            vec![Invalidation::Tenant(id("a"))]
+        );
         assert_eq!(
             TenantEvent::Unknown.invalidations(),
             vec![Invalidation::All]

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use tenancy_core::{BoxError, TenancyError, TenantId};
+use tenancy_core::{BoxError, Invalidate, TenancyError, TenantId};
 
 use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
 use crate::storage::Storage;
@@ -79,6 +79,16 @@ pub trait StorageMode: Clone + Send + Sync + 'static {
     fn release<'a>(&'a self, tenant: &'a RegistryTenant) -> BoxFuture<'a, ()> {
         let _ = tenant;
         Box::pin(async {})
+    }
+
+    /// What this mode derives from tenants and must forget when they change
+    /// (in any process: the registry passes on other processes' changes
+    /// too); [`TenantManager::gate`](super::TenantManager::gate) subscribes
+    /// it to the registry. Schema mode forgets a schema's migration version
+    /// when its tenant is migrated, renamed or deleted elsewhere. `None` by
+    /// default.
+    fn invalidator(&self) -> Option<Arc<dyn Invalidate>> {
+        None
     }
 
     /// Removes `tenant`'s storage and data; succeeds when there is none.

@@ -90,6 +90,75 @@ pub trait TenantLifecycle: Send + Sync {
         })
     }
 
+    /// Runs `job` for tenant `id` as it is now: background work that
+    /// recorded a tenant id when it was queued. The tenant is looked up in
+    /// the registry (not in a cache): a tenant deleted since fails with
+    /// `TenantNotFound`, a deactivated one with `TenantInactive`, and `job`
+    /// does not run. Otherwise `job` runs inside a
+    /// [`scope`](tenancy_core::scope::scope) of the tenant, so
+    /// [`TenantAccess::open_current`](tenancy_core::TenantAccess::open_current)
+    /// opens that tenant's data and nobody else's.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "sqlite")] mod example {
+    /// use tenancy_core::{TenancyError, TenantId};
+    /// use tenancy_sqlx::database::SqliteDatabases;
+    /// use tenancy_sqlx::{DatabaseManager, TenantAccess, TenantLifecycle};
+    ///
+    /// /// A queued job: the tenant it was queued for, and what to do.
+    /// struct Job {
+    ///     tenant: TenantId,
+    ///     note: String,
+    /// }
+    ///
+    /// # async fn example(manager: DatabaseManager<SqliteDatabases>, job: Job) -> Result<(), TenancyError> {
+    /// let pools = manager.pools().clone();
+    /// let outcome = manager
+    ///     .run_for(&job.tenant, move |_tenant| async move {
+    ///         let mut conn = pools.open_current().await?;
+    ///         sqlx::query("INSERT INTO notes (body) VALUES (?)")
+    ///             .bind(job.note)
+    ///             .execute(&mut *conn)
+    ///             .await
+    ///             .map_err(TenancyError::storage)?;
+    ///         Ok(())
+    ///     })
+    ///     .await;
+    /// match outcome {
+    ///     Ok(()) => {}
+    ///     // Gone or switched off since the job was queued: drop the job.
+    ///     Err(TenancyError::TenantNotFound { .. } | TenancyError::TenantInactive { .. }) => {}
+    ///     Err(error) => return Err(error),
+    /// }
+    /// # Ok(()) }
+    /// # }
+    /// # fn main() {}
+    /// ```
+    fn run_for<'a, F, Fut, T>(
+        &'a self,
+        id: &'a TenantId,
+        job: F,
+    ) -> BoxFuture<'a, Result<T, TenancyError>>
+    where
+        Self: Sized,
+        F: FnOnce(RegistryTenant) -> Fut + Send + 'a,
+        Fut: Future<Output = Result<T, TenancyError>> + Send + 'a,
+        T: Send + 'a,
+    {
+        Box::pin(async move {
+            let tenant = self.registry().find_by_id(id).await?.ok_or_else(|| {
+                TenancyError::TenantNotFound {
+                    key: TenantKey::Id(id.clone()),
+                }
+            })?;
+            if !tenant.is_active() {
+                return Err(TenancyError::TenantInactive { id: id.clone() });
+            }
+            // The whole job, its synchronous start included, runs in the scope.
+            scope::scope(tenant.clone(), async move { job(tenant).await }).await
+        })
+    }
+
     /// Runs `job` for every active tenant, at most `concurrency` at a time,
     /// each inside a [`scope`](tenancy_core::scope::scope) of its tenant (so
     /// [`TenantAccess::open_current`](tenancy_core::TenantAccess::open_current)

@@ -26,8 +26,9 @@ where
     ///
     /// - requests are resolved with `resolver`, and their tenants looked up
     ///   in a cache built by `cache` in front of the registry;
-    /// - the registry invalidates that cache on every change of this process
-    ///   at once, and of other processes as far as it can
+    /// - the registry invalidates that cache (and what the mode derived from
+    ///   tenants, [`StorageMode::invalidator`]) on every change of this
+    ///   process at once, and of other processes as far as it can
     ///   ([`watch`](TenantRegistry::watch): `LISTEN/NOTIFY` on Postgres,
     ///   the polled change log on MySQL / MariaDB and SQLite, kept running
     ///   for as long as any middleware made from the gate serves);
@@ -60,6 +61,9 @@ where
         let registry = self.registry();
         let cache = Arc::new(cache.build(registry.clone()));
         registry.subscribe(cache.clone());
+        if let Some(invalidator) = self.storage().invalidator() {
+            registry.subscribe(invalidator);
+        }
         let gate = Gate::new(Tenancy::new(resolver, cache)).with_access(self.storage().clone());
         match registry.watch() {
             Some(watcher) => gate.keep_alive(watcher),

@@ -29,6 +29,8 @@
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod any;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+mod background;
 pub(crate) mod config;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub(crate) mod payload;
@@ -160,8 +162,8 @@ pub trait TenantRegistry: Send + Sync {
     /// use tenancy_core::TenantEvent;
     /// use tenancy_sqlx::TenantRegistry;
     ///
-    /// # async fn example(registry: tenancy_sqlx::registry::SqliteRegistry) {
-    /// let mut events = TenantRegistry::events(&registry);
+    /// # async fn example(registry: impl TenantRegistry) {
+    /// let mut events = registry.events();
     /// let _watching = registry.watch(); // other processes' changes too
     /// while let Ok(event) = events.recv().await {
     ///     if let TenantEvent::Deactivated(id) = event {

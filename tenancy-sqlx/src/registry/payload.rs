@@ -44,6 +44,7 @@ pub(crate) fn encode(origin: &str, events: &[TenantEvent]) -> String {
 
 /// The payload of `origin`'s removal of `domain` without the tenant id,
 /// which Postgres appends (the owner of the row it deleted).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn domain_removed_prefix(origin: &str, domain: &DomainName) -> String {
     format!("{origin} domain-removed:{domain}:")
 }

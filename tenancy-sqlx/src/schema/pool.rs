@@ -236,6 +236,11 @@ impl SchemaPool {
         self.config.versions.forget(schema);
     }
 
+    /// Forgets every schema's migration version (changes may have been missed).
+    pub(crate) fn forget_all_versions(&self) {
+        self.config.versions.forget_all();
+    }
+
     /// The underlying pool (unscoped).
     pub fn pool(&self) -> &PgPool {
         self.connections.pool()

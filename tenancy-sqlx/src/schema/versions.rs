@@ -117,6 +117,11 @@ impl Versions {
         self.0.tags.remove(schema);
     }
 
+    /// Forgets every schema (changes may have been missed).
+    pub(crate) fn forget_all(&self) {
+        self.0.tags.clear();
+    }
+
     fn remember(&self, schema: &SchemaName, tag: Arc<str>, ttl: Duration) {
         let until = Instant::now() + ttl;
         self.0.tags.insert(schema.clone(), Entry { tag, until });

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tenancy_core::{DomainName, TenancyError, TenantId};
+use tenancy_core::{DomainName, TenancyError, TenantId, scope};
 
 use super::Guard;
 use crate::lifecycle::{StorageMode, TenantLifecycle, TenantManager};
@@ -57,6 +57,7 @@ macro_rules! lifecycle_suite {
             migrate_all_reports_every_tenant,
             create_if_missing_creates_once,
             for_each_tenant_visits_the_active_tenants_in_order,
+            run_for_looks_its_tenant_up_each_time,
         );
     };
     (@cases #[$test:meta] $harness:ty; $($case:ident,)*) => {
@@ -319,6 +320,66 @@ pub mod cases {
         assert!(!created);
         assert_eq!(second.name(), "Acme", "an existing tenant is not changed");
         assert_eq!(second.storage(), first.storage());
+    }
+
+    /// `run_for` runs a job in its tenant's scope while the tenant is
+    /// served, and refuses it (the job not run) once the tenant is
+    /// deactivated or deleted; a tenant created again under the id is a
+    /// new tenant with new storage.
+    pub async fn run_for_looks_its_tenant_up_each_time<H: LifecycleHarness>() {
+        let (manager, _guard) = H::manager().await;
+        manager
+            .create(NewTenant::new(id("acme"), "Acme"))
+            .await
+            .unwrap();
+        let manager = &manager;
+        // The job reports the tenant it was given and the scope it ran in;
+        // a row is then added to that tenant's data.
+        let run = |tenant: &'static str| {
+            let ran = Arc::new(AtomicUsize::new(0));
+            let counter = ran.clone();
+            async move {
+                let result = manager
+                    .run_for(&id(tenant), move |tenant| async move {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        Ok((tenant, scope::current_id()))
+                    })
+                    .await;
+                let rows = match &result {
+                    Ok((tenant, scoped)) => {
+                        assert_eq!(scoped.as_ref(), Some(tenant.id()), "ran in its scope");
+                        Ok(H::touch(manager, tenant).await)
+                    }
+                    Err(error) => Err(error.kind()),
+                };
+                (rows, ran.load(Ordering::SeqCst))
+            }
+        };
+        assert_eq!(run("acme").await, (Ok(1), 1));
+        assert_eq!(run("acme").await, (Ok(2), 1), "the same tenant's data");
+
+        manager.deactivate(&id("acme")).await.unwrap();
+        assert_eq!(
+            run("acme").await,
+            (Err("TenantInactive"), 0),
+            "refused, the job not run"
+        );
+        manager.activate(&id("acme")).await.unwrap();
+        assert!(manager.delete(&id("acme")).await.unwrap());
+        assert_eq!(
+            run("acme").await,
+            (Err("TenantNotFound"), 0),
+            "refused, the job not run"
+        );
+        manager
+            .create(NewTenant::new(id("acme"), "Acme again"))
+            .await
+            .unwrap();
+        assert_eq!(
+            run("acme").await,
+            (Ok(1), 1),
+            "new storage: the deleted tenant's rows are gone"
+        );
     }
 
     /// `for_each_tenant` runs its job once for every active tenant, none

@@ -9,9 +9,9 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use tenancy_core::TenantEvent;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::PgRegistry;
+use crate::registry::background::Background;
 use crate::registry::payload;
 
 /// How often an idle listener checks that its connection is alive.
@@ -42,53 +42,36 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// ```
 #[must_use = "the listener stops when dropped"]
 pub struct NotifyListener {
-    task: Option<JoinHandle<()>>,
-    connections: watch::Receiver<u64>,
+    task: Background,
 }
 
 impl NotifyListener {
     pub(crate) fn spawn(registry: PgRegistry) -> Self {
-        let (sender, connections) = watch::channel(0);
-        let task = tokio::spawn(run(registry, sender));
         Self {
-            task: Some(task),
-            connections,
+            task: Background::spawn(|connections| run(registry, connections)),
         }
     }
 
     /// How many times a `LISTEN` has been established (1 after the first
     /// connection; each reconnection adds one).
     pub fn connections(&self) -> u64 {
-        *self.connections.borrow()
+        self.task.count()
     }
 
     /// Waits until at least `count` `LISTEN`s have been established (returns
     /// early if the task ended).
     pub async fn wait_listening(&self, count: u64) {
-        let mut connections = self.connections.clone();
-        let _ended = connections
-            .wait_for(|established| *established >= count)
-            .await;
+        self.task.wait_for(count).await;
     }
 
     /// Whether the task has ended.
     pub fn is_finished(&self) -> bool {
-        self.task.as_ref().is_none_or(JoinHandle::is_finished)
+        self.task.is_finished()
     }
 
-    /// Stops listening.
-    pub fn stop(mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for NotifyListener {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    /// Stops listening (as dropping it does).
+    pub fn stop(self) {
+        drop(self.task);
     }
 }
 

@@ -30,7 +30,7 @@ use crate::registry::config::TableDefaults;
 use crate::registry::payload;
 use crate::registry::subscribers::Subscribers;
 use crate::storage::Storage;
-use crate::tenant::{NewTenant, RegistryTenant};
+use crate::tenant::{NewTenant, RegistryTenant, domain_removed_event};
 
 /// The tenant registry: tenants (id, name, active flag, storage location,
 /// timestamps) and their domains, in Postgres tables of its own schema.
@@ -331,13 +331,7 @@ impl PgRegistry {
             return Ok(false);
         };
         let owner: String = row.try_get(0).map_err(TenancyError::storage)?;
-        let event = match TenantId::new(owner) {
-            Ok(tenant) => TenantEvent::DomainRemoved {
-                tenant,
-                domain: domain.clone(),
-            },
-            Err(_) => TenantEvent::Unknown,
-        };
+        let event = domain_removed_event(owner, domain);
         self.publish(&[event]).await;
         Ok(true)
     }

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use tenancy_core::TenantEvent;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::SqlRegistry;
 use super::dialect::{Dialect, Value, arguments};
 use super::rows::now_micros;
 use super::statements::CHANGES_PER_POLL;
+use crate::registry::background::Background;
 use crate::registry::payload;
 
 /// How long a missing sequence number is looked for again: a row whose
@@ -107,7 +107,7 @@ impl<D: Dialect> SqlRegistry<D> {
 /// registry's pool is closed.
 ///
 /// ```no_run
-/// # async fn example(registry: tenancy_sqlx::registry::SqliteRegistry) {
+/// # async fn example<D: tenancy_sqlx::registry::Dialect>(registry: tenancy_sqlx::registry::SqlRegistry<D>) {
 /// let poller = registry.poll_changes();
 /// poller.wait_polls(1).await; // the first read of the log is done
 /// assert!(poller.polls() >= 1);
@@ -115,50 +115,35 @@ impl<D: Dialect> SqlRegistry<D> {
 /// ```
 #[must_use = "the poller stops when dropped"]
 pub struct ChangePoller {
-    task: Option<JoinHandle<()>>,
-    polls: watch::Receiver<u64>,
+    task: Background,
 }
 
 impl ChangePoller {
     pub(super) fn spawn<D: Dialect>(registry: SqlRegistry<D>) -> Self {
-        let (sender, polls) = watch::channel(0);
-        let task = tokio::spawn(run(registry, sender));
         Self {
-            task: Some(task),
-            polls,
+            task: Background::spawn(|polls| run(registry, polls)),
         }
     }
 
     /// How many times the change log has been read successfully.
     pub fn polls(&self) -> u64 {
-        *self.polls.borrow()
+        self.task.count()
     }
 
     /// Waits until the change log has been read at least `count` times
     /// (returns early if the task ended).
     pub async fn wait_polls(&self, count: u64) {
-        let mut polls = self.polls.clone();
-        let _ended = polls.wait_for(|done| *done >= count).await;
+        self.task.wait_for(count).await;
     }
 
     /// Whether the task has ended.
     pub fn is_finished(&self) -> bool {
-        self.task.as_ref().is_none_or(JoinHandle::is_finished)
+        self.task.is_finished()
     }
 
-    /// Stops polling.
-    pub fn stop(mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for ChangePoller {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    /// Stops polling (as dropping it does).
+    pub fn stop(self) {
+        drop(self.task);
     }
 }
 

@@ -9,7 +9,7 @@ use super::dialect::{Dialect, Value, arguments};
 use super::rows::{from_micros, now_micros};
 use crate::error::{is_unique_violation, store_error};
 use crate::storage::Storage;
-use crate::tenant::{NewTenant, RegistryTenant, created_events};
+use crate::tenant::{NewTenant, RegistryTenant, created_events, domain_removed_event};
 
 impl<D: Dialect> SqlRegistry<D> {
     /// Registers a tenant whose data lives in `storage` (registry only; a
@@ -260,13 +260,7 @@ impl<D: Dialect> SqlRegistry<D> {
             .await
             .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
-        let event = match TenantId::new(owner) {
-            Ok(tenant) => TenantEvent::DomainRemoved {
-                tenant,
-                domain: domain.clone(),
-            },
-            Err(_) => TenantEvent::Unknown,
-        };
+        let event = domain_removed_event(owner, domain);
         self.announce(&[event]).await;
         Ok(true)
     }

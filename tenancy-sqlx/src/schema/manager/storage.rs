@@ -2,7 +2,9 @@
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use tenancy_core::{TenancyError, TenantId};
+use std::sync::Arc;
+
+use tenancy_core::{Invalidate, Invalidation, TenancyError, TenantId};
 
 use crate::lifecycle::{Seed, StorageMode};
 use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
@@ -13,6 +15,13 @@ use crate::tenant::{NewTenant, RegistryTenant};
 
 impl StorageMode for SchemaPool {
     type Seeding = TenantTransaction<'static>;
+
+    /// Forgets a schema's migration version when its tenant changes in any
+    /// process (migrated, renamed, deleted), so that another process's
+    /// migration costs no refused statement here.
+    fn invalidator(&self) -> Option<Arc<dyn Invalidate>> {
+        Some(Arc::new(KnownVersions(self.clone())))
+    }
 
     fn allocate<'a>(&'a self, new: &'a NewTenant) -> BoxFuture<'a, Result<Storage, TenancyError>> {
         let storage = self.allocate_schema(new);
@@ -55,5 +64,23 @@ impl StorageMode for SchemaPool {
         options: MigrateOptions,
     ) -> BoxFuture<'a, Result<MigrationReport, TenancyError>> {
         async move { Ok(self.migrate_schemas(tenants, migrations, options).await) }.boxed()
+    }
+}
+
+/// The migration versions a [`SchemaPool`] knows, as a registry subscriber.
+struct KnownVersions(SchemaPool);
+
+impl Invalidate for KnownVersions {
+    fn invalidate<'a>(&'a self, event: &'a Invalidation) -> BoxFuture<'a, ()> {
+        match event {
+            Invalidation::Tenant(id) => {
+                if let Ok(schema) = self.0.schema_naming().schema_for(id) {
+                    self.0.forget_version(&schema);
+                }
+            }
+            Invalidation::Domain(_) => {}
+            _ => self.0.forget_all_versions(),
+        }
+        Box::pin(async {})
     }
 }
