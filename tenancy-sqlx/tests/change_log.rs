@@ -200,6 +200,40 @@ macro_rules! backends {
                 assert!(Registry::new(registry.pool().clone(), same).is_err(), "a table named twice is refused");
             }
 
+            /// A mutation and its change log row commit together: when the
+            /// row cannot be written, the mutation fails and changes nothing.
+            #[tokio::test]
+            async fn a_change_that_cannot_be_logged_is_not_made() {
+                let (registry, _guard): (Registry, _) = $fixture(config()).await;
+                registry
+                    .create_with_storage(NewTenant::new(id("acme"), "Acme"), storage("acme"))
+                    .await
+                    .unwrap();
+                exec(&registry, "DROP TABLE tenancy_changes").await;
+                assert!(registry.deactivate(&id("acme")).await.is_err());
+                assert!(registry.delete(&id("acme")).await.is_err());
+                let acme = registry.find_by_id(&id("acme")).await.unwrap().unwrap();
+                assert!(acme.is_active(), "the deactivation was rolled back");
+                // Connecting again makes the log (the history says it exists).
+                let again = Registry::connect(registry.pool().clone(), config()).await.unwrap();
+                again.deactivate(&id("acme")).await.unwrap();
+                assert_eq!(count(&registry, "SELECT COUNT(*) FROM tenancy_changes").await, 1);
+            }
+
+            /// A change log named after the log was first made is made when
+            /// the registry connects.
+            #[tokio::test]
+            async fn a_change_log_renamed_later_is_made() {
+                let (registry, _guard): (Registry, _) = $fixture(config()).await;
+                let renamed = config().changes_table(Ident::new("later_changes").unwrap());
+                let later = Registry::connect(registry.pool().clone(), renamed).await.unwrap();
+                later
+                    .create_with_storage(NewTenant::new(id("acme"), "Acme"), storage("acme"))
+                    .await
+                    .unwrap();
+                assert_eq!(count(&registry, "SELECT COUNT(*) FROM later_changes").await, 1);
+            }
+
             /// A registry made before the change log existed (its history
             /// holds migration 1 only) gains the log when it connects.
             #[tokio::test]

@@ -164,7 +164,8 @@ pub trait TenantRegistry: Send + Sync {
     ///
     /// # async fn example(registry: impl TenantRegistry) {
     /// let mut events = registry.events();
-    /// let _watching = registry.watch(); // other processes' changes too
+    /// // Other processes' changes too (unless a gate already watches it).
+    /// let _watching = registry.watch();
     /// while let Ok(event) = events.recv().await {
     ///     if let TenantEvent::Deactivated(id) = event {
     ///         println!("stopping the background jobs of {id}");
@@ -184,7 +185,9 @@ pub trait TenantRegistry: Send + Sync {
     /// (Postgres: a `LISTEN` connection feeding the subscribed caches; MySQL /
     /// MariaDB and SQLite: a [`ChangePoller`]), and returns what keeps it
     /// running: drop it to stop. `None` (the default, for a registry of your
-    /// own): other processes' changes show when cache entries expire.
+    /// own): other processes' changes show when cache entries expire. Keep
+    /// one per registry instance ([`TenantManager::gate`](crate::TenantManager::gate)
+    /// starts one): each passes every change on, so two would pass it twice.
     fn watch(&self) -> Option<Box<dyn Any + Send + Sync>> {
         None
     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tenancy_core::{CacheBuilder, CachedStore, Gate, Resolver, Tenancy, TenancyError};
 
 use super::{SchemaManager, SchemaPool};
+use crate::lifecycle::StorageMode;
 use crate::migrate::TenantMigrations;
 use crate::postgres::PgConnections;
 use crate::registry::{NotifyListener, PgRegistry, RegistryConfig};
@@ -151,6 +152,10 @@ impl SchemaTenancyBuilder {
         let listener = Arc::new(registry.listen());
         let schemas =
             SchemaPool::for_registry(&registry).version_table(self.migrations.history().clone());
+        // The schemas' migration versions follow every process's migrations.
+        if let Some(invalidator) = schemas.invalidator() {
+            registry.subscribe(invalidator);
+        }
         let manager = SchemaManager::new(registry, schemas, self.migrations);
         let gate = Gate::new(Tenancy::new(self.resolver, cache))
             .with_access(manager.schemas().clone())

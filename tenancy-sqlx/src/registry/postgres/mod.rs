@@ -148,6 +148,14 @@ impl PgRegistry {
     /// Reports `events` to this instance's subscribers and, by `NOTIFY`, to
     /// other processes'; see [`TenantRegistry::record`].
     pub async fn record(&self, events: &[TenantEvent]) -> Result<(), TenancyError> {
+        let notified = self.notify(events).await;
+        // This process hears of them even when the notification failed.
+        self.publish(events).await;
+        notified
+    }
+
+    /// Sends `events` to other processes (`NOTIFY`).
+    async fn notify(&self, events: &[TenantEvent]) -> Result<(), TenancyError> {
         let mut unit = self.unit().await?;
         sqlx::query("SELECT pg_notify($1, $2)::text")
             .persistent(false)
@@ -156,9 +164,7 @@ impl PgRegistry {
             .execute(&mut *unit)
             .await
             .map_err(store_error)?;
-        unit.finish().await.map_err(store_error)?;
-        self.publish(events).await;
-        Ok(())
+        unit.finish().await.map_err(store_error)
     }
 
     /// Starts listening for changes made by other processes (see [`NotifyListener`]).

@@ -12,7 +12,7 @@ use tenancy_core::TenantEvent;
 use tokio::sync::watch;
 
 use super::SqlRegistry;
-use super::dialect::{Dialect, Value, arguments};
+use super::dialect::{ChangeRow, Dialect, Value, arguments};
 use super::rows::now_micros;
 use super::statements::CHANGES_PER_POLL;
 use crate::registry::background::Background;
@@ -22,74 +22,99 @@ use crate::registry::payload;
 /// insert got its number before another's but committed after it (MySQL
 /// hands out auto-increment values before commit) shows up late.
 const GAP_WAIT: Duration = Duration::from_secs(5);
-/// The most missing sequence numbers followed at once; beyond, the oldest
-/// are given up (their rows, if any, are at worst seen by the TTL).
+/// The most missing sequence numbers followed at once; beyond, newer ones
+/// are not followed (their rows, if any, are at worst seen by the TTL).
 const MAX_GAPS: usize = 1_000;
 /// How often a poller deletes rows older than the retention.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 impl<D: Dialect> SqlRegistry<D> {
-    /// Tells this process's subscribers about `events`, and other processes
-    /// through a change log row. The mutation is already committed: if the
-    /// row cannot be written, the failure is logged and other processes see
-    /// the change when their cache entries expire.
-    pub(crate) async fn announce(&self, events: &[TenantEvent]) {
-        if let Err(error) = self.record_change(events).await {
-            tracing::warn!(
-                %error,
-                "tenancy registry: the change could not be written to the change log; \
-                 other processes see it when their cache entries expire"
-            );
-        }
-        self.publish(events).await;
-    }
-
-    /// Appends `events` to the change log, as one row.
-    pub(crate) async fn record_change(&self, events: &[TenantEvent]) -> Result<(), sqlx::Error> {
+    /// Appends `events` to the change log, as one row, on `conn` (the
+    /// mutation's own transaction: the row commits with the change, or
+    /// neither does).
+    pub(crate) async fn record_change_on(
+        &self,
+        conn: &mut D::Connection,
+        events: &[TenantEvent],
+    ) -> Result<(), sqlx::Error> {
         let encoded = payload::encode(&self.inner.origin, events);
         // The origin is its own column: the payload column holds the events.
         let events_only = encoded
             .split_once(' ')
             .map_or("*", |(_origin, events)| events);
-        self.execute(
-            &self.inner.sql.record_change,
-            &[
-                Value::Str(self.inner.tables.tenants.as_str()),
-                Value::Str(&self.inner.origin),
-                Value::Str(events_only),
-                Value::Int(now_micros()),
-            ],
-        )
-        .await
-        .map(|_rows| ())
+        let args = arguments::<D>(&[
+            Value::Str(self.inner.tables.tenants.as_str()),
+            Value::Str(&self.inner.origin),
+            Value::Str(events_only),
+            Value::Int(now_micros()),
+        ])?;
+        D::execute(conn, self.inner.sql.record_change.clone(), args).await?;
+        Ok(())
+    }
+
+    /// Appends `events` to the change log on a pooled connection.
+    pub(crate) async fn record_change(&self, events: &[TenantEvent]) -> Result<(), sqlx::Error> {
+        let mut conn = self.inner.pool.acquire().await?;
+        self.record_change_on(&mut conn, events).await
+    }
+
+    /// Runs the single-statement mutation `sql` in a write transaction
+    /// together with its change log row (when it changed a row), then tells
+    /// this process's subscribers; returns how many rows it changed.
+    pub(crate) async fn write_logged(
+        &self,
+        sql: &sqlx::SqlStr,
+        values: &[Value<'_>],
+        events: &[TenantEvent],
+    ) -> Result<u64, sqlx::Error> {
+        let mut tx = D::begin(&self.inner.pool, true).await?;
+        let args = arguments::<D>(values)?;
+        let done = D::execute(&mut tx, sql.clone(), args).await?;
+        let changed = D::rows_affected(&done);
+        if changed > 0 {
+            self.record_change_on(&mut tx, events).await?;
+        }
+        tx.commit().await?;
+        if changed > 0 {
+            self.publish(events).await;
+        }
+        Ok(changed)
     }
 
     /// The highest sequence number in the change log (0 when empty).
     async fn last_change(&self) -> Result<i64, sqlx::Error> {
-        let args = arguments::<D>(&[Value::Str(self.inner.tables.tenants.as_str())])?;
         let mut conn = self.inner.pool.acquire().await?;
-        let row = D::fetch_optional(&mut conn, self.inner.sql.last_change.clone(), args).await?;
+        let row = D::fetch_optional(
+            &mut conn,
+            self.inner.sql.last_change.clone(),
+            D::Arguments::default(),
+        )
+        .await?;
         row.as_ref().map_or(Ok(0), D::integer)
     }
 
-    /// The change log rows after `after`: sequence number, origin, events.
-    async fn changes_since(&self, after: i64) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
-        let args = arguments::<D>(&[
-            Value::Str(self.inner.tables.tenants.as_str()),
-            Value::Int(after),
-        ])?;
+    /// The change log rows after `after`, every registry's (the log may be
+    /// shared: another registry's rows are not gaps in this one's).
+    async fn changes_since(&self, after: i64) -> Result<Vec<ChangeRow>, sqlx::Error> {
+        let args = arguments::<D>(&[Value::Int(after)])?;
         let mut conn = self.inner.pool.acquire().await?;
         let rows = D::fetch_all(&mut conn, self.inner.sql.changes_since.clone(), args).await?;
         rows.iter().map(D::change_row).collect()
     }
 
-    /// Deletes the change log rows older than the retention.
+    /// Deletes this registry's change log rows older than the retention.
     async fn prune_changes(&self) -> Result<u64, sqlx::Error> {
         let retention =
             i64::try_from(self.inner.config.retention().as_micros()).unwrap_or(i64::MAX);
         let before = now_micros().saturating_sub(retention);
-        self.execute(&self.inner.sql.prune_changes, &[Value::Int(before)])
-            .await
+        self.execute(
+            &self.inner.sql.prune_changes,
+            &[
+                Value::Str(self.inner.tables.tenants.as_str()),
+                Value::Int(before),
+            ],
+        )
+        .await
     }
 }
 
@@ -174,11 +199,11 @@ impl Cursor {
             .map_or(self.last, |oldest| oldest.saturating_sub(1).min(self.last))
     }
 
-    /// Takes in the rows of one read (in order); returns those not seen
-    /// before: rows past `last`, and rows filling a gap.
-    fn advance(&mut self, rows: Vec<(i64, String, String)>, now: Instant) -> Vec<(String, String)> {
+    /// Takes in the rows of one read (in sequence order); returns those not
+    /// seen before: rows past `last`, and rows filling a gap.
+    fn advance<T>(&mut self, rows: Vec<(i64, T)>, now: Instant) -> Vec<T> {
         let mut fresh = Vec::new();
-        for (seq, origin, events) in rows {
+        for (seq, row) in rows {
             if seq <= self.last {
                 if self.gaps.remove(&seq).is_none() {
                     continue;
@@ -192,7 +217,7 @@ impl Cursor {
                 }
                 self.last = seq;
             }
-            fresh.push((origin, events));
+            fresh.push(row);
         }
         self.gaps
             .retain(|_, missed| now.duration_since(*missed) < GAP_WAIT);
@@ -262,9 +287,14 @@ async fn read_all<D: Dialect>(
             }
         };
         let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= CHANGES_PER_POLL;
-        after = rows.last().map_or(after, |(seq, _, _)| *seq);
-        for (origin, events) in cursor.advance(rows, now) {
-            if origin != registry.inner.origin {
+        after = rows.last().map_or(after, |(seq, ..)| *seq);
+        let rows = rows
+            .into_iter()
+            .map(|(seq, owner, origin, events)| (seq, (owner, origin, events)))
+            .collect();
+        for (owner, origin, events) in cursor.advance(rows, now) {
+            let ours = owner == registry.inner.tables.tenants.as_str();
+            if ours && origin != registry.inner.origin {
                 let (_origin, events) = payload::decode(&format!("{origin} {events}"));
                 registry.publish(&events).await;
             }
@@ -279,8 +309,8 @@ async fn read_all<D: Dialect>(
 mod tests {
     use super::*;
 
-    fn row(seq: i64) -> (i64, String, String) {
-        (seq, "o".to_owned(), format!("updated:t{seq}"))
+    fn row(seq: i64) -> (i64, String) {
+        (seq, format!("updated:t{seq}"))
     }
 
     #[test]
@@ -301,7 +331,7 @@ mod tests {
         // 2 is missing: the next read starts before it.
         assert_eq!(cursor.read_after(), 1);
         let fresh = cursor.advance(vec![row(2), row(3)], now);
-        assert_eq!(fresh, vec![("o".to_owned(), "updated:t2".to_owned())]);
+        assert_eq!(fresh, vec!["updated:t2".to_owned()]);
         assert_eq!(cursor.read_after(), 3);
         // Seen again (a later read overlapping it): skipped.
         assert!(cursor.advance(vec![row(2)], now).is_empty());
@@ -314,7 +344,11 @@ mod tests {
         let _fresh = cursor.advance(vec![row(1), row(5)], now);
         assert_eq!(cursor.read_after(), 1);
         let later = now + GAP_WAIT + Duration::from_millis(1);
-        assert!(cursor.advance(Vec::new(), later).is_empty());
+        assert!(
+            cursor
+                .advance(Vec::<(i64, String)>::new(), later)
+                .is_empty()
+        );
         assert_eq!(cursor.read_after(), 5);
     }
 

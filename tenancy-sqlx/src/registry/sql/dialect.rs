@@ -87,8 +87,9 @@ pub(crate) mod sealed {
         /// Decodes the first column of a row as an integer.
         fn integer(row: &Self::Row) -> Result<i64, sqlx::Error>;
 
-        /// Decodes one change log row: sequence number, origin, payload.
-        fn change_row(row: &Self::Row) -> Result<(i64, String, String), sqlx::Error>;
+        /// Decodes one change log row: sequence number, registry, origin,
+        /// payload.
+        fn change_row(row: &Self::Row) -> Result<ChangeRow, sqlx::Error>;
 
         /// Creates or upgrades the registry tables (idempotent; concurrent
         /// runs wait for each other).
@@ -98,6 +99,10 @@ pub(crate) mod sealed {
         ) -> BoxFuture<'a, Result<(), TenancyError>>;
     }
 }
+
+/// One change log row: sequence number, registry (its tenants table),
+/// origin, payload.
+pub(crate) type ChangeRow = (i64, String, String, String);
 
 /// The tables of a registry, validated.
 pub(crate) struct RegistryTables {
@@ -219,7 +224,7 @@ macro_rules! plumbing {
 
         fn change_row(
             row: &<$db as sqlx::Database>::Row,
-        ) -> Result<(i64, String, String), sqlx::Error> {
+        ) -> Result<$crate::registry::sql::dialect::ChangeRow, sqlx::Error> {
             sqlx::FromRow::from_row(row)
         }
     };

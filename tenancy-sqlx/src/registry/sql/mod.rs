@@ -195,9 +195,10 @@ impl<D: Dialect> SqlRegistry<D> {
     /// Reports `events` to this instance's subscribers and, through the
     /// change log, to other processes'; see [`TenantRegistry::record`].
     pub async fn record(&self, events: &[TenantEvent]) -> Result<(), TenancyError> {
-        self.record_change(events).await.map_err(store_error)?;
+        // This process hears of them even when the log cannot be written.
+        let recorded = self.record_change(events).await;
         self.publish(events).await;
-        Ok(())
+        recorded.map_err(store_error)
     }
 
     /// Starts reading the change log in the background: other processes'

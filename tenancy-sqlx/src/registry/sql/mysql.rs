@@ -63,6 +63,9 @@ const MIGRATIONS: &[(i32, &str, &[&str])] = &[
     ),
 ];
 
+/// The migration that makes the change log.
+const CHANGE_LOG: i32 = 2;
+
 /// The history of the registry tables, one row per registry (named by its
 /// tenants table) and migration, so several registries can share a database.
 const HISTORY: &str = "_tenancy_registry_migrations";
@@ -151,6 +154,17 @@ async fn migrate(pool: &Pool<MySql>, tables: &RegistryTables) -> Result<(), Tena
             .bind(now_micros())
             .execute(&mut *conn)
             .await?;
+        }
+        // The history is kept per tenants table: a change log named after
+        // the log was first made is made here (its statements are idempotent).
+        for (version, _, statements) in MIGRATIONS {
+            if *version == CHANGE_LOG && applied.contains(version) {
+                for statement in *statements {
+                    sqlx::raw_sql(AssertSqlSafe(render(statement)))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
         }
         Ok::<(), sqlx::Error>(())
     }

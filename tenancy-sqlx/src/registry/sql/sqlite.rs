@@ -61,6 +61,9 @@ CREATE INDEX IF NOT EXISTS "{c}_created_idx" ON {C} (created_us);
     ),
 ];
 
+/// The migration that makes the change log.
+const CHANGE_LOG: i32 = 2;
+
 /// The history of the registry tables, one row per registry (named by its
 /// tenants table) and migration, so several registries can share a database.
 const HISTORY: &str = "_tenancy_registry_migrations";
@@ -141,6 +144,16 @@ async fn migrate(pool: &Pool<Sqlite>, tables: &RegistryTables) -> Result<(), Ten
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
+    }
+    // The history is kept per tenants table: a change log named after the
+    // log was first made is made here (its statements are idempotent).
+    for (version, _, template) in MIGRATIONS {
+        if *version == CHANGE_LOG && applied.contains(version) {
+            sqlx::raw_sql(AssertSqlSafe(render(template)))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
     }
     tx.commit().await.map_err(store_error)
 }

@@ -93,13 +93,13 @@ impl Sql {
                 "INSERT INTO {c} (registry, origin, payload, created_us) VALUES (?, ?, ?, ?)"
             )),
             changes_since: sql(format!(
-                "SELECT seq, origin, payload FROM {c} WHERE registry = ? AND seq > ? \
+                "SELECT seq, registry, origin, payload FROM {c} WHERE seq > ? \
                  ORDER BY seq LIMIT {CHANGES_PER_POLL}"
             )),
-            last_change: sql(format!(
-                "SELECT COALESCE(MAX(seq), 0) FROM {c} WHERE registry = ?"
+            last_change: sql(format!("SELECT COALESCE(MAX(seq), 0) FROM {c}")),
+            prune_changes: sql(format!(
+                "DELETE FROM {c} WHERE registry = ? AND created_us < ?"
             )),
-            prune_changes: sql(format!("DELETE FROM {c} WHERE created_us < ?")),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The mutations of a [`SqlRegistry`]: create, rename, (de)activate,
-//! domains and delete, each invalidating the subscribed caches and writing
-//! a change log row for other processes once it is committed.
+//! domains and delete, each writing a change log row for other processes in
+//! its own transaction, and invalidating the subscribed caches once it is
+//! committed.
 
 use tenancy_core::{DomainName, TenancyError, TenantEvent, TenantId, TenantKey};
 
@@ -34,8 +35,12 @@ impl<D: Dialect> SqlRegistry<D> {
             drop(tx);
             return Err(self.insert_conflict(error, &new, &storage).await);
         }
+        let events = created_events(&new.id, &new.domains);
+        self.record_change_on(&mut tx, &events)
+            .await
+            .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
-        self.announce(&created_events(&new.id, &new.domains)).await;
+        self.publish(&events).await;
         let created = from_micros(now);
         Ok(RegistryTenant::builder(new.id, new.name, storage)
             .active(new.active)
@@ -117,18 +122,18 @@ impl<D: Dialect> SqlRegistry<D> {
     /// Changes a tenant's display name.
     pub async fn set_name(&self, id: &TenantId, name: &str) -> Result<(), TenancyError> {
         let changed = self
-            .execute(
+            .write_logged(
                 &self.inner.sql.set_name,
                 &[
                     Value::Str(name),
                     Value::Int(now_micros()),
                     Value::Str(id.as_str()),
                 ],
+                &[TenantEvent::Updated(id.clone())],
             )
             .await
             .map_err(store_error)?;
-        self.finish(id, changed, &[TenantEvent::Updated(id.clone())])
-            .await
+        found(id, changed)
     }
 
     /// Activates a tenant: requests are served for it again.
@@ -145,38 +150,24 @@ impl<D: Dialect> SqlRegistry<D> {
     }
 
     async fn set_active(&self, id: &TenantId, active: bool) -> Result<(), TenancyError> {
+        let event = if active {
+            TenantEvent::Activated(id.clone())
+        } else {
+            TenantEvent::Deactivated(id.clone())
+        };
         let changed = self
-            .execute(
+            .write_logged(
                 &self.inner.sql.set_active,
                 &[
                     Value::Bool(active),
                     Value::Int(now_micros()),
                     Value::Str(id.as_str()),
                 ],
+                &[event],
             )
             .await
             .map_err(store_error)?;
-        let event = if active {
-            TenantEvent::Activated(id.clone())
-        } else {
-            TenantEvent::Deactivated(id.clone())
-        };
-        self.finish(id, changed, &[event]).await
-    }
-
-    async fn finish(
-        &self,
-        id: &TenantId,
-        changed: u64,
-        events: &[TenantEvent],
-    ) -> Result<(), TenancyError> {
-        if changed == 0 {
-            return Err(TenancyError::TenantNotFound {
-                key: TenantKey::Id(id.clone()),
-            });
-        }
-        self.announce(events).await;
-        Ok(())
+        found(id, changed)
     }
 
     /// Adds a domain to a tenant; a new primary domain demotes the old one.
@@ -227,12 +218,15 @@ impl<D: Dialect> SqlRegistry<D> {
         D::execute(&mut tx, sql.touch.clone(), args)
             .await
             .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)?;
-        self.announce(&[TenantEvent::DomainAdded {
+        let events = [TenantEvent::DomainAdded {
             tenant: id.clone(),
             domain: domain.clone(),
-        }])
-        .await;
+        }];
+        self.record_change_on(&mut tx, &events)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        self.publish(&events).await;
         Ok(())
     }
 
@@ -259,9 +253,12 @@ impl<D: Dialect> SqlRegistry<D> {
         D::execute(&mut tx, sql.touch.clone(), args)
             .await
             .map_err(store_error)?;
+        let events = [domain_removed_event(owner, domain)];
+        self.record_change_on(&mut tx, &events)
+            .await
+            .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
-        let event = domain_removed_event(owner, domain);
-        self.announce(&[event]).await;
+        self.publish(&events).await;
         Ok(true)
     }
 
@@ -280,9 +277,13 @@ impl<D: Dialect> SqlRegistry<D> {
     ) -> Result<(), TenancyError> {
         let now = now_micros();
         let sql = &self.inner.sql;
+        let events = [TenantEvent::Renamed {
+            from: from.clone(),
+            to: to.clone(),
+        }];
         let renamed = match storage {
             Some(storage) => {
-                self.execute(
+                self.write_logged(
                     &sql.rename_with_storage,
                     &[
                         Value::Str(to.as_str()),
@@ -290,17 +291,19 @@ impl<D: Dialect> SqlRegistry<D> {
                         Value::Int(now),
                         Value::Str(from.as_str()),
                     ],
+                    &events,
                 )
                 .await
             }
             None => {
-                self.execute(
+                self.write_logged(
                     &sql.rename,
                     &[
                         Value::Str(to.as_str()),
                         Value::Int(now),
                         Value::Str(from.as_str()),
                     ],
+                    &events,
                 )
                 .await
             }
@@ -312,27 +315,30 @@ impl<D: Dialect> SqlRegistry<D> {
             }
             Err(error) => return Err(store_error(error)),
         };
-        self.finish(
-            from,
-            changed,
-            &[TenantEvent::Renamed {
-                from: from.clone(),
-                to: to.clone(),
-            }],
-        )
-        .await
+        found(from, changed)
     }
 
     /// Deletes a tenant and its domains from the registry; returns whether
     /// it existed. Its storage is left alone.
     pub async fn delete(&self, id: &TenantId) -> Result<bool, TenancyError> {
         let deleted = self
-            .execute(&self.inner.sql.delete, &[Value::Str(id.as_str())])
+            .write_logged(
+                &self.inner.sql.delete,
+                &[Value::Str(id.as_str())],
+                &[TenantEvent::Deleted(id.clone())],
+            )
             .await
             .map_err(store_error)?;
-        if deleted > 0 {
-            self.announce(&[TenantEvent::Deleted(id.clone())]).await;
-        }
         Ok(deleted > 0)
     }
+}
+
+/// `TenantNotFound` when a mutation of `id` changed no row.
+fn found(id: &TenantId, changed: u64) -> Result<(), TenancyError> {
+    if changed == 0 {
+        return Err(TenancyError::TenantNotFound {
+            key: TenantKey::Id(id.clone()),
+        });
+    }
+    Ok(())
 }
