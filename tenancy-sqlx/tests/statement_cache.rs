@@ -302,18 +302,7 @@ async fn a_migration_elsewhere_costs_at_most_one_refused_query() {
             .unwrap();
     }
     let schemas = v1.schemas().clone();
-    let run = |tenant: TenantId| {
-        let schemas = schemas.clone();
-        async move {
-            let mut tx = schemas.begin(&tenant).await.unwrap();
-            let row = sqlx::query("SELECT id, price FROM prices WHERE id = $1")
-                .bind(1)
-                .fetch_one(&mut tx)
-                .await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(row)
-        }
-    };
+    let run = |tenant: TenantId| price_row(schemas.clone(), tenant);
     // Both tenants' versions are now known to `schemas`, sharing one statement.
     run(a.clone()).await.unwrap();
     run(b.clone()).await.unwrap();
@@ -399,18 +388,7 @@ async fn a_migration_reported_by_the_registry_costs_no_refused_query() {
     assert!(following, "this process never heard of the other's changes");
 
     let schemas = here.schemas().clone();
-    let run = |tenant: TenantId| {
-        let schemas = schemas.clone();
-        async move {
-            let mut tx = schemas.begin(&tenant).await.unwrap();
-            let row = sqlx::query("SELECT id, price FROM prices WHERE id = $1")
-                .bind(1)
-                .fetch_one(&mut tx)
-                .await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(row)
-        }
-    };
+    let run = |tenant: TenantId| price_row(schemas.clone(), tenant);
     run(a.clone()).await.unwrap();
     run(b.clone()).await.unwrap();
     elsewhere
@@ -436,6 +414,20 @@ async fn a_migration_reported_by_the_registry_costs_no_refused_query() {
         42,
         "b, still on v1, keeps its statement"
     );
+}
+
+/// Price 1 of `tenant`, in a transaction of its own.
+async fn price_row(
+    schemas: SchemaPool,
+    tenant: TenantId,
+) -> Result<sqlx::postgres::PgRow, sqlx::Error> {
+    let mut tx = schemas.begin(&tenant).await.unwrap();
+    let row = sqlx::query("SELECT id, price FROM prices WHERE id = $1")
+        .bind(1)
+        .fetch_one(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(row)
 }
 
 /// A schema without a migration history (made by hand) works: its

@@ -3,7 +3,8 @@
 //! or qualified statements ([`qualified`](SchemaPool::qualified)), each with
 //! the statement tagging of the pool's [`StatementCache`].
 
-use sqlx::{AssertSqlSafe, Executor, PgConnection, SqlSafeStr};
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, Executor, PgConnection, Postgres, SqlSafeStr};
 use tenancy_core::TenancyError;
 
 use super::cache::{StatementCache, Tagging};
@@ -28,12 +29,7 @@ impl SchemaPool {
         tenant: &impl TenantSchema,
     ) -> Result<TenantTransaction<'static>, TenancyError> {
         let schema = self.schema_of(tenant)?;
-        let mut conn = self
-            .pool_for(&schema)
-            .acquire()
-            .await
-            .map_err(store_error)?;
-        let tagging = self.tagging_on(&mut conn, &schema).await?;
+        let (conn, tagging) = self.acquire_tagged(&schema).await?;
         self.begin_tagged(conn, schema, tagging).await
     }
 
@@ -52,7 +48,7 @@ impl SchemaPool {
 
     async fn begin_tagged(
         &self,
-        conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
+        conn: PoolConnection<Postgres>,
         schema: SchemaName,
         tagging: Tagging,
     ) -> Result<TenantTransaction<'static>, TenancyError> {
@@ -85,6 +81,17 @@ impl SchemaPool {
             let tag = self.config.versions.get(schema)?;
             Some(self.version_tagging(tag, schema))
         })
+    }
+
+    /// A connection of `schema`'s pool and the tagging of its statements
+    /// there (its version read on that connection when not known yet).
+    async fn acquire_tagged(
+        &self,
+        schema: &SchemaName,
+    ) -> Result<(PoolConnection<Postgres>, Tagging), TenancyError> {
+        let mut conn = self.pool_for(schema).acquire().await.map_err(store_error)?;
+        let tagging = self.tagging_on(&mut conn, schema).await?;
+        Ok((conn, tagging))
     }
 
     /// The tagging of `schema`'s statements, reading its version on `conn`
@@ -158,12 +165,7 @@ impl SchemaPool {
     pub async fn session(&self, tenant: &impl TenantSchema) -> Result<TenantSession, TenancyError> {
         self.needs_session("SchemaPool::session")?;
         let schema = self.schema_of(tenant)?;
-        let mut conn = self
-            .pool_for(&schema)
-            .acquire()
-            .await
-            .map_err(store_error)?;
-        let tagging = self.tagging_on(&mut conn, &schema).await?;
+        let (mut conn, tagging) = self.acquire_tagged(&schema).await?;
         let set = format!(
             "SELECT pg_catalog.set_config('search_path', {}, false)",
             schema.search_path_literal(&self.config.shared)
