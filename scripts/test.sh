@@ -192,6 +192,7 @@ FEATURE_SETS=(
     "tenancy-sqlx:testing"
     "tenancy-axum:"
     "tenancy-actix:"
+    "tenancy-cli:"
 )
 # The features of a crate's manifest (its folder is named after it), but `default`.
 declared_features() {
@@ -200,7 +201,7 @@ declared_features() {
              sub(/[[:space:]]*=.*/, ""); if ($0 != "default") print
          }' "$1/Cargo.toml"
 }
-for crate in tenancy-core tenancy-sqlx tenancy-axum tenancy-actix; do
+for crate in tenancy-core tenancy-sqlx tenancy-axum tenancy-actix tenancy-cli; do
     for feature in $(declared_features "$crate"); do
         [[ " ${FEATURE_SETS[*]} " == *" $crate:$feature "* ]] \
             || fail "feature '$feature' of $crate is not in FEATURE_SETS of scripts/test.sh; add it."

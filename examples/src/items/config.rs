@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use clap::{Parser, ValueEnum};
+use tenancy_sqlx::database::UrlBackend;
 
 /// How tenants' data is kept apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -47,6 +48,7 @@ pub struct Config {
     #[arg(
         long,
         env = "TENANCY_DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://./data/registry.db"
     )]
     pub database_url: String,
@@ -57,7 +59,7 @@ pub struct Config {
 
     /// For database mode: URL template of tenant databases, `{tenant}` replaced
     /// by a name derived from the tenant id [default: derived from the registry URL].
-    #[arg(long, env = "TENANCY_TENANT_DATABASE_URL")]
+    #[arg(long, env = "TENANCY_TENANT_DATABASE_URL", hide_env_values = true)]
     pub tenant_database_url: Option<String>,
 
     /// Direct Postgres URL, when TENANCY_DATABASE_URL (and TENANCY_TENANT_DATABASE_URL)
@@ -214,17 +216,13 @@ impl Config {
 
 /// The backend named by a URL's scheme.
 pub fn backend_of(url: &str) -> Result<Backend, ConfigError> {
-    let scheme = url
-        .split(':')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    match scheme.as_str() {
-        "postgres" | "postgresql" => Ok(Backend::Postgres),
-        "mysql" | "mariadb" => Ok(Backend::MySql),
-        "sqlite" => Ok(Backend::Sqlite),
+    match UrlBackend::of(url) {
+        Some(UrlBackend::Postgres) => Ok(Backend::Postgres),
+        Some(UrlBackend::MySql) => Ok(Backend::MySql),
+        Some(UrlBackend::Sqlite) => Ok(Backend::Sqlite),
         _ => Err(ConfigError(format!(
-            "TENANCY_DATABASE_URL must start with postgres://, mysql:// or sqlite:// (got scheme {scheme:?})"
+            "TENANCY_DATABASE_URL must start with postgres://, mysql:// or sqlite:// (got scheme {:?})",
+            url.split(':').next().unwrap_or_default()
         ))),
     }
 }

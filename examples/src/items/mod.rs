@@ -17,7 +17,7 @@ pub use error::AppError;
 pub use model::{CreateTenant, Item, NewItem, RenameTenant, TenantSummary, TenantView};
 pub use seed::{SEED_TENANTS, seed};
 pub use service::{AppState, view};
-pub use setup::{App, AppStore, POOL_SIZE, build};
+pub use setup::{App, AppStore, POOL_SIZE, build, lifecycle};
 pub use storage::{ItemsStore, TenantAdmin};
 
 /// The largest request body accepted (1 MiB); larger bodies get `413 PayloadTooLarge`.

@@ -2,7 +2,6 @@
 //! manager, wired by `TenantManager::gate` (cache, change listener,
 //! tenancy pipeline), seed.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +14,8 @@ use tenancy_core::{
     SubdomainResolver, TenancyError,
 };
 use tenancy_sqlx::database::{
-    DatabaseNaming, MySqlDatabases, PgDatabases, PoolConfig, SqliteDatabases,
+    DatabaseUrlTemplate, MySqlDatabases, PgDatabases, PoolConfig, SqliteDatabases, UrlBackend,
+    maintenance_url,
 };
 use tenancy_sqlx::lifecycle::StorageMode;
 use tenancy_sqlx::postgres::{PgConnections, Pooler};
@@ -120,6 +120,21 @@ pub async fn build(config: &Config) -> Result<App, BoxError> {
         description,
         _gate: gate,
     })
+}
+
+/// The app's tenant lifecycle alone (its registry, isolation mode and
+/// compiled migrations, no demo tenants seeded): what `items-admin` drives.
+pub async fn lifecycle(config: &Config) -> Result<Arc<dyn TenantLifecycle>, BoxError> {
+    let backend = config.backend()?;
+    let isolation = config.isolation()?;
+    // Administration talks to the database directly, never through a pooler.
+    let url = registry_url(
+        config.direct_url()?.unwrap_or(&config.database_url),
+        backend,
+    );
+    let registry = connect_registry(&url, backend, pg_pool_options(config)).await?;
+    let (lifecycle, _items, _gate) = isolation_mode(config, &registry, backend, isolation).await?;
+    Ok(lifecycle)
 }
 
 /// A Postgres registry whose traffic goes through the transaction pooler at
@@ -332,7 +347,7 @@ async fn isolation_mode(
             wired(config, manager, Arc::new(SqliteKeyedItems::new(shared)))?
         }
         (_, Isolation::Database) => {
-            let template = TenantTemplate::parse(config, backend)?;
+            let template = tenant_template(config, backend)?;
             // Every idle connection is pinged before reuse (as sqlx's own
             // pools do): after a database restart the pooled connections are
             // dead, and a request reusing one unpinged fails, hands it back
@@ -345,7 +360,7 @@ async fn isolation_mode(
             let default = Ident::new("default")?;
             match backend {
                 Backend::Postgres => {
-                    let tenant_server = template.server_url(backend)?;
+                    let tenant_server = template.server_url()?;
                     let direct = config.direct_url()?;
                     // Behind a pooler: traffic through it, administration direct.
                     let server = match direct {
@@ -367,9 +382,8 @@ async fn isolation_mode(
                     wired(config, manager, Arc::new(items))?
                 }
                 Backend::MySql => {
-                    let databases =
-                        MySqlDatabases::new(default, template.server_url(backend)?.parse()?)
-                            .naming(template.naming()?);
+                    let databases = MySqlDatabases::new(default, template.server_url()?.parse()?)
+                        .naming(template.naming()?);
                     let pools = TenantPools::new(databases, pools);
                     let manager = DatabaseManager::new(registry.clone(), pools, migrations);
                     let items = MySqlDatabaseItems::new(manager.pools().clone());
@@ -397,143 +411,19 @@ async fn isolation_mode(
     Ok(mode)
 }
 
-/// `TENANCY_TENANT_DATABASE_URL`: where tenant databases live. `{tenant}`
-/// stands in the database name (or SQLite file name) and is replaced by a
-/// name derived one-to-one from the tenant id: the text before it is the
-/// naming prefix.
-#[derive(Debug)]
-struct TenantTemplate {
-    /// The URL before the database name (`postgres://host:5432`), or the
-    /// SQLite directory.
-    base: String,
-    /// The text before `{tenant}` in the database or file name.
-    prefix: String,
-    /// Anything after the database name (`?sslmode=…`).
-    query: String,
-}
-
-impl TenantTemplate {
-    fn parse(config: &Config, backend: Backend) -> Result<Self, ConfigError> {
-        let template = match config
-            .tenant_database_url
-            .as_deref()
-            .filter(|url| !url.is_empty())
-        {
-            Some(template) => template.to_owned(),
-            None => default_template(&config.database_url, backend)?,
-        };
-        let bad = |why: &str| {
-            ConfigError::new(format!("TENANCY_TENANT_DATABASE_URL {template:?}: {why}"))
-        };
-        let (before, query) = template
-            .split_once('?')
-            .map_or((template.as_str(), ""), |(b, q)| (b, q));
-        let (base, name) = before
-            .rsplit_once('/')
-            .ok_or_else(|| bad("no database name"))?;
-        let (prefix, suffix) = name
-            .split_once("{tenant}")
-            .ok_or_else(|| bad("the database name has no {tenant}"))?;
-        let expected_suffix = if backend == Backend::Sqlite {
-            ".db"
-        } else {
-            ""
-        };
-        if suffix != expected_suffix {
-            return Err(bad(&format!(
-                "the name must end with {{tenant}}{expected_suffix}"
-            )));
-        }
-        Ok(Self {
-            base: base.to_owned(),
-            prefix: prefix.to_owned(),
-            query: query.to_owned(),
-        })
+/// `TENANCY_TENANT_DATABASE_URL` (default: beside the registry database):
+/// where tenant databases live, on the registry's backend.
+fn tenant_template(config: &Config, backend: Backend) -> Result<DatabaseUrlTemplate, BoxError> {
+    let template = DatabaseUrlTemplate::explicit_or_beside(
+        config.tenant_database_url.as_deref(),
+        &config.database_url,
+    )
+    .map_err(|error| ConfigError::new(format!("TENANCY_TENANT_DATABASE_URL: {error}")))?;
+    if UrlBackend::of(&config.database_url) != Some(template.backend()) {
+        return Err(ConfigError::new(format!(
+            "TENANCY_TENANT_DATABASE_URL {template}: tenant databases must be on the registry's backend ({backend:?})"
+        ))
+        .into());
     }
-
-    fn naming(&self) -> Result<DatabaseNaming, ConfigError> {
-        DatabaseNaming::with_prefix(&self.prefix).map_err(|error| {
-            ConfigError::new(format!(
-                "TENANCY_TENANT_DATABASE_URL: bad name prefix: {error}"
-            ))
-        })
-    }
-
-    /// The URL of the server's maintenance database, for creating databases.
-    fn server_url(&self, backend: Backend) -> Result<String, ConfigError> {
-        let maintenance = match backend {
-            Backend::Postgres => "/postgres",
-            Backend::MySql => "",
-            Backend::Sqlite => return Err(ConfigError::new("SQLite has no server")),
-        };
-        let query = if self.query.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", self.query)
-        };
-        Ok(format!("{}{maintenance}{query}", self.base))
-    }
-
-    /// The SQLite directory of tenant files.
-    fn directory(&self) -> Result<PathBuf, ConfigError> {
-        let path = self
-            .base
-            .strip_prefix("sqlite://")
-            .or_else(|| self.base.strip_prefix("sqlite:"))
-            .ok_or_else(|| {
-                ConfigError::new("TENANCY_TENANT_DATABASE_URL must be a sqlite:// URL on SQLite")
-            })?;
-        Ok(PathBuf::from(if path.is_empty() { "." } else { path }))
-    }
-}
-
-/// `url` with its database name replaced by `postgres` (the maintenance database).
-fn maintenance_url(url: &str) -> Result<String, ConfigError> {
-    let (before, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let (base, _) = before
-        .rsplit_once('/')
-        .filter(|(base, _)| base.contains("//") && !base.ends_with('/'))
-        .ok_or_else(|| ConfigError::new("TENANCY_DIRECT_DATABASE_URL names no server"))?;
-    Ok(match query {
-        Some(query) => format!("{base}/postgres?{query}"),
-        None => format!("{base}/postgres"),
-    })
-}
-
-/// The default template, next to the registry: `{registry database}_{tenant}`
-/// on a server, `tenants/{tenant}.db` beside the registry file on SQLite.
-fn default_template(registry: &str, backend: Backend) -> Result<String, ConfigError> {
-    let (before, query) = registry
-        .split_once('?')
-        .map_or((registry, None), |(b, q)| (b, Some(q)));
-    let (base, name) = before.rsplit_once('/').ok_or_else(|| {
-        ConfigError::new("TENANCY_DATABASE_URL names no database; set TENANCY_TENANT_DATABASE_URL")
-    })?;
-    let template = match backend {
-        Backend::Sqlite => format!("{base}/tenants/{{tenant}}.db"),
-        Backend::Postgres | Backend::MySql => {
-            if name.is_empty() {
-                return Err(ConfigError::new(
-                    "TENANCY_DATABASE_URL names no database; set TENANCY_TENANT_DATABASE_URL",
-                ));
-            }
-            let prefix: String = name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_lowercase()
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            format!("{base}/{prefix}_{{tenant}}")
-        }
-    };
-    Ok(match query {
-        Some(query) => format!("{template}?{query}"),
-        None => template,
-    })
+    Ok(template)
 }

@@ -14,7 +14,8 @@
 //!   [`TenantConnection`].
 //! - [`DatabaseName`], [`DatabaseLocation`] and [`DatabaseNaming`] (tenant
 //!   id → database name, one to one) are backend-neutral and compile without
-//!   any feature.
+//!   any feature, as does [`DatabaseUrlTemplate`] (where tenant databases
+//!   live, as one URL with a `{tenant}` placeholder).
 //!
 //! ```no_run
 //! # #[cfg(feature = "sqlite")]
@@ -55,6 +56,7 @@ mod postgres;
 mod servers;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod template;
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub use backend::{BackendConnectOptions, BackendConnection, DatabaseBackend};
@@ -69,5 +71,6 @@ pub use pools::{PoolConfig, PoolStats, TenantConnection, TenantPools};
 pub use postgres::PgDatabases;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteDatabases;
+pub use template::{DatabaseUrlTemplate, UrlBackend, maintenance_url};
 
 pub use crate::storage::{DatabaseLocation, DatabaseName};

@@ -7,6 +7,7 @@ use super::filter::TenantFilter;
 use super::report::TenantOutcome;
 
 type ProgressFn = Arc<dyn Fn(&MigrationProgress<'_>) + Send + Sync>;
+type StopFn = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// How to migrate many tenants.
 ///
@@ -28,6 +29,7 @@ pub struct MigrateOptions {
     pub(crate) concurrency: Option<usize>,
     pub(crate) filter: TenantFilter,
     pub(crate) progress: Option<ProgressFn>,
+    pub(crate) stop: Option<StopFn>,
 }
 
 impl MigrateOptions {
@@ -56,6 +58,35 @@ impl MigrateOptions {
         self.progress = Some(Arc::new(callback));
         self
     }
+
+    /// Stops the run between tenants once `stop` returns `true` (e.g. after
+    /// Ctrl-C): tenants already under way finish (each in its own
+    /// transaction), the ones not started are reported
+    /// [`Stopped`](super::MigrationStatus::Stopped) and left untouched, so
+    /// running again resumes where this run stopped. Shared mode migrates
+    /// every tenant in one run: it stops only before that run starts.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use tenancy_sqlx::MigrateOptions;
+    ///
+    /// let interrupted = Arc::new(AtomicBool::new(false));
+    /// let flag = Arc::clone(&interrupted);
+    /// let options = MigrateOptions::new().stop_when(move || flag.load(Ordering::Relaxed));
+    /// # let _ = options;
+    /// // A signal handler sets `interrupted`.
+    /// interrupted.store(true, Ordering::Relaxed);
+    /// ```
+    pub fn stop_when(mut self, stop: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.stop = Some(Arc::new(stop));
+        self
+    }
+
+    /// Whether the run was asked to stop.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(|stop| stop())
+    }
 }
 
 impl fmt::Debug for MigrateOptions {
@@ -64,6 +95,7 @@ impl fmt::Debug for MigrateOptions {
             .field("concurrency", &self.concurrency)
             .field("filter", &self.filter)
             .field("progress", &self.progress.is_some())
+            .field("stop", &self.stop.is_some())
             .finish()
     }
 }

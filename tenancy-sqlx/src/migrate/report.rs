@@ -18,6 +18,9 @@ pub enum MigrationStatus {
     },
     /// The tenant could not be migrated; its schema is unchanged.
     Failed(TenancyError),
+    /// The run was stopped ([`MigrateOptions::stop_when`](super::MigrateOptions::stop_when))
+    /// before this tenant's turn; it was not touched.
+    Stopped,
 }
 
 /// One tenant's entry in a [`MigrationReport`].
@@ -75,9 +78,17 @@ impl MigrationReport {
         self.tenants.iter().filter(|tenant| tenant.is_failed())
     }
 
-    /// Whether no tenant failed.
+    /// Tenants the run stopped before reaching.
+    pub fn stopped(&self) -> impl Iterator<Item = &TenantOutcome> {
+        self.tenants
+            .iter()
+            .filter(|tenant| matches!(tenant.status, MigrationStatus::Stopped))
+    }
+
+    /// Whether every selected tenant is migrated or up to date: none
+    /// failed, none was left by a stopped run.
     pub fn is_success(&self) -> bool {
-        self.failed().next().is_none()
+        self.failed().next().is_none() && self.stopped().next().is_none()
     }
 
     /// The entry of tenant `id`.
@@ -100,6 +111,10 @@ impl fmt::Display for MigrationReport {
             self.failed().count(),
             self.skipped,
             self.elapsed.as_secs_f64()
-        )
+        )?;
+        match self.stopped().count() {
+            0 => Ok(()),
+            stopped => write!(f, " (stopped: {stopped} not started)"),
+        }
     }
 }

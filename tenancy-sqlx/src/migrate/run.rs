@@ -42,12 +42,16 @@ where
         .map(|tenant| async move {
             let began = Instant::now();
             let id = tenant.id().clone();
-            let status = match migrate(tenant).await {
-                Ok(versions) if versions.is_empty() => MigrationStatus::UpToDate,
-                Ok(versions) => MigrationStatus::Migrated { versions },
-                Err(error) => {
-                    tracing::warn!(tenant = %id, %error, "tenant migration failed");
-                    MigrationStatus::Failed(error)
+            let status = if options.is_stopped() {
+                MigrationStatus::Stopped
+            } else {
+                match migrate(tenant).await {
+                    Ok(versions) if versions.is_empty() => MigrationStatus::UpToDate,
+                    Ok(versions) => MigrationStatus::Migrated { versions },
+                    Err(error) => {
+                        tracing::warn!(tenant = %id, %error, "tenant migration failed");
+                        MigrationStatus::Failed(error)
+                    }
                 }
             };
             let result = TenantOutcome {

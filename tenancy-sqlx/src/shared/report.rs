@@ -63,6 +63,28 @@ pub(crate) fn fan_out(
     }
 }
 
+/// The report of a run stopped ([`MigrateOptions::stop_when`](crate::MigrateOptions::stop_when))
+/// before its one migration started: every selected tenant `Stopped`.
+pub(crate) fn stopped(
+    selected: &[RegistryTenant],
+    skipped: usize,
+    started: Instant,
+) -> MigrationReport {
+    let tenants = selected
+        .iter()
+        .map(|tenant| TenantOutcome {
+            id: tenant.id().clone(),
+            status: MigrationStatus::Stopped,
+            elapsed: started.elapsed(),
+        })
+        .collect();
+    MigrationReport {
+        tenants,
+        skipped,
+        elapsed: started.elapsed(),
+    }
+}
+
 /// The tenant's copy of the shared failure (same source for every tenant).
 fn per_tenant(tenant: &RegistryTenant, error: &Arc<TenancyError>) -> TenancyError {
     let shared = SharedMigrationFailed(Arc::clone(error));

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tenancy_core::{DomainName, TenancyError, TenantId, scope};
 
@@ -55,6 +55,7 @@ macro_rules! lifecycle_suite {
             deactivate_and_activate,
             delete_is_idempotent_and_takes_the_data,
             migrate_all_reports_every_tenant,
+            a_stopped_migrate_all_starts_no_more_tenants,
             create_if_missing_creates_once,
             for_each_tenant_visits_the_active_tenants_in_order,
             run_for_looks_its_tenant_up_each_time,
@@ -301,6 +302,49 @@ pub mod cases {
                 );
             }
         }
+    }
+
+    /// A migrate-all run asked to stop starts no more tenants: those it did
+    /// not start are reported `Stopped` and the run is not a success; the
+    /// next run does them. Asked after the first tenant (one at a time),
+    /// per-tenant modes stop the other two; shared mode, one run for every
+    /// tenant, stops only before its run.
+    pub async fn a_stopped_migrate_all_starts_no_more_tenants<H: LifecycleHarness>() {
+        let (manager, _guard) = H::manager().await;
+        for tenant in ["acme", "globex", "initech"] {
+            manager
+                .create(NewTenant::new(id(tenant), tenant))
+                .await
+                .unwrap();
+        }
+        let stopped = manager
+            .migrate_all(MigrateOptions::new().stop_when(|| true))
+            .await
+            .unwrap();
+        assert_eq!(stopped.stopped().count(), 3, "{stopped}");
+        assert!(!stopped.is_success());
+        assert!(
+            stopped.to_string().contains("(stopped: 3 not started)"),
+            "{stopped}"
+        );
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, set) = (stop.clone(), stop.clone());
+        let options = MigrateOptions::new()
+            .concurrency(1)
+            .on_progress(move |_| set.store(true, Ordering::SeqCst))
+            .stop_when(move || flag.load(Ordering::SeqCst));
+        let report = manager.migrate_all(options).await.unwrap();
+        assert_eq!(report.tenants.len(), 3, "{report}");
+        assert_eq!(report.failed().count(), 0, "{report}");
+        let (stopped, done) = (report.stopped().count(), report.up_to_date().count());
+        assert!(
+            (stopped, done) == (2, 1) || (stopped, done) == (0, 3),
+            "per-tenant modes stop after the first tenant, shared mode runs once: {report}"
+        );
+        let resumed = manager.migrate_all(MigrateOptions::new()).await.unwrap();
+        assert!(resumed.is_success(), "{resumed}");
+        assert_eq!(resumed.up_to_date().count(), 3, "{resumed}");
     }
 
     /// `create_if_missing` creates once and then hands back the tenant as

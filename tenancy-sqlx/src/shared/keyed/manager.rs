@@ -16,7 +16,7 @@ use crate::lifecycle::{Seed, StorageMode, TenantManager};
 use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
 use crate::registry::TenantRegistry;
 use crate::registry::sql::dialect::{Value, arguments};
-use crate::shared::report::{fan_out, migration_failed, partial_run_refused};
+use crate::shared::report::{fan_out, migration_failed, partial_run_refused, stopped};
 use crate::storage::{SharedKey, Storage};
 use crate::tenant::{NewTenant, RegistryTenant};
 
@@ -145,6 +145,9 @@ impl<DB: SharedBackend> SharedPool<DB> {
             if pending > 0 {
                 return Err(partial_run_refused(pending, skipped));
             }
+        }
+        if options.is_stopped() {
+            return Ok(stopped(&selected, skipped, started));
         }
         let outcome = self.migrate_tables(migrations).await;
         let report = fan_out(

@@ -17,7 +17,9 @@ use crate::migrate::{MigrateOptions, MigrationReport};
 use crate::postgres::migrate::{apply_fresh, apply_missing, history_query};
 use crate::postgres::tx::PgTx;
 use crate::registry::TenantRegistry;
-use crate::shared::report::{fan_out, migration_failed as failed, partial_run_refused as refused};
+use crate::shared::report::{
+    fan_out, migration_failed as failed, partial_run_refused as refused, stopped,
+};
 use crate::shared::rls::RlsPool;
 use crate::shared::rls::sql;
 use crate::tenant::RegistryTenant;
@@ -96,6 +98,9 @@ impl RlsPool {
             .filter(|tenant| options.filter.matches(tenant))
             .collect();
         let skipped = listed - selected.len();
+        if options.is_stopped() {
+            return Ok(stopped(&selected, skipped, started));
+        }
         let outcome = match self
             .migrate_shared(migrations, false, skipped == 0, true)
             .await

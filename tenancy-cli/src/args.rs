@@ -1,0 +1,149 @@
+//! The command line, as clap types: [`TenancyArgs`] is what you mount in
+//! your own binary; the standalone `tenancy` adds its connection options.
+
+use clap::{Args, Subcommand};
+
+/// The tenancy admin commands, with the output option shared by all of them.
+///
+/// Mount it as a subcommand of your own binary, which then knows your
+/// compiled migrations (the `manage.py` / `artisan` pattern):
+///
+/// ```
+/// use clap::{Parser, Subcommand};
+///
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(subcommand)]
+///     command: Command,
+/// }
+///
+/// #[derive(Subcommand)]
+/// enum Command {
+///     /// Serves the app.
+///     Serve,
+///     /// Administers tenants.
+///     Tenancy(tenancy_cli::TenancyArgs),
+/// }
+///
+/// let cli = Cli::parse_from(["app", "tenancy", "migrate", "--concurrency", "4", "--json"]);
+/// assert!(matches!(cli.command, Command::Tenancy(args) if args.json));
+/// ```
+#[derive(Debug, Clone, Args)]
+pub struct TenancyArgs {
+    /// Print a machine-readable JSON report on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: TenancyCommand,
+}
+
+/// One admin command.
+#[derive(Debug, Clone, Subcommand)]
+#[non_exhaustive]
+pub enum TenancyCommand {
+    /// List, show, create, rename, activate, deactivate or delete tenants.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+    /// Add or remove a tenant's domains.
+    #[command(subcommand)]
+    Domains(DomainsCommand),
+    /// Apply pending migrations to every tenant (or the selected ones).
+    Migrate(MigrateArgs),
+}
+
+/// `tenants …`.
+#[derive(Debug, Clone, Subcommand)]
+#[non_exhaustive]
+pub enum TenantsCommand {
+    /// Every tenant, by id, as a table.
+    List {
+        /// Only active tenants.
+        #[arg(long, conflicts_with = "inactive")]
+        active: bool,
+        /// Only deactivated tenants.
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// One tenant: name, state, storage, domains.
+    Show {
+        /// The tenant id.
+        id: String,
+    },
+    /// Create a tenant: registry row, storage and migrations, as one unit.
+    Create {
+        /// The new tenant's id (lowercase letters, digits, `-`, `_`).
+        id: String,
+        /// Display name (default: the id).
+        #[arg(long)]
+        name: Option<String>,
+        /// A domain of the tenant; the first is its primary domain. Repeatable.
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// Register it deactivated (not served until `tenants activate`).
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// Rename a tenant, keeping its data and domains.
+    Rename {
+        /// The current id.
+        from: String,
+        /// The new id.
+        to: String,
+    },
+    /// Serve a deactivated tenant again.
+    Activate {
+        /// The tenant id.
+        id: String,
+    },
+    /// Stop serving a tenant; its data is kept.
+    Deactivate {
+        /// The tenant id.
+        id: String,
+    },
+    /// Delete a tenant with its storage and every row of its data.
+    Delete {
+        /// The tenant id.
+        id: String,
+        /// Confirm: the tenant's data is dropped for good.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `domains …`.
+#[derive(Debug, Clone, Subcommand)]
+#[non_exhaustive]
+pub enum DomainsCommand {
+    /// Give a tenant a domain (refused if another tenant has it).
+    Add {
+        /// The tenant id.
+        id: String,
+        /// The domain, e.g. `shop.acme.com`.
+        domain: String,
+        /// Make it the tenant's primary domain.
+        #[arg(long)]
+        primary: bool,
+    },
+    /// Take a domain away from whichever tenant has it.
+    Remove {
+        /// The domain.
+        domain: String,
+    },
+}
+
+/// `migrate`: which tenants, how many at once.
+#[derive(Debug, Clone, Args)]
+#[non_exhaustive]
+pub struct MigrateArgs {
+    /// Only this tenant. Repeatable.
+    #[arg(long = "tenant", value_name = "ID")]
+    pub tenants: Vec<String>,
+    /// Only tenants whose id matches this wildcard pattern (`*`, `?`), e.g. `acme-*`.
+    #[arg(long, value_name = "GLOB")]
+    pub pattern: Option<String>,
+    /// How many tenants are migrated at once (default: the mode's).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: Option<u16>,
+}
