@@ -9,7 +9,8 @@ use tenancy_sqlx::TenantLifecycle;
 
 use crate::args::{TenancyArgs, TenancyCommand};
 use crate::output::Output;
-use crate::{migrate, tenants};
+use crate::spares::{self, Spares};
+use crate::{migrate, status, tenants};
 
 /// How a command ended, and the process exit status it maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,12 +69,24 @@ impl From<Outcome> for ExitCode {
 #[derive(Clone)]
 pub struct Admin {
     lifecycle: Arc<dyn TenantLifecycle>,
+    spares: Option<Arc<dyn Spares>>,
 }
 
 impl Admin {
     /// Commands against `lifecycle` (a `SchemaManager`, `DatabaseManager`, …).
     pub fn new(lifecycle: Arc<dyn TenantLifecycle>) -> Self {
-        Self { lifecycle }
+        Self {
+            lifecycle,
+            spares: None,
+        }
+    }
+
+    /// Schema mode: `spares` manages this manager's spare schemas (pass the
+    /// `SchemaManager` given to [`new`](Self::new) again).
+    #[must_use]
+    pub fn with_spares(mut self, spares: Arc<dyn Spares>) -> Self {
+        self.spares = Some(spares);
+        self
     }
 
     /// The lifecycle the commands drive.
@@ -102,6 +115,11 @@ impl Admin {
             TenancyCommand::Migrate(command) => {
                 migrate::run(self.lifecycle(), command, output).await
             }
+            TenancyCommand::Status(select) => {
+                status::run_status(self.lifecycle(), select, output).await
+            }
+            TenancyCommand::Audit => status::run_audit(self.lifecycle(), output).await,
+            TenancyCommand::Spares(args) => spares::run(self.spares.as_deref(), args, output).await,
         };
         result.unwrap_or_else(|error| {
             report_error(&error);
@@ -128,6 +146,9 @@ pub(crate) enum CommandError {
     /// Input the command cannot use.
     #[error("{0}")]
     Usage(String),
+    /// `--tenant` named tenants the registry does not have.
+    #[error("no such tenant: {0}")]
+    NoSuchTenants(String),
     /// Writing the report failed.
     #[error("writing the report failed: {0}")]
     Output(#[from] std::io::Error),

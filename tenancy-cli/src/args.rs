@@ -51,6 +51,25 @@ pub enum TenancyCommand {
     Domains(DomainsCommand),
     /// Apply pending migrations to every tenant (or the selected ones).
     Migrate(MigrateArgs),
+    /// Where each tenant stands: applied version, pending migrations, drift.
+    Status(TenantSelection),
+    /// Check the setup: the mode's safety audit (row-level security, tenant
+    /// columns) and migration drift (histories the migrations do not explain).
+    Audit,
+    /// Spare schemas (Postgres schema mode): count, replenish or drop them.
+    Spares(SparesArgs),
+}
+
+/// `spares`: with no option, the count.
+#[derive(Debug, Clone, Args)]
+#[non_exhaustive]
+pub struct SparesArgs {
+    /// Create spares until this many are available.
+    #[arg(long, value_name = "N")]
+    pub replenish: Option<u16>,
+    /// Drop every spare first (e.g. before replenishing after a migration).
+    #[arg(long)]
+    pub drop: bool,
 }
 
 /// `tenants …`.
@@ -133,16 +152,25 @@ pub enum DomainsCommand {
     },
 }
 
-/// `migrate`: which tenants, how many at once.
-#[derive(Debug, Clone, Args)]
+/// Which tenants a command is about (every tenant by default).
+#[derive(Debug, Clone, Default, Args)]
 #[non_exhaustive]
-pub struct MigrateArgs {
+pub struct TenantSelection {
     /// Only this tenant. Repeatable.
     #[arg(long = "tenant", value_name = "ID")]
     pub tenants: Vec<String>,
     /// Only tenants whose id matches this wildcard pattern (`*`, `?`), e.g. `acme-*`.
     #[arg(long, value_name = "GLOB")]
     pub pattern: Option<String>,
+}
+
+/// `migrate`: which tenants, how many at once.
+#[derive(Debug, Clone, Args)]
+#[non_exhaustive]
+pub struct MigrateArgs {
+    /// Which tenants.
+    #[command(flatten)]
+    pub select: TenantSelection,
     /// How many tenants are migrated at once (default: the mode's).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: Option<u16>,

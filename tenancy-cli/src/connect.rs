@@ -85,7 +85,8 @@ impl ConnectArgs {
         let lifecycle: Arc<dyn TenantLifecycle> = match (&registry, isolation) {
             (AnyRegistry::Postgres(pg), Isolation::Schema) => {
                 let schemas = SchemaPool::for_registry(pg);
-                Arc::new(SchemaManager::new(registry.clone(), schemas, migrations))
+                let manager = Arc::new(SchemaManager::new(registry.clone(), schemas, migrations));
+                return Ok(Admin::new(manager.clone()).with_spares(manager));
             }
             (_, Isolation::Schema) => {
                 return Err(configuration(

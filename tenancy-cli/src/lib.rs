@@ -18,7 +18,9 @@
 //! | delete`, `domains add | remove`, `migrate` (every tenant or those
 //! `--tenant`/`--pattern` select, `--concurrency N`; tenants already up to
 //! date are skipped, so a run stopped by a failure or Ctrl-C resumes when
-//! run again). A progress bar with rate and ETA on a terminal, one line
+//! run again), `status` (each tenant's applied version, pending migrations
+//! and drift), `audit` (the mode's safety checks and migration drift),
+//! `spares` (schema mode's spare schemas, [`Spares`]). A progress bar with rate and ETA on a terminal, one line
 //! per tenant otherwise; `--json` prints one JSON document; the exit
 //! status is non-zero when anything failed ([`Outcome`]).
 
@@ -27,12 +29,19 @@ mod args;
 mod connect;
 mod migrate;
 mod output;
+mod select;
+mod spares;
+mod status;
 mod tenants;
 
 pub use admin::report_error;
 pub use admin::{Admin, Outcome};
-pub use args::{DomainsCommand, MigrateArgs, TenancyArgs, TenancyCommand, TenantsCommand};
+pub use args::{
+    DomainsCommand, MigrateArgs, SparesArgs, TenancyArgs, TenancyCommand, TenantSelection,
+    TenantsCommand,
+};
 pub use connect::{ConnectArgs, Isolation};
+pub use spares::Spares;
 
 /// The README's examples, compiled as doc tests.
 #[doc = include_str!("../README.md")]

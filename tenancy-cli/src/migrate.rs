@@ -2,7 +2,6 @@
 //! terminal (one line per tenant otherwise), stopping cleanly between
 //! tenants on Ctrl-C.
 
-use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -10,14 +9,12 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
-use tenancy_sqlx::migrate::{MigrationProgress, MigrationStatus, TenantFilter, TenantOutcome};
+use tenancy_sqlx::migrate::{MigrationProgress, MigrationStatus, TenantOutcome};
 use tenancy_sqlx::{MigrateOptions, MigrationReport, TenantLifecycle};
-use wildmatch::WildMatch;
 
-use crate::admin::{CommandError, Outcome, chain, report_error};
+use crate::admin::{CommandError, Outcome, chain};
 use crate::args::MigrateArgs;
 use crate::output::Output;
-use crate::tenants::tenant_id;
 
 /// Runs `migrate`.
 pub(crate) async fn run(
@@ -31,7 +28,7 @@ pub(crate) async fn run(
     let flag = Arc::clone(&interrupted);
     let reporter = progress.clone();
     let mut options = MigrateOptions::new()
-        .filter(filter(args)?)
+        .filter(args.select.filter()?)
         .on_progress(move |step| reporter.step(step))
         .stop_when(move || flag.load(Ordering::SeqCst));
     if let Some(concurrency) = args.concurrency {
@@ -42,25 +39,9 @@ pub(crate) async fn run(
     progress.finish();
     let report = report?;
     output.report(&report.to_string(), &report_json(&report))?;
-    let unknown: Vec<&str> = args
-        .tenants
-        .iter()
-        .map(String::as_str)
-        .filter(|id| {
-            !report
-                .tenants
-                .iter()
-                .any(|tenant| tenant.id.as_str() == *id)
-        })
-        .collect();
-    if !unknown.is_empty() {
-        // Stopped runs report every selected tenant, so these do not exist.
-        report_error(&CommandError::Usage(format!(
-            "no such tenant: {}",
-            unknown.join(", ")
-        )));
-        return Ok(Outcome::Failed);
-    }
+    // Every selected tenant is reported, stopped ones too.
+    args.select
+        .require_found(report.tenants.iter().map(|tenant| &tenant.id))?;
     // A failure outranks the interruption: both leave work to do, but a
     // failed tenant needs a fix before the next run.
     Ok(if report.failed().next().is_some() {
@@ -70,24 +51,6 @@ pub(crate) async fn run(
     } else {
         Outcome::Done
     })
-}
-
-/// The tenants `--tenant` and `--pattern` select (every tenant by default).
-fn filter(args: &MigrateArgs) -> Result<TenantFilter, CommandError> {
-    let mut filter = TenantFilter::all();
-    if !args.tenants.is_empty() {
-        let ids = args
-            .tenants
-            .iter()
-            .map(|id| tenant_id(id))
-            .collect::<Result<BTreeSet<_>, _>>()?;
-        filter = filter.only(ids);
-    }
-    if let Some(pattern) = &args.pattern {
-        let pattern = WildMatch::new(pattern);
-        filter = filter.matching(move |tenant| pattern.matches(tenant.id().as_str()));
-    }
-    Ok(filter)
 }
 
 /// Sets `interrupted` on the first Ctrl-C (the run stops between tenants);

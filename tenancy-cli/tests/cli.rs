@@ -120,7 +120,28 @@ async fn every_command(pair: Pair) {
     assert_eq!(report["failed"], 0);
     let first = if pair.is_shared() { 2 } else { 0 };
     assert_eq!(report["migrated"], first, "{report}");
+    let status = env.json(&["status"]);
+    assert_eq!(
+        status["summary"],
+        "2 tenants: 2 current, 0 pending, 0 with drift, 0 unreadable"
+    );
+    assert_eq!(status["tenants"][0]["version"], 1, "{status}");
     env.write_migration(2, "item_notes", "ALTER TABLE items ADD COLUMN note TEXT;");
+    let status = env.command(&["status"]).assert().success();
+    let status = text(&status.get_output().stdout);
+    let lines: Vec<&str> = status.lines().collect();
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("PENDING"),
+        "{status}"
+    );
+    let acme: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(acme, ["acme", "1", "2", "pending"], "{status}");
+    assert!(
+        status.ends_with("2 tenants: 0 current, 2 pending, 0 with drift, 0 unreadable\n"),
+        "{status}"
+    );
+    let one = env.json(&["status", "--tenant", "initech"]);
+    assert_eq!(one["tenants"].as_array().unwrap().len(), 1, "{one}");
     if pair.is_shared() {
         // One set of shared tables: migrating only some tenants is refused.
         let partial = env.run(&["migrate", "--pattern", "ac*"]);
@@ -216,6 +237,41 @@ async fn every_command(pair: Pair) {
     );
     assert_eq!(listed(&env).len(), 2);
 
+    // Drift: a release without migration 3 (status and audit fail, naming
+    // it), a changed migration 2; restored, the audit passes.
+    let audit = env.json(&["audit"]);
+    assert_eq!(audit["mode"]["passed"], true, "{audit}");
+    assert_eq!(audit["drift"], serde_json::json!([]), "{audit}");
+    env.remove_migration(3);
+    let drift = env.run(&["status"]);
+    assert_eq!(drift.status.code(), Some(1));
+    assert!(
+        text(&drift.stdout).contains("drift: unknown 3"),
+        "{}",
+        text(&drift.stdout)
+    );
+    let audit = env.run(&["audit"]);
+    assert_eq!(audit.status.code(), Some(1));
+    let audit = text(&audit.stdout);
+    assert!(
+        audit.contains("mode audit: passed") && audit.contains("2 tenant(s) with drift"),
+        "{audit}"
+    );
+    env.write_migration(
+        2,
+        "item_notes",
+        "ALTER TABLE items ADD COLUMN note TEXT; -- edited",
+    );
+    env.write_migration(3, "fixed", "ALTER TABLE items ADD COLUMN price BIGINT;");
+    let status: Value = serde_json::from_slice(&env.run(&["--json", "status"]).stdout).unwrap();
+    assert_eq!(
+        status["tenants"][0]["changed"],
+        serde_json::json!([2]),
+        "{status}"
+    );
+    env.write_migration(2, "item_notes", "ALTER TABLE items ADD COLUMN note TEXT;");
+    env.command(&["audit"]).assert().success();
+
     // delete: confirmed, idempotent.
     let deleted = env.json(&["tenants", "delete", "acme", "--yes"]);
     assert_eq!(deleted["deleted"], true);
@@ -289,5 +345,75 @@ async fn bad_connection_options_are_clear_errors() {
             text(&output.stderr)
         );
     }
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn audit_fails_when_tenant_rows_are_unprotected() {
+    use sqlx::Connection;
+    let env = Env::new(Pair::PostgresShared).await;
+    env.json(&["tenants", "create", "acme"]);
+    env.json(&["migrate"]);
+    env.command(&["audit"]).assert().success();
+    let url = env
+        .vars
+        .iter()
+        .find(|(key, _)| key == "TENANCY_DATABASE_URL")
+        .unwrap()
+        .1
+        .clone();
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("ALTER TABLE items NO FORCE ROW LEVEL SECURITY; ALTER TABLE items DISABLE ROW LEVEL SECURITY")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let audit = env.run(&["--json", "audit"]);
+    assert_eq!(audit.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    assert_eq!(report["mode"]["passed"], false, "{report}");
+    assert!(
+        report["mode"]["error"].as_str().unwrap().contains("items"),
+        "{report}"
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn spares_are_made_taken_and_dropped_in_schema_mode_only() {
+    let env = Env::new(Pair::PostgresSchema).await;
+    let spares = env.json(&["spares", "--replenish", "2"]);
+    assert_eq!(
+        (spares["created"].as_u64(), spares["available"].as_u64()),
+        (Some(2), Some(2)),
+        "{spares}"
+    );
+    let again = env.json(&["spares", "--replenish", "2"]);
+    assert_eq!(again["created"], 0, "{again}");
+    env.json(&["tenants", "create", "acme"]);
+    assert_eq!(
+        env.json(&["spares"])["available"],
+        1,
+        "the new tenant took a spare"
+    );
+    let dropped = env.command(&["spares", "--drop"]).assert().success();
+    assert_eq!(
+        text(&dropped.get_output().stdout),
+        "dropped 1; 0 spare schema(s) available\n"
+    );
+    assert_eq!(
+        env.json(&["status"])["summary"],
+        "1 tenants: 1 current, 0 pending, 0 with drift, 0 unreadable"
+    );
+    env.cleanup().await;
+
+    let env = Env::new(Pair::SqliteDatabase).await;
+    let refused = env.run(&["spares"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("schema isolation"),
+        "{}",
+        text(&refused.stderr)
+    );
     env.cleanup().await;
 }

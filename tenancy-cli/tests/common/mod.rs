@@ -179,15 +179,20 @@ impl Env {
 
     /// Adds migration `version` to the migrations folder (or replaces it).
     pub fn write_migration(&self, version: i64, description: &str, sql: &str) {
+        self.remove_migration(version);
         let folder = self.dir.join("migrations");
-        for entry in std::fs::read_dir(&folder).unwrap() {
+        std::fs::write(folder.join(format!("{version}_{description}.sql")), sql).unwrap();
+    }
+
+    /// Takes migration `version` out of the migrations folder.
+    pub fn remove_migration(&self, version: i64) {
+        for entry in std::fs::read_dir(self.dir.join("migrations")).unwrap() {
             let path = entry.unwrap().path();
             let file = path.file_name().unwrap().to_string_lossy().into_owned();
             if file.split('_').next() == Some(&version.to_string()) {
                 std::fs::remove_file(&path).unwrap();
             }
         }
-        std::fs::write(folder.join(format!("{version}_{description}.sql")), sql).unwrap();
     }
 
     pub fn migrations(&self) -> PathBuf {

@@ -8,7 +8,7 @@ use tenancy_core::{TenancyError, TenantId};
 
 use crate::error::MigrationError;
 use crate::ident::Ident;
-use crate::migrate::TenantMigrations;
+use crate::migrate::{HistoryEntry, TenantMigrations};
 use crate::storage::DatabaseLocation;
 
 /// The connection type of a backend (e.g. `PgConnection` for
@@ -173,5 +173,12 @@ pub(crate) mod sealed {
             location: &'a DatabaseLocation,
             migrations: &'a TenantMigrations,
         ) -> BoxFuture<'a, Result<Vec<i64>, MigrationError>>;
+
+        /// Reads the migration history of the database at `location`.
+        fn history<'a>(
+            &'a self,
+            location: &'a DatabaseLocation,
+            migrations: &'a TenantMigrations,
+        ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, MigrationError>>;
     }
 }

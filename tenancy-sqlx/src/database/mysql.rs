@@ -16,8 +16,9 @@ use crate::database::name::{DatabaseNaming, naming_error};
 use crate::database::servers::Servers;
 use crate::error::{MigrationError, step_error, store_error};
 use crate::ident::Ident;
+use crate::migrate::HistoryEntry;
 use crate::migrate::TenantMigrations;
-use crate::migrate::apply::apply_pending;
+use crate::migrate::apply::{apply_pending, read_history};
 use crate::storage::DatabaseLocation;
 
 /// Database-per-tenant storage on MySQL / MariaDB: `CREATE DATABASE` and the
@@ -117,6 +118,21 @@ impl MySqlDatabases {
         let applied = apply_pending(&mut conn, migrations).await;
         let _closed = conn.close().await;
         applied
+    }
+
+    /// The migration history of the database at `location`.
+    async fn database_history(
+        &self,
+        location: &DatabaseLocation,
+        migrations: &TenantMigrations,
+    ) -> Result<Vec<HistoryEntry>, MigrationError> {
+        let options = self.connect_options(location).map_err(|error| {
+            MigrationError::Database(sqlx::Error::Configuration(Box::new(error)))
+        })?;
+        let mut conn = options.connect().await?;
+        let history = read_history(&mut conn, migrations).await;
+        let _closed = conn.close().await;
+        history
     }
 }
 
@@ -261,6 +277,14 @@ impl Provision for MySqlDatabases {
         migrations: &'a TenantMigrations,
     ) -> BoxFuture<'a, Result<Vec<i64>, MigrationError>> {
         self.migrate_database(location, migrations).boxed()
+    }
+
+    fn history<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+        migrations: &'a TenantMigrations,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, MigrationError>> {
+        self.database_history(location, migrations).boxed()
     }
 }
 

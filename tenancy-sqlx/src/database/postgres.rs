@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Postgres};
 use tenancy_core::{TenancyError, TenantId};
 
@@ -17,8 +17,9 @@ use crate::database::name::{DatabaseNaming, naming_error};
 use crate::database::servers::Servers;
 use crate::error::{MigrationError, sqlstate, step_error};
 use crate::ident::Ident;
+use crate::migrate::HistoryEntry;
 use crate::migrate::TenantMigrations;
-use crate::migrate::apply::apply_pending;
+use crate::migrate::apply::{apply_pending, read_history};
 use crate::postgres::Pooler;
 use crate::storage::{DatabaseLocation, DatabaseName};
 
@@ -180,14 +181,13 @@ impl PgDatabases {
             .contains(server)
     }
 
-    /// Migrates the database `name` of `server` on a connection of its own.
-    async fn migrate_database(
+    /// A connection of its own to the database `name` of `server`, always
+    /// direct: a pooler would keep the template open.
+    async fn connect_direct(
         &self,
         server: &Ident,
         name: &DatabaseName,
-        migrations: &TenantMigrations,
-    ) -> Result<Vec<i64>, MigrationError> {
-        // Always the direct connection: a pooler would keep the template open.
+    ) -> Result<PgConnection, MigrationError> {
         let options = self
             .inner
             .servers
@@ -195,10 +195,34 @@ impl PgDatabases {
             .map_err(|error| MigrationError::Database(sqlx::Error::Configuration(Box::new(error))))?
             .clone()
             .database(name.as_str());
-        let mut conn = options.connect().await?;
+        Ok(options.connect().await?)
+    }
+
+    /// Migrates the database `name` of `server` on a connection of its own.
+    async fn migrate_database(
+        &self,
+        server: &Ident,
+        name: &DatabaseName,
+        migrations: &TenantMigrations,
+    ) -> Result<Vec<i64>, MigrationError> {
+        let mut conn = self.connect_direct(server, name).await?;
         let applied = apply_pending(&mut conn, migrations).await;
         let _closed = conn.close().await;
         applied
+    }
+
+    /// The migration history of the database at `location`.
+    async fn database_history(
+        &self,
+        location: &DatabaseLocation,
+        migrations: &TenantMigrations,
+    ) -> Result<Vec<HistoryEntry>, MigrationError> {
+        let mut conn = self
+            .connect_direct(location.server(), location.database())
+            .await?;
+        let history = read_history(&mut conn, migrations).await;
+        let _closed = conn.close().await;
+        history
     }
 }
 
@@ -443,6 +467,14 @@ impl Provision for PgDatabases {
     ) -> BoxFuture<'a, Result<Vec<i64>, MigrationError>> {
         self.migrate_database(location.server(), location.database(), migrations)
             .boxed()
+    }
+
+    fn history<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+        migrations: &'a TenantMigrations,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, MigrationError>> {
+        self.database_history(location, migrations).boxed()
     }
 }
 

@@ -17,8 +17,9 @@ use crate::database::name::{DatabaseNaming, naming_error};
 use crate::database::servers::Servers;
 use crate::error::{MigrationError, step_error};
 use crate::ident::Ident;
+use crate::migrate::HistoryEntry;
 use crate::migrate::TenantMigrations;
-use crate::migrate::apply::apply_pending;
+use crate::migrate::apply::{apply_pending, read_history};
 use crate::storage::DatabaseLocation;
 
 /// Database-per-tenant storage on SQLite: one file per tenant,
@@ -128,6 +129,21 @@ impl SqliteDatabases {
         let applied = apply_pending(&mut conn, migrations).await;
         let _closed = conn.close().await;
         applied
+    }
+
+    /// The migration history of the file at `location` (which must exist).
+    async fn file_history(
+        &self,
+        location: &DatabaseLocation,
+        migrations: &TenantMigrations,
+    ) -> Result<Vec<HistoryEntry>, MigrationError> {
+        let options = self.options(location).map_err(|error| {
+            MigrationError::Database(sqlx::Error::Configuration(Box::new(error)))
+        })?;
+        let mut conn = options.connect().await?;
+        let history = read_history(&mut conn, migrations).await;
+        let _closed = conn.close().await;
+        history
     }
 }
 
@@ -290,6 +306,14 @@ impl Provision for SqliteDatabases {
         migrations: &'a TenantMigrations,
     ) -> BoxFuture<'a, Result<Vec<i64>, MigrationError>> {
         self.migrate_file(location, migrations).boxed()
+    }
+
+    fn history<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+        migrations: &'a TenantMigrations,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, MigrationError>> {
+        self.file_history(location, migrations).boxed()
     }
 }
 

@@ -4,13 +4,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt, stream};
 use tenancy_core::{BoxError, TenancyError, TenantEvent, TenantId};
 
 use super::mode::{Seed, StorageMode};
-use super::operations::TenantLifecycle;
-use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
+use super::operations::{TenantLifecycle, TenantResult};
+use crate::migrate::{
+    MigrateOptions, MigrationReport, MigrationState, TenantFilter, TenantMigrations,
+};
 use crate::registry::{TenantRegistry, require};
 use crate::storage::Storage;
 use crate::tenant::{NewTenant, RegistryTenant};
@@ -18,6 +20,9 @@ use crate::tenant::{NewTenant, RegistryTenant};
 /// How many `Migrated` events one [`TenantRegistry::record`] call carries
 /// (a Postgres notification holds less than 8,000 bytes).
 const MIGRATED_PER_EVENT_BATCH: usize = 100;
+
+/// How many tenants' histories [`TenantManager::migration_states`] reads at once.
+const STATE_READS: usize = 8;
 
 /// Creates, renames, (de)activates, deletes and migrates tenants, keeping a
 /// [`TenantRegistry`] and the tenants' storage in step.
@@ -264,6 +269,40 @@ impl<S: StorageMode, R: TenantRegistry> TenantManager<S, R> {
         Ok(report)
     }
 
+    /// Where each tenant `filter` selects stands against this manager's
+    /// migrations — applied, pending, drift — read from its storage's
+    /// history without applying anything (a status report, or an audit for
+    /// drift), eight tenants at a time, by id. A tenant whose
+    /// history cannot be read gets its error; the call fails as a whole only
+    /// when the registry cannot be listed.
+    pub async fn migration_states(
+        &self,
+        filter: TenantFilter,
+    ) -> Result<Vec<TenantResult<MigrationState>>, TenancyError> {
+        let inner = &*self.inner;
+        let tenants = inner.registry.list().await?;
+        let mut states: Vec<TenantResult<MigrationState>> =
+            stream::iter(tenants.into_iter().filter(|tenant| filter.matches(tenant)))
+                .map(|tenant| async move {
+                    let history = inner.storage.history(&tenant, &inner.migrations).await;
+                    let state =
+                        history.map(|rows| MigrationState::compare(&inner.migrations, &rows));
+                    (tenant.id().clone(), state)
+                })
+                .buffer_unordered(STATE_READS)
+                .collect()
+                .await;
+        states.sort_by(|(a, _), (b, _)| a.cmp(b));
+        Ok(states)
+    }
+
+    /// The mode's safety checks ([`StorageMode::audit`]: row-level security
+    /// in shared mode on Postgres, the tenant columns on MySQL and SQLite):
+    /// warnings, or `Configuration` when tenant data could leak.
+    pub async fn audit(&self) -> Result<Vec<String>, TenancyError> {
+        self.inner.storage.audit().await
+    }
+
     /// Reports [`TenantEvent::Migrated`] for `tenants` through the registry
     /// (in batches, so that a notification stays within Postgres' limit). A
     /// failure is logged: the migrations stand, and other processes' caches
@@ -379,5 +418,16 @@ impl<S: StorageMode, R: TenantRegistry> TenantLifecycle for TenantManager<S, R> 
         options: MigrateOptions,
     ) -> BoxFuture<'_, Result<MigrationReport, TenancyError>> {
         TenantManager::migrate_all(self, options).boxed()
+    }
+
+    fn migration_states(
+        &self,
+        filter: TenantFilter,
+    ) -> BoxFuture<'_, Result<Vec<TenantResult<MigrationState>>, TenancyError>> {
+        TenantManager::migration_states(self, filter).boxed()
+    }
+
+    fn audit(&self) -> BoxFuture<'_, Result<Vec<String>, TenancyError>> {
+        TenantManager::audit(self).boxed()
     }
 }

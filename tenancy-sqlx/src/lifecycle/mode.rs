@@ -5,7 +5,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use tenancy_core::{BoxError, Invalidate, TenancyError, TenantId};
 
-use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
+use crate::migrate::{HistoryEntry, MigrateOptions, MigrationReport, TenantMigrations};
 use crate::storage::Storage;
 use crate::tenant::{NewTenant, RegistryTenant};
 
@@ -91,9 +91,28 @@ pub trait StorageMode: Clone + Send + Sync + 'static {
         None
     }
 
+    /// The mode's own safety checks of the storage as it is now (shared
+    /// tables: row-level security, tenant columns): the warnings of a setup
+    /// that is safe but probably wrong, or `Configuration` when tenant data
+    /// could leak. No checks by default.
+    fn audit(&self) -> BoxFuture<'_, Result<Vec<String>, TenancyError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
     /// Removes `tenant`'s storage and data; succeeds when there is none.
     /// `SchemaDrop` on failure.
     fn remove<'a>(&'a self, tenant: &'a RegistryTenant) -> BoxFuture<'a, Result<(), TenancyError>>;
+
+    /// The rows of `tenant`'s migration history table
+    /// ([`TenantMigrations::history`]), read without applying anything, for
+    /// [`TenantManager::migration_states`](super::TenantManager::migration_states);
+    /// empty when nothing was recorded yet. Shared modes read the shared
+    /// tables' one history.
+    fn history<'a>(
+        &'a self,
+        tenant: &'a RegistryTenant,
+        migrations: &'a TenantMigrations,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, TenancyError>>;
 
     /// Applies pending `migrations` for the selected ones of `tenants` (every
     /// tenant of the registry) and reports each; continues past failures.

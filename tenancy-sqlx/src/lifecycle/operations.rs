@@ -8,7 +8,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{StreamExt, stream};
 use tenancy_core::{TenancyError, TenantId, TenantKey, scope};
 
-use crate::migrate::{MigrateOptions, MigrationReport};
+use crate::migrate::{MigrateOptions, MigrationReport, MigrationState, TenantFilter};
 use crate::registry::TenantRegistry;
 use crate::tenant::{NewTenant, RegistryTenant};
 
@@ -53,6 +53,18 @@ pub trait TenantLifecycle: Send + Sync {
         &self,
         options: MigrateOptions,
     ) -> BoxFuture<'_, Result<MigrationReport, TenancyError>>;
+
+    /// Where each selected tenant stands against the migrations (applied,
+    /// pending, drift), read without applying anything; by id, a tenant
+    /// whose history cannot be read with its error.
+    fn migration_states(
+        &self,
+        filter: TenantFilter,
+    ) -> BoxFuture<'_, Result<Vec<TenantResult<MigrationState>>, TenancyError>>;
+
+    /// The isolation mode's safety checks (row-level security, tenant
+    /// columns): warnings, or `Configuration` when tenant data could leak.
+    fn audit(&self) -> BoxFuture<'_, Result<Vec<String>, TenancyError>>;
 
     /// Creates the tenant unless one with its id exists: idempotent
     /// provisioning (a deploy script run twice, a sign-up retried). Returns

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use sqlx::migrate::{Migrate, MigrateError};
 
 use crate::error::MigrationError;
-use crate::migrate::TenantMigrations;
+use crate::migrate::{HistoryEntry, TenantMigrations};
 
 /// Validates the history and applies what is pending, under the database's
 /// migration lock; returns the applied versions.
@@ -67,6 +67,31 @@ async fn apply_locked<C: Migrate + Send>(
 }
 
 /// Maps sqlx's migration error onto ours, keeping the database error.
+/// The history of the database `conn` is on, through sqlx's migrator (which
+/// creates the empty history table when there is none, as a migration run
+/// would).
+pub(crate) async fn read_history<C: Migrate + Send>(
+    conn: &mut C,
+    migrations: &TenantMigrations,
+) -> Result<Vec<HistoryEntry>, MigrationError> {
+    let table = migrations.history().as_str();
+    conn.ensure_migrations_table(table)
+        .await
+        .map_err(from_migrate)?;
+    let dirty = conn.dirty_version(table).await.map_err(from_migrate)?;
+    let applied = conn
+        .list_applied_migrations(table)
+        .await
+        .map_err(from_migrate)?;
+    Ok(applied
+        .into_iter()
+        .map(|migration| {
+            let success = Some(migration.version) != dirty;
+            HistoryEntry::new(migration.version, migration.checksum.into_owned(), success)
+        })
+        .collect())
+}
+
 fn from_migrate(error: MigrateError) -> MigrationError {
     match error {
         MigrateError::Execute(source) => MigrationError::Database(source),

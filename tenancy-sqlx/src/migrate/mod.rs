@@ -4,6 +4,10 @@
 //! receiving [`MigrationProgress`]) and its [`MigrationReport`] (one
 //! [`TenantOutcome`] per tenant, with its [`MigrationStatus`]).
 //!
+//! [`MigrationState`] is where one tenant stands (applied, pending, drift),
+//! read from its [`HistoryEntry`] rows by
+//! [`TenantManager::migration_states`](crate::TenantManager::migration_states).
+//!
 //! These types are backend-neutral. Each mode's manager runs them:
 //! [`SchemaManager::migrate_all`](crate::schema::SchemaManager::migrate_all)
 //! (every tenant schema, concurrently, each under its own lock),
@@ -42,6 +46,7 @@ mod options;
 mod report;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod run;
+mod state;
 
 pub use filter::TenantFilter;
 pub use migrations::TenantMigrations;
@@ -51,5 +56,6 @@ pub use options::{MigrateOptions, MigrationProgress};
 pub use report::{MigrationReport, MigrationStatus, TenantOutcome};
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub(crate) use run::migrate_each;
+pub use state::{HistoryEntry, MigrationState};
 
 pub use crate::error::MigrationError;

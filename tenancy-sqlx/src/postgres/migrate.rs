@@ -12,11 +12,12 @@ use std::fmt::Write as _;
 
 use sqlx::migrate::Migration;
 use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, PgConnection, Row};
+use sqlx::{AssertSqlSafe, PgConnection, Row, SqlSafeStr};
 
 use crate::error::MigrationError;
 use crate::ident::quote_literal;
-use crate::migrate::TenantMigrations;
+use crate::migrate::{HistoryEntry, TenantMigrations};
+use crate::postgres::tx::PgTx;
 
 /// Creates the history table and applies every migration, in one round trip.
 pub(crate) async fn apply_fresh(
@@ -55,6 +56,43 @@ pub(crate) fn history_query(migrations: &TenantMigrations) -> String {
 }
 
 /// Validates the history and applies what is pending, one migration per round trip.
+/// The rows of the history table `qualified` (`"schema"."table"`, quoted),
+/// read in a read-only transaction (unnamed statements stay on one server
+/// connection behind a transaction pooler); empty when the table does not
+/// exist.
+pub(crate) async fn read_history(
+    pool: &sqlx::PgPool,
+    qualified: &str,
+) -> Result<Vec<HistoryEntry>, sqlx::Error> {
+    let begin = AssertSqlSafe("BEGIN READ ONLY").into_sql_str();
+    let mut tx = PgTx::begin(pool, Some(begin)).await?;
+    let exists: bool = sqlx::query_scalar("SELECT pg_catalog.to_regclass($1) IS NOT NULL")
+        .persistent(false)
+        .bind(qualified)
+        .fetch_one(&mut *tx)
+        .await?;
+    let rows = if exists {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT version, checksum, success FROM {qualified} ORDER BY version"
+        )))
+        .persistent(false)
+        .fetch_all(&mut *tx)
+        .await?
+    } else {
+        Vec::new()
+    };
+    tx.commit().await?;
+    rows.iter()
+        .map(|row| {
+            Ok(HistoryEntry::new(
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+            ))
+        })
+        .collect()
+}
+
 pub(crate) async fn apply_pending(
     conn: &mut PgConnection,
     migrations: &TenantMigrations,

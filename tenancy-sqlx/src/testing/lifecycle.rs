@@ -9,7 +9,7 @@ use tenancy_core::{DomainName, TenancyError, TenantId, scope};
 
 use super::Guard;
 use crate::lifecycle::{StorageMode, TenantLifecycle, TenantManager};
-use crate::migrate::MigrateOptions;
+use crate::migrate::{MigrateOptions, TenantFilter, TenantMigrations};
 use crate::registry::TenantRegistry;
 use crate::tenant::{NewTenant, RegistryTenant};
 
@@ -56,6 +56,7 @@ macro_rules! lifecycle_suite {
             delete_is_idempotent_and_takes_the_data,
             migrate_all_reports_every_tenant,
             a_stopped_migrate_all_starts_no_more_tenants,
+            migration_states_read_without_changing_anything,
             create_if_missing_creates_once,
             for_each_tenant_visits_the_active_tenants_in_order,
             run_for_looks_its_tenant_up_each_time,
@@ -345,6 +346,75 @@ pub mod cases {
         let resumed = manager.migrate_all(MigrateOptions::new()).await.unwrap();
         assert!(resumed.is_success(), "{resumed}");
         assert_eq!(resumed.up_to_date().count(), 3, "{resumed}");
+    }
+
+    /// `migration_states` tells where each tenant stands and changes
+    /// nothing: current after creation; with one more migration, pending
+    /// (twice: reading applies nothing), then applied by `migrate_all`;
+    /// against a set that lacks the newest version, drift.
+    pub async fn migration_states_read_without_changing_anything<H: LifecycleHarness>() {
+        let (manager, _guard) = H::manager().await;
+        for tenant in ["acme", "globex"] {
+            manager
+                .create(NewTenant::new(id(tenant), tenant))
+                .await
+                .unwrap();
+        }
+        let latest = manager.migrations().latest();
+        let states = manager.migration_states(TenantFilter::all()).await.unwrap();
+        assert_eq!(states.len(), 2);
+        for (tenant, state) in &states {
+            let state = state.as_ref().unwrap();
+            assert!(state.is_current(), "{tenant}: {state:?}");
+            assert_eq!(state.latest(), latest, "{tenant}");
+        }
+
+        let next = latest.unwrap_or(0) + 1;
+        let extra = sqlx::migrate::Migration::new(
+            next,
+            "noop".into(),
+            sqlx::migrate::MigrationType::Simple,
+            sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe("SELECT 1".to_owned())),
+            false,
+        );
+        let migrations =
+            TenantMigrations::from_migrations(manager.migrations().iter().cloned().chain([extra]))
+                .unwrap()
+                .history_table(manager.migrations().history().clone());
+        let next_release = manager.with_migrations(migrations);
+        for _ in 0..2 {
+            let states = next_release
+                .migration_states(TenantFilter::all().only([id("acme")]))
+                .await
+                .unwrap();
+            assert_eq!(states.len(), 1, "the filter applies");
+            let state = states[0].1.as_ref().unwrap();
+            assert_eq!(state.pending, [next], "{state:?}");
+            assert!(!state.has_drift(), "{state:?}");
+        }
+        let report = next_release
+            .migrate_all(MigrateOptions::new())
+            .await
+            .unwrap();
+        assert!(report.is_success(), "{report}");
+        for (tenant, state) in next_release
+            .migration_states(TenantFilter::all())
+            .await
+            .unwrap()
+        {
+            let state = state.unwrap();
+            assert!(state.is_current(), "{tenant}: {state:?}");
+            assert_eq!(state.latest(), Some(next), "{tenant}");
+        }
+        // The previous release does not know `next`: drift, nothing pending.
+        for (tenant, state) in manager.migration_states(TenantFilter::all()).await.unwrap() {
+            let state = state.unwrap();
+            assert_eq!(state.unknown, [next], "{tenant}: {state:?}");
+            assert!(
+                state.has_drift() && state.pending.is_empty(),
+                "{tenant}: {state:?}"
+            );
+        }
     }
 
     /// `create_if_missing` creates once and then hands back the tenant as

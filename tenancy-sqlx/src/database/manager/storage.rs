@@ -10,7 +10,9 @@ use crate::database::pools::{TenantConnection, TenantPools};
 use crate::error::{step_error, store_error};
 use crate::ident::Ident;
 use crate::lifecycle::{Seed, StorageMode};
-use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations, migrate_each};
+use crate::migrate::{
+    HistoryEntry, MigrateOptions, MigrationReport, TenantMigrations, migrate_each,
+};
 use crate::storage::{DatabaseLocation, Storage};
 use crate::tenant::{NewTenant, RegistryTenant};
 
@@ -197,6 +199,30 @@ impl<B: DatabaseBackend> StorageMode for TenantPools<B> {
                 Some(location) => self.backend().drop_database(tenant.id(), location).await,
                 None => Ok(()),
             }
+        }
+        .boxed()
+    }
+
+    fn history<'a>(
+        &'a self,
+        tenant: &'a RegistryTenant,
+        migrations: &'a TenantMigrations,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, TenancyError>> {
+        async move {
+            let id = tenant.id();
+            let location = database_of(tenant).map_err(|message| TenancyError::Migration {
+                tenant: id.clone(),
+                source: message.into(),
+            })?;
+            self.backend()
+                .history(location, migrations)
+                .await
+                .map_err(|error| {
+                    step_error(error, |source| TenancyError::Migration {
+                        tenant: id.clone(),
+                        source,
+                    })
+                })
         }
         .boxed()
     }

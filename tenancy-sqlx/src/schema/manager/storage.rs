@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use tenancy_core::{Invalidate, Invalidation, TenancyError, TenantId};
 
+use crate::error::store_error;
 use crate::lifecycle::{Seed, StorageMode};
-use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
+use crate::migrate::{HistoryEntry, MigrateOptions, MigrationReport, TenantMigrations};
+use crate::postgres::migrate::read_history;
 use crate::schema::pool::SchemaPool;
 use crate::schema::transaction::TenantTransaction;
 use crate::storage::Storage;
@@ -55,6 +57,21 @@ impl StorageMode for SchemaPool {
 
     fn remove<'a>(&'a self, tenant: &'a RegistryTenant) -> BoxFuture<'a, Result<(), TenancyError>> {
         self.drop_schema(tenant).boxed()
+    }
+
+    fn history<'a>(
+        &'a self,
+        tenant: &'a RegistryTenant,
+        migrations: &'a TenantMigrations,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, TenancyError>> {
+        async move {
+            let schema = self.schema_of(tenant)?;
+            let qualified = format!("{}.{}", schema.quoted(), migrations.history().quoted());
+            read_history(self.pool_for(&schema), &qualified)
+                .await
+                .map_err(store_error)
+        }
+        .boxed()
     }
 
     fn migrate_all<'a>(

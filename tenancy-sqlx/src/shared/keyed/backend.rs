@@ -8,7 +8,7 @@ use futures_util::future::BoxFuture;
 use super::template::Syntax;
 use crate::error::MigrationError;
 use crate::ident::Ident;
-use crate::migrate::TenantMigrations;
+use crate::migrate::{HistoryEntry, TenantMigrations};
 use crate::registry::Dialect;
 
 /// A database with shared-schema helpers: [`MySql`](sqlx::MySql) (also for
@@ -47,10 +47,10 @@ pub(crate) mod sealed {
         ) -> BoxFuture<'c, Result<Vec<i64>, MigrationError>>;
 
         /// The versions recorded in the migration history (creating it if missing).
-        fn applied<'c>(
+        fn history<'c>(
             conn: &'c mut Self::Connection,
             migrations: &'c TenantMigrations,
-        ) -> BoxFuture<'c, Result<Vec<i64>, MigrationError>>;
+        ) -> BoxFuture<'c, Result<Vec<HistoryEntry>, MigrationError>>;
 
         /// Inspects a declared table and its tenant column.
         fn table_fact<'c>(
@@ -71,22 +71,11 @@ macro_rules! migrations {
             crate::migrate::apply::apply_pending(conn, migrations).boxed()
         }
 
-        fn applied<'c>(
+        fn history<'c>(
             conn: &'c mut <$db as sqlx::Database>::Connection,
             migrations: &'c TenantMigrations,
-        ) -> BoxFuture<'c, Result<Vec<i64>, MigrationError>> {
-            async move {
-                use sqlx::migrate::Migrate;
-                let table = migrations.history().as_str();
-                let wrap = |error| MigrationError::Database(sqlx::Error::Migrate(Box::new(error)));
-                conn.ensure_migrations_table(table).await.map_err(wrap)?;
-                let history = conn.list_applied_migrations(table).await.map_err(wrap)?;
-                Ok(history
-                    .into_iter()
-                    .map(|migration| migration.version)
-                    .collect())
-            }
-            .boxed()
+        ) -> BoxFuture<'c, Result<Vec<crate::migrate::HistoryEntry>, MigrationError>> {
+            crate::migrate::apply::read_history(conn, migrations).boxed()
         }
     };
 }

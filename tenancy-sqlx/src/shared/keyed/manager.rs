@@ -13,7 +13,7 @@ use super::pool::SharedPool;
 use super::transaction::SharedTransaction;
 use crate::error::{step_error, store_error};
 use crate::lifecycle::{Seed, StorageMode, TenantManager};
-use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
+use crate::migrate::{HistoryEntry, MigrateOptions, MigrationReport, TenantMigrations};
 use crate::registry::TenantRegistry;
 use crate::registry::sql::dialect::{Value, arguments};
 use crate::shared::report::{fan_out, migration_failed, partial_run_refused, stopped};
@@ -116,12 +116,16 @@ impl<DB: SharedBackend> SharedPool<DB> {
     /// How many of `migrations` are not applied yet.
     async fn pending(&self, migrations: &TenantMigrations) -> Result<usize, TenancyError> {
         let mut conn = self.pool().acquire().await.map_err(store_error)?;
-        let applied = DB::applied(&mut conn, migrations)
+        let history = DB::history(&mut conn, migrations)
             .await
             .map_err(migration_failed)?;
         Ok(migrations
             .iter()
-            .filter(|migration| !applied.contains(&migration.version))
+            .filter(|migration| {
+                !history
+                    .iter()
+                    .any(|entry| entry.version == migration.version)
+            })
             .count())
     }
 
@@ -234,6 +238,30 @@ impl<DB: SharedBackend> StorageMode for SharedPool<DB> {
 
     fn remove<'a>(&'a self, tenant: &'a RegistryTenant) -> BoxFuture<'a, Result<(), TenancyError>> {
         self.delete_rows(tenant).boxed()
+    }
+
+    /// The shared tables' check ([`SharedPool::check`]): each exists with
+    /// its tenant column.
+    fn audit(&self) -> BoxFuture<'_, Result<Vec<String>, TenancyError>> {
+        async move {
+            self.check().await?;
+            Ok(Vec::new())
+        }
+        .boxed()
+    }
+
+    fn history<'a>(
+        &'a self,
+        _tenant: &'a RegistryTenant,
+        migrations: &'a TenantMigrations,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, TenancyError>> {
+        async move {
+            let mut conn = self.pool().acquire().await.map_err(store_error)?;
+            DB::history(&mut conn, migrations)
+                .await
+                .map_err(migration_failed)
+        }
+        .boxed()
     }
 
     fn migrate_all<'a>(

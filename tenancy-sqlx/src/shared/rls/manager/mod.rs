@@ -11,7 +11,8 @@ use super::sql;
 use super::{RlsAudit, RlsPool, RlsTransaction};
 use crate::error::{step_error, store_error};
 use crate::lifecycle::{Seed, StorageMode, TenantManager};
-use crate::migrate::{MigrateOptions, MigrationReport, TenantMigrations};
+use crate::migrate::{HistoryEntry, MigrateOptions, MigrationReport, TenantMigrations};
+use crate::postgres::migrate::read_history;
 use crate::postgres::tx::PgTx;
 use crate::registry::TenantRegistry;
 use crate::storage::SharedKey;
@@ -201,6 +202,25 @@ impl StorageMode for RlsPool {
 
     fn remove<'a>(&'a self, tenant: &'a RegistryTenant) -> BoxFuture<'a, Result<(), TenancyError>> {
         self.delete_rows(tenant).boxed()
+    }
+
+    /// The row-level security audit ([`RlsPool::audit`]).
+    fn audit(&self) -> BoxFuture<'_, Result<Vec<String>, TenancyError>> {
+        async move { Ok(RlsPool::audit(self).await?.warnings().to_vec()) }.boxed()
+    }
+
+    fn history<'a>(
+        &'a self,
+        _tenant: &'a RegistryTenant,
+        migrations: &'a TenantMigrations,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, TenancyError>> {
+        async move {
+            let qualified = sql::qualified(self.schema_name(), migrations.history());
+            read_history(self.pool(), &qualified)
+                .await
+                .map_err(store_error)
+        }
+        .boxed()
     }
 
     fn migrate_all<'a>(
