@@ -13,7 +13,9 @@ use tenancy_actix::{CurrentTenant, OptionalTenant, TenancyMiddleware};
 use tenancy_core::{Gate, TenantStore};
 use tenancy_sqlx::RegistryTenant;
 
-use crate::items::{AppError, AppState, BODY_LIMIT, CreateTenant, NewItem, RenameTenant};
+use crate::items::{
+    AppError, AppState, BODY_LIMIT, CloneTenant, CreateTenant, NewItem, RenameTenant,
+};
 
 /// The app for one worker: the tenancy middleware on the `App` (so that
 /// `/t/{id}/…` is routed as `/…`), the routes, JSON errors everywhere.
@@ -66,6 +68,7 @@ where
         .service(resource("/admin/tenants/{id}/activate").route(web::post().to(activate::<S>)))
         .service(resource("/admin/tenants/{id}/deactivate").route(web::post().to(deactivate::<S>)))
         .service(resource("/admin/tenants/{id}/rename").route(web::post().to(rename_tenant::<S>)))
+        .service(resource("/admin/tenants/{id}/clone").route(web::post().to(clone_tenant::<S>)))
         .service(resource("/admin/migrate").route(web::post().to(migrate::<S>)))
         .default_service(web::to(not_found))
 }
@@ -299,6 +302,21 @@ async fn rename_tenant<S: TenantStore<Tenant = RegistryTenant> + 'static>(
     };
     let body: RenameTenant = parse(&request, &body)?;
     Ok(HttpResponse::Ok().json(state.rename_tenant(&id, body).await?))
+}
+
+async fn clone_tenant<S: TenantStore<Tenant = RegistryTenant> + 'static>(
+    state: Data<AppState<S>>,
+    OptionalTenant(tenant): OptionalTenant<RegistryTenant>,
+    request: HttpRequest,
+    id: Path<String>,
+    payload: web::Payload,
+) -> AppResult<HttpResponse> {
+    let body = match admin_body(&state, &request, tenant.as_ref(), payload).await? {
+        Ok(body) => body,
+        Err(refused) => return Ok(refused),
+    };
+    let body: CloneTenant = parse(&request, &body)?;
+    Ok(HttpResponse::Created().json(state.clone_tenant(&id, body).await?))
 }
 
 async fn delete_tenant<S: TenantStore<Tenant = RegistryTenant> + 'static>(

@@ -14,7 +14,9 @@ use tenancy_core::{Gate, TenantStore};
 use tenancy_sqlx::RegistryTenant;
 use tower_layer::Layer;
 
-use crate::items::{AppError, AppState, BODY_LIMIT, CreateTenant, NewItem, RenameTenant};
+use crate::items::{
+    AppError, AppState, BODY_LIMIT, CloneTenant, CreateTenant, NewItem, RenameTenant,
+};
 
 /// The app: the router wrapped in the tenancy layer (so that `/t/{id}/…` is
 /// routed as `/…`). Serve it with `axum::ServiceExt::into_make_service`.
@@ -35,6 +37,7 @@ where
         .route("/admin/tenants/{id}/activate", post(activate::<S>))
         .route("/admin/tenants/{id}/deactivate", post(deactivate::<S>))
         .route("/admin/tenants/{id}/rename", post(rename_tenant::<S>))
+        .route("/admin/tenants/{id}/clone", post(clone_tenant::<S>))
         .route("/admin/migrate", post(migrate::<S>))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -219,6 +222,19 @@ async fn rename_tenant<S: TenantStore<Tenant = RegistryTenant> + 'static>(
     admin(&state, &headers, tenant.as_ref())?;
     let JsonBody(body) = JsonBody::<RenameTenant>::from_request(request, &()).await?;
     Ok(Json(state.rename_tenant(&id, body).await?).into_response())
+}
+
+async fn clone_tenant<S: TenantStore<Tenant = RegistryTenant> + 'static>(
+    State(state): State<Arc<AppState<S>>>,
+    OptionalTenant(tenant): OptionalTenant<RegistryTenant>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    request: Request,
+) -> AppResult<Response> {
+    admin(&state, &headers, tenant.as_ref())?;
+    let JsonBody(body) = JsonBody::<CloneTenant>::from_request(request, &()).await?;
+    let cloned = state.clone_tenant(&id, body).await?;
+    Ok((StatusCode::CREATED, Json(cloned)).into_response())
 }
 
 async fn delete_tenant<S: TenantStore<Tenant = RegistryTenant> + 'static>(

@@ -408,6 +408,47 @@ async fn run_contract(addr: String) {
             .await;
     assert_error(&onto, 409, "TenantExists");
 
+    // Clone: a new tenant with a copy of the items, no domains; the two
+    // then live apart.
+    let cloned = s(admin(Request::post("/admin/tenants/initrode/clone"))
+        .json(&json!({"new_id": "initrode-copy"})))
+    .await;
+    assert_eq!(cloned.status, 201, "{:?}", cloned.json());
+    assert_eq!(cloned.json()["id"], json!("initrode-copy"));
+    assert_eq!(cloned.json()["domains"], json!([]));
+    assert_eq!(
+        item_names(&s(get("initrode-copy.localhost", "/items")).await),
+        ["stapler"]
+    );
+    let added = s(Request::post("/items")
+        .host("initrode-copy.localhost")
+        .json(&json!({"name": "copier", "capacity": 1})))
+    .await;
+    assert_eq!(added.status, 201, "{:?}", added.json());
+    assert_eq!(
+        item_names(&s(get("initrode.localhost", "/items")).await),
+        ["stapler"],
+        "the source does not see the copy's items"
+    );
+    assert_error(
+        &s(admin(Request::post("/admin/tenants/initrode/clone")).json(&json!({"new_id": "acme"})))
+            .await,
+        409,
+        "TenantExists",
+    );
+    assert_error(
+        &s(admin(Request::post("/admin/tenants/nobody/clone")).json(&json!({"new_id": "other"})))
+            .await,
+        404,
+        "TenantNotFound",
+    );
+    assert_eq!(
+        s(admin(Request::delete("/admin/tenants/initrode-copy")))
+            .await
+            .status,
+        204
+    );
+
     assert_eq!(
         s(admin(Request::delete("/admin/tenants/initrode")))
             .await

@@ -104,6 +104,22 @@ pub enum TenantsCommand {
         #[arg(long)]
         inactive: bool,
     },
+    /// Create a tenant with a copy of another's data (not its domains).
+    Clone {
+        /// The tenant to copy.
+        from: String,
+        /// The new tenant's id.
+        id: String,
+        /// Display name (default: the source's).
+        #[arg(long)]
+        name: Option<String>,
+        /// A domain of the new tenant; the first is its primary domain. Repeatable.
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// Register it deactivated.
+        #[arg(long)]
+        inactive: bool,
+    },
     /// Rename a tenant, keeping its data and domains.
     Rename {
         /// The current id.

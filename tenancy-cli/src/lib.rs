@@ -14,8 +14,8 @@
 //! $ tenancy --isolation schema --migrations ./tenant-migrations migrate --concurrency 8
 //! ```
 //!
-//! Commands: `tenants list | show | create | rename | activate | deactivate
-//! | delete`, `domains add | remove`, `migrate` (every tenant or those
+//! Commands: `tenants list | show | create | clone | rename | activate |
+//! deactivate | delete`, `domains add | remove`, `migrate` (every tenant or those
 //! `--tenant`/`--pattern` select, `--concurrency N`; tenants already up to
 //! date are skipped, so a run stopped by a failure or Ctrl-C resumes when
 //! run again), `status` (each tenant's applied version, pending migrations

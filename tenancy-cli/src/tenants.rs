@@ -42,20 +42,25 @@ pub(crate) async fn run_tenants(
         } => {
             let id = tenant_id(id)?;
             let name = name.clone().unwrap_or_else(|| id.to_string());
-            let mut new = NewTenant::new(id, name);
-            for (index, domain) in domains.iter().enumerate() {
-                let domain = DomainName::new(domain).map_err(TenancyError::from)?;
-                new = if index == 0 {
-                    new.primary_domain(domain)
-                } else {
-                    new.domain(domain)
-                };
-            }
-            if *inactive {
-                new = new.inactive();
-            }
+            let new = new_tenant(id, name, domains, *inactive)?;
             let tenant = lifecycle.create(new).await?;
             done(output, "created", &tenant)?;
+        }
+        TenantsCommand::Clone {
+            from,
+            id,
+            name,
+            domains,
+            inactive,
+        } => {
+            let from = tenant_id(from)?;
+            let name = match name {
+                Some(name) => name.clone(),
+                None => require(lifecycle, &from).await?.name().to_owned(),
+            };
+            let new = new_tenant(tenant_id(id)?, name, domains, *inactive)?;
+            let tenant = lifecycle.clone_tenant(&from, new).await?;
+            done(output, &format!("cloned {from} as"), &tenant)?;
         }
         TenantsCommand::Rename { from, to } => {
             let tenant = lifecycle.rename(&tenant_id(from)?, &tenant_id(to)?).await?;
@@ -127,6 +132,25 @@ pub(crate) async fn run_domains(
         }
     }
     Ok(Outcome::Done)
+}
+
+/// A tenant to create: the first domain is the primary one.
+fn new_tenant(
+    id: TenantId,
+    name: String,
+    domains: &[String],
+    inactive: bool,
+) -> Result<NewTenant, CommandError> {
+    let mut new = NewTenant::new(id, name);
+    for (index, domain) in domains.iter().enumerate() {
+        let domain = DomainName::new(domain).map_err(TenancyError::from)?;
+        new = if index == 0 {
+            new.primary_domain(domain)
+        } else {
+            new.domain(domain)
+        };
+    }
+    Ok(if inactive { new.inactive() } else { new })
 }
 
 /// Reports a changed tenant: `{what} {id}` and its details, or its JSON.

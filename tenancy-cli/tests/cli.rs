@@ -272,6 +272,40 @@ async fn every_command(pair: Pair) {
     env.write_migration(2, "item_notes", "ALTER TABLE items ADD COLUMN note TEXT;");
     env.command(&["audit"]).assert().success();
 
+    // clone: a new tenant with a copy of the data, no domains; a second
+    // copy of a taken id or an unknown source is refused.
+    let copy = env.json(&[
+        "tenants",
+        "clone",
+        "acme",
+        "acme-copy",
+        "--domain",
+        "copy.example.com",
+    ]);
+    assert_eq!(copy["name"], "Acme Corp", "the source's name by default");
+    assert_eq!(copy["domains"][0]["name"], "copy.example.com");
+    assert_ne!(
+        copy["storage"],
+        env.json(&["tenants", "show", "acme"])["storage"]
+    );
+    assert_eq!(
+        env.json(&["status", "--tenant", "acme-copy"])["tenants"][0]["state"],
+        "current"
+    );
+    for (args, expected) in [
+        (&["tenants", "clone", "acme", "initech"][..], "exists"),
+        (&["tenants", "clone", "nobody", "other"][..], "not found"),
+    ] {
+        let output = env.run(args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&output.stderr).contains(expected),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+    env.json(&["tenants", "delete", "acme-copy", "--yes"]);
+
     // delete: confirmed, idempotent.
     let deleted = env.json(&["tenants", "delete", "acme", "--yes"]);
     assert_eq!(deleted["deleted"], true);

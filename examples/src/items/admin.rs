@@ -67,6 +67,14 @@ impl TenantAdmin for LifecycleAdmin {
             .boxed()
     }
 
+    fn clone_tenant<'a>(
+        &'a self,
+        from: &'a TenantId,
+        tenant: NewTenant,
+    ) -> BoxFuture<'a, Result<RegistryTenant, TenancyError>> {
+        self.lifecycle.clone_tenant(from, tenant)
+    }
+
     fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>> {
         async move {
             if self.lifecycle.delete(id).await? {
@@ -100,6 +108,7 @@ fn report_json(report: &MigrationReport) -> Value {
                 MigrationStatus::UpToDate => ("up_to_date", json!(null)),
                 MigrationStatus::Migrated { versions } => ("migrated", json!(versions)),
                 MigrationStatus::Failed(error) => ("failed", json!(error.to_string())),
+                MigrationStatus::Stopped => ("stopped", json!(null)),
                 _ => ("unknown", json!(null)),
             };
             json!({

@@ -14,7 +14,9 @@ mod storage;
 pub use admin::LifecycleAdmin;
 pub use config::{Backend, Config, ConfigError, Isolation, Seed, backend_of};
 pub use error::AppError;
-pub use model::{CreateTenant, Item, NewItem, RenameTenant, TenantSummary, TenantView};
+pub use model::{
+    CloneTenant, CreateTenant, Item, NewItem, RenameTenant, TenantSummary, TenantView,
+};
 pub use seed::{SEED_TENANTS, seed};
 pub use service::{AppState, view};
 pub use setup::{App, AppStore, POOL_SIZE, build, lifecycle};

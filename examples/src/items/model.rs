@@ -44,6 +44,17 @@ pub struct RenameTenant {
     pub new_id: String,
 }
 
+/// The body of `POST /admin/tenants/{id}/clone`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloneTenant {
+    /// The id of the copy.
+    pub new_id: String,
+    /// Its display name (default: the source's).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
 /// A tenant as the admin API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TenantView {

@@ -8,7 +8,9 @@ use tenancy_core::{DomainName, Tenancy, TenancyError, TenantId, TenantStore};
 use tenancy_sqlx::{NewTenant, RegistryTenant};
 
 use super::error::AppError;
-use super::model::{CreateTenant, Item, NewItem, RenameTenant, TenantSummary, TenantView};
+use super::model::{
+    CloneTenant, CreateTenant, Item, NewItem, RenameTenant, TenantSummary, TenantView,
+};
 use super::storage::{ItemsStore, TenantAdmin};
 
 /// Everything a request handler needs.
@@ -155,6 +157,23 @@ impl<S: TenantStore<Tenant = RegistryTenant> + 'static> AppState<S> {
         let to = TenantId::new(&body.new_id).map_err(TenancyError::from)?;
         self.admin.rename(&from, &to).await?;
         self.tenant_view(&to).await
+    }
+
+    /// `POST /admin/tenants/{id}/clone`: a new tenant with a copy of the
+    /// tenant's items (no domains: they stay the source's).
+    pub async fn clone_tenant(&self, id: &str, body: CloneTenant) -> Result<TenantView, AppError> {
+        let from = tenant_id(id)?;
+        let to = TenantId::new(&body.new_id).map_err(TenancyError::from)?;
+        let name = match body.name {
+            Some(name) => name.trim().to_owned(),
+            None => self.tenant_view(&from).await?.name,
+        };
+        check_name(&name)?;
+        let cloned = self
+            .admin
+            .clone_tenant(&from, NewTenant::new(to, name))
+            .await?;
+        Ok(view(&cloned))
     }
 
     /// `DELETE /admin/tenants/{id}`.

@@ -65,6 +65,13 @@ pub trait TenantAdmin: Send + Sync + 'static {
         to: &'a TenantId,
     ) -> BoxFuture<'a, Result<(), TenancyError>>;
 
+    /// Creates `tenant` with a copy of tenant `from`'s data, as one unit.
+    fn clone_tenant<'a>(
+        &'a self,
+        from: &'a TenantId,
+        tenant: NewTenant,
+    ) -> BoxFuture<'a, Result<RegistryTenant, TenancyError>>;
+
     /// Drops a tenant's storage and registry row.
     fn delete<'a>(&'a self, id: &'a TenantId) -> BoxFuture<'a, Result<(), TenancyError>>;
 

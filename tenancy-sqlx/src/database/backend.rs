@@ -174,6 +174,16 @@ pub(crate) mod sealed {
             migrations: &'a TenantMigrations,
         ) -> BoxFuture<'a, Result<Vec<i64>, MigrationError>>;
 
+        /// Copies the rows and counters of the database at `from` into the
+        /// freshly migrated one at `to` (same server), the history table
+        /// `history` excepted.
+        fn copy_database<'a>(
+            &'a self,
+            from: &'a DatabaseLocation,
+            to: &'a DatabaseLocation,
+            history: &'a str,
+        ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
         /// Reads the migration history of the database at `location`.
         fn history<'a>(
             &'a self,

@@ -44,6 +44,8 @@
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod backend;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+mod copy;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod manager;
 #[cfg(feature = "mysql")]
 mod mysql;

@@ -279,6 +279,33 @@ impl Provision for MySqlDatabases {
         self.migrate_database(location, migrations).boxed()
     }
 
+    fn copy_database<'a>(
+        &'a self,
+        from: &'a DatabaseLocation,
+        to: &'a DatabaseLocation,
+        history: &'a str,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        async move {
+            let options = self
+                .inner
+                .servers
+                .get(to.server())
+                .map_err(|error| sqlx::Error::Configuration(Box::new(error)))?
+                .clone();
+            let mut conn = options.connect().await?;
+            let copied = super::copy::copy_mysql(
+                &mut conn,
+                from.database().as_str(),
+                to.database().as_str(),
+                history,
+            )
+            .await;
+            let _closed = conn.close().await;
+            copied
+        }
+        .boxed()
+    }
+
     fn history<'a>(
         &'a self,
         location: &'a DatabaseLocation,

@@ -469,6 +469,32 @@ impl Provision for PgDatabases {
             .boxed()
     }
 
+    fn copy_database<'a>(
+        &'a self,
+        from: &'a DatabaseLocation,
+        to: &'a DatabaseLocation,
+        history: &'a str,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        async move {
+            let direct = |error: MigrationError| match error {
+                MigrationError::Database(error) => error,
+                other => sqlx::Error::Configuration(Box::new(other)),
+            };
+            let mut source = self
+                .connect_direct(from.server(), from.database())
+                .await
+                .map_err(direct)?;
+            let mut target = self
+                .connect_direct(to.server(), to.database())
+                .await
+                .map_err(direct)?;
+            let copied = super::copy::copy_postgres(&mut source, &mut target, history).await;
+            let _closed = (source.close().await, target.close().await);
+            copied
+        }
+        .boxed()
+    }
+
     fn history<'a>(
         &'a self,
         location: &'a DatabaseLocation,

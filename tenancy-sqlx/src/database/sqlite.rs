@@ -308,6 +308,23 @@ impl Provision for SqliteDatabases {
         self.migrate_file(location, migrations).boxed()
     }
 
+    fn copy_database<'a>(
+        &'a self,
+        from: &'a DatabaseLocation,
+        to: &'a DatabaseLocation,
+        history: &'a str,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        async move {
+            let configuration = |error: TenancyError| sqlx::Error::Configuration(Box::new(error));
+            let source = self.path_of(from).map_err(configuration)?;
+            let mut target = self.options(to).map_err(configuration)?.connect().await?;
+            let copied = super::copy::copy_sqlite(&mut target, &source, history).await;
+            let _closed = target.close().await;
+            copied
+        }
+        .boxed()
+    }
+
     fn history<'a>(
         &'a self,
         location: &'a DatabaseLocation,

@@ -46,6 +46,8 @@ const STATE_READS: usize = 8;
 ///   the seed; then activation. A failure removes what the earlier steps
 ///   made. (A process killed between the steps leaves an inactive row;
 ///   [`delete`](Self::delete) removes it.)
+/// - **clone**: as create, with the storage filled from another tenant's
+///   data instead of the seed; a failed copy removes the storage and row.
 /// - **rename**: the storage moves (when the mode renames it), then the row;
 ///   a refused row update moves the storage back.
 /// - **deactivate**: the row, then the mode lets go of its pool.
@@ -143,18 +145,83 @@ impl<S: StorageMode, R: TenantRegistry> TenantManager<S, R> {
         new: NewTenant,
         storage: Storage,
     ) -> Result<RegistryTenant, TenancyError> {
+        self.create_filled(new, storage, None).await
+    }
+
+    /// Creates tenant `new` with a copy of tenant `from`'s data: its rows,
+    /// and its identity and sequence values, so that new rows continue
+    /// where the source's left off. The new tenant gets storage of its own
+    /// (a schema, a database on the source's server, or a new key in shared
+    /// tables), made by the migrations; the source must be migrated to them
+    /// (`Configuration` otherwise: migrate it first). Atomic as
+    /// [`create`](Self::create): a failure leaves no tenant and no storage.
+    /// The seed does not run (the data is the source's).
+    ///
+    /// The copy is a consistent snapshot of the source (one transaction per
+    /// database); writes the source receives meanwhile may or may not be in
+    /// it. Deactivate the source first for an exact copy.
+    ///
+    /// Errors: `TenantNotFound` (no source), `TenantExists`, `DomainTaken`,
+    /// `Configuration` (the source is not migrated, or the mode cannot
+    /// copy), `SchemaCreation` / `TableCreation` (the copy failed).
+    pub async fn clone_tenant(
+        &self,
+        from: &TenantId,
+        new: NewTenant,
+    ) -> Result<RegistryTenant, TenancyError> {
+        let inner = &*self.inner;
+        let source = require(&inner.registry, from).await?;
+        let history = inner.storage.history(&source, &inner.migrations).await?;
+        let state = MigrationState::compare(&inner.migrations, &history);
+        if !state.is_current() {
+            return Err(TenancyError::Configuration {
+                message: format!(
+                    "tenant `{from}` is not migrated to the current migrations ({state:?}); \
+                     migrate it before cloning it"
+                ),
+            });
+        }
+        let storage = inner.storage.allocate_copy(&source, &new).await?;
+        let cloned = self.create_filled(new, storage, Some(&source)).await?;
+        tracing::info!(from = %from, tenant = %cloned.id(), "tenant cloned");
+        Ok(cloned)
+    }
+
+    /// Registers `new` inactive in `storage`, provisions it, then fills it:
+    /// from `source`'s data, or with the seed; activates it when asked.
+    /// Each failure undoes what the steps before it made.
+    async fn create_filled(
+        &self,
+        new: NewTenant,
+        storage: Storage,
+        source: Option<&RegistryTenant>,
+    ) -> Result<RegistryTenant, TenancyError> {
         let inner = &*self.inner;
         let active = new.active;
         let id = new.id.clone();
         let mut pending = new;
         pending.active = false;
         let tenant = inner.registry.create_with_storage(pending, storage).await?;
+        let seed = if source.is_some() {
+            None
+        } else {
+            inner.seed.as_ref()
+        };
         let provisioned = inner
             .storage
-            .provision(&tenant, &inner.migrations, inner.seed.as_ref())
+            .provision(&tenant, &inner.migrations, seed)
             .await;
         if let Err(error) = provisioned {
             self.forget(&id).await;
+            return Err(error);
+        }
+        if let Some(source) = source
+            && let Err(error) = inner
+                .storage
+                .copy_data(source, &tenant, &inner.migrations)
+                .await
+        {
+            self.undo_create(&tenant).await;
             return Err(error);
         }
         if active && let Err(error) = inner.registry.activate(&id).await {
@@ -391,6 +458,14 @@ impl<S: StorageMode, R: TenantRegistry> TenantLifecycle for TenantManager<S, R> 
 
     fn create(&self, tenant: NewTenant) -> BoxFuture<'_, Result<RegistryTenant, TenancyError>> {
         TenantManager::create(self, tenant).boxed()
+    }
+
+    fn clone_tenant<'a>(
+        &'a self,
+        from: &'a TenantId,
+        tenant: NewTenant,
+    ) -> BoxFuture<'a, Result<RegistryTenant, TenancyError>> {
+        TenantManager::clone_tenant(self, from, tenant).boxed()
     }
 
     fn rename<'a>(

@@ -49,6 +49,39 @@ pub trait StorageMode: Clone + Send + Sync + 'static {
         seed: Option<&'a Seed<Self::Seeding>>,
     ) -> BoxFuture<'a, Result<(), TenancyError>>;
 
+    /// The storage for `new`, a copy of `source` (schema mode: a schema of
+    /// its own; database mode: on the source's server). By default, what
+    /// [`allocate`](Self::allocate) gives.
+    fn allocate_copy<'a>(
+        &'a self,
+        source: &'a RegistryTenant,
+        new: &'a NewTenant,
+    ) -> BoxFuture<'a, Result<Storage, TenancyError>> {
+        let _ = source;
+        self.allocate(new)
+    }
+
+    /// Copies `from`'s data into `to`'s storage, which
+    /// [`provision`](Self::provision) has just made with the same
+    /// migrations: every table's rows (the history table's excepted) and
+    /// the identity and sequence values, from one consistent snapshot of
+    /// `from`. On failure `to`'s storage may hold part of the data: the
+    /// manager removes it. By default the mode cannot copy
+    /// (`Configuration`).
+    fn copy_data<'a>(
+        &'a self,
+        from: &'a RegistryTenant,
+        to: &'a RegistryTenant,
+        migrations: &'a TenantMigrations,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        let _ = (from, to, migrations);
+        Box::pin(async {
+            Err(TenancyError::Configuration {
+                message: "this isolation mode cannot copy a tenant's data".to_owned(),
+            })
+        })
+    }
+
     /// Moves `tenant`'s storage for its new id `to`; returns the new storage,
     /// or `None` when it stays where it is. `SchemaRename` when it cannot
     /// move. By default storage is not named after the id (a shared key) and

@@ -29,6 +29,14 @@ pub trait TenantLifecycle: Send + Sync {
     /// (a failure leaves neither). `TenantExists` / `DomainTaken` on conflicts.
     fn create(&self, tenant: NewTenant) -> BoxFuture<'_, Result<RegistryTenant, TenancyError>>;
 
+    /// Creates tenant `tenant` with a copy of tenant `from`'s data, as one
+    /// unit (see [`TenantManager::clone_tenant`](super::TenantManager::clone_tenant)).
+    fn clone_tenant<'a>(
+        &'a self,
+        from: &'a TenantId,
+        tenant: NewTenant,
+    ) -> BoxFuture<'a, Result<RegistryTenant, TenancyError>>;
+
     /// Renames a tenant, keeping its data and domains; `TenantNotFound`,
     /// `TenantExists`, or `SchemaRename` when the storage cannot follow.
     fn rename<'a>(

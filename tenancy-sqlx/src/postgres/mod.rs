@@ -15,6 +15,7 @@
 //! safe against cancellation, advisory lock keys, per-schema migrations and
 //! statement tagging.
 
+pub(crate) mod copy;
 pub(crate) mod lock;
 pub(crate) mod migrate;
 mod pooler;

@@ -54,6 +54,7 @@ macro_rules! lifecycle_suite {
             rename_refuses_a_taken_or_unknown_id,
             deactivate_and_activate,
             delete_is_idempotent_and_takes_the_data,
+            clone_copies_a_tenant_into_storage_of_its_own,
             migrate_all_reports_every_tenant,
             a_stopped_migrate_all_starts_no_more_tenants,
             migration_states_read_without_changing_anything,
@@ -282,6 +283,70 @@ pub mod cases {
             .unwrap();
         assert_eq!(H::touch(&manager, &again).await, 1, "the old data is gone");
         assert_eq!(H::touch(&manager, &globex).await, 2, "globex is untouched");
+    }
+
+    /// `clone_tenant` makes a tenant with a copy of another's data in
+    /// storage of its own; the two then go their own ways (the copy's new
+    /// rows continue the copied identity values); a taken id or an unknown
+    /// source is refused and nothing is made; deleting the copy leaves the
+    /// source as it was.
+    pub async fn clone_copies_a_tenant_into_storage_of_its_own<H: LifecycleHarness>() {
+        let (manager, _guard) = H::manager().await;
+        let acme = manager
+            .create(NewTenant::new(id("acme"), "Acme"))
+            .await
+            .unwrap();
+        assert_eq!(H::touch(&manager, &acme).await, 1);
+        assert_eq!(H::touch(&manager, &acme).await, 2);
+        // A neighbour whose row must not be copied (shared tables hold both).
+        let globex = manager
+            .create(NewTenant::new(id("globex"), "Globex"))
+            .await
+            .unwrap();
+        assert_eq!(H::touch(&manager, &globex).await, 1);
+        let domain = DomainName::new("copy.example.com").unwrap();
+        let copy = manager
+            .clone_tenant(
+                &id("acme"),
+                NewTenant::new(id("copy"), "Copy").domain(domain.clone()),
+            )
+            .await
+            .unwrap();
+        assert!(copy.is_active());
+        assert_eq!(copy.name(), "Copy");
+        assert_ne!(copy.storage(), acme.storage());
+        let found = manager.registry().find_by_domain(&domain).await.unwrap();
+        assert_eq!(found.map(|tenant| tenant.id().clone()), Some(id("copy")));
+        assert_eq!(
+            H::touch(&manager, &copy).await,
+            3,
+            "the copy holds acme's two rows, no others"
+        );
+        assert_eq!(
+            H::touch(&manager, &acme).await,
+            3,
+            "acme does not see the copy's row"
+        );
+
+        let taken = manager
+            .clone_tenant(&id("acme"), NewTenant::new(id("copy"), "Again"))
+            .await;
+        assert!(
+            matches!(taken, Err(TenancyError::TenantExists { .. })),
+            "{taken:?}"
+        );
+        let unknown = manager
+            .clone_tenant(&id("nobody"), NewTenant::new(id("other"), "Other"))
+            .await;
+        assert!(
+            matches!(unknown, Err(TenancyError::TenantNotFound { .. })),
+            "{unknown:?}"
+        );
+        assert!(find(manager.registry(), "other").await.is_none());
+
+        assert!(manager.delete(&id("copy")).await.unwrap());
+        assert_eq!(H::touch(&manager, &acme).await, 4, "acme is intact");
+        assert_eq!(H::touch(&manager, &globex).await, 2, "globex is intact");
     }
 
     /// Migrate-all reports every tenant (inactive ones too) and succeeds

@@ -149,6 +149,50 @@ impl<B: DatabaseBackend> StorageMode for TenantPools<B> {
         .boxed()
     }
 
+    /// On the source's server.
+    fn allocate_copy<'a>(
+        &'a self,
+        source: &'a RegistryTenant,
+        new: &'a NewTenant,
+    ) -> BoxFuture<'a, Result<Storage, TenancyError>> {
+        async move {
+            let server = match source.storage().database() {
+                Some(location) => location.server().clone(),
+                None => self.server_for(new),
+            };
+            Ok(Storage::Database(self.location_on(&server, &new.id).await?))
+        }
+        .boxed()
+    }
+
+    fn copy_data<'a>(
+        &'a self,
+        from: &'a RegistryTenant,
+        to: &'a RegistryTenant,
+        migrations: &'a TenantMigrations,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        async move {
+            let failed = |message: &str| TenancyError::SchemaCreation {
+                tenant: to.id().clone(),
+                schema: to.storage().location().to_owned(),
+                source: message.to_owned().into(),
+            };
+            let source = database_of(from).map_err(failed)?;
+            let target = database_of(to).map_err(failed)?;
+            self.backend()
+                .copy_database(source, target, migrations.history().as_str())
+                .await
+                .map_err(|error| {
+                    step_error(error, |source| TenancyError::SchemaCreation {
+                        tenant: to.id().clone(),
+                        schema: target.to_string(),
+                        source,
+                    })
+                })
+        }
+        .boxed()
+    }
+
     fn provision<'a>(
         &'a self,
         tenant: &'a RegistryTenant,

@@ -1,6 +1,7 @@
 //! [`SchemaManager`]: the tenant lifecycle for schema-per-tenant Postgres,
 //! the [`TenantManager`] over [`SchemaPool`].
 
+mod clone;
 mod create;
 mod migrate_all;
 mod rename;

@@ -59,6 +59,15 @@ impl StorageMode for SchemaPool {
         self.drop_schema(tenant).boxed()
     }
 
+    fn copy_data<'a>(
+        &'a self,
+        from: &'a RegistryTenant,
+        to: &'a RegistryTenant,
+        migrations: &'a TenantMigrations,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        self.copy_schema(from, to, migrations).boxed()
+    }
+
     fn history<'a>(
         &'a self,
         tenant: &'a RegistryTenant,

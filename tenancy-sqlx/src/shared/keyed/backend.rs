@@ -19,6 +19,17 @@ use crate::registry::Dialect;
 pub trait SharedBackend: sealed::Backend {}
 
 /// What a declared tenant table looks like.
+/// What a clone copies of one shared table: its columns (quoted; generated
+/// ones, the tenant column and the generated key left out), its generated
+/// key (an auto-increment or rowid primary key: new rows get new values),
+/// and the tables whose foreign keys reference that key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CopyShape {
+    pub(crate) columns: Vec<String>,
+    pub(crate) generated_key: Option<String>,
+    pub(crate) referenced_by: Vec<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TableFact {
     Missing,
@@ -58,6 +69,13 @@ pub(crate) mod sealed {
             table: &'c Ident,
             column: &'c Ident,
         ) -> BoxFuture<'c, Result<TableFact, sqlx::Error>>;
+
+        /// What a clone copies of `table`, whose tenant column is `column`.
+        fn copy_shape<'c>(
+            conn: &'c mut Self::Connection,
+            table: &'c Ident,
+            column: &'c Ident,
+        ) -> BoxFuture<'c, Result<CopyShape, sqlx::Error>>;
     }
 }
 

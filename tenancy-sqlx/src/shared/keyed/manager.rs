@@ -250,6 +250,15 @@ impl<DB: SharedBackend> StorageMode for SharedPool<DB> {
         .boxed()
     }
 
+    fn copy_data<'a>(
+        &'a self,
+        from: &'a RegistryTenant,
+        to: &'a RegistryTenant,
+        _migrations: &'a TenantMigrations,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        self.copy_rows(from, to).boxed()
+    }
+
     fn history<'a>(
         &'a self,
         _tenant: &'a RegistryTenant,

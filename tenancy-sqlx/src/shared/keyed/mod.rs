@@ -53,6 +53,7 @@
 )]
 
 mod backend;
+mod clone;
 mod insert;
 mod manager;
 #[cfg(feature = "mysql")]

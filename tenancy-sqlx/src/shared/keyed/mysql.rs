@@ -5,7 +5,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sqlx::{MySql, MySqlConnection, Row};
 
-use super::backend::{SharedBackend, TableFact, migrations, sealed};
+use super::backend::{CopyShape, SharedBackend, TableFact, migrations, sealed};
 use super::template::Syntax;
 use crate::error::MigrationError;
 use crate::ident::Ident;
@@ -45,6 +45,44 @@ impl sealed::Backend for MySql {
                 (true, Some("NO")) => TableFact::Ready,
                 (true, Some(_)) => TableFact::Nullable,
             })
+        }
+        .boxed()
+    }
+
+    fn copy_shape<'c>(
+        conn: &'c mut MySqlConnection,
+        table: &'c Ident,
+        column: &'c Ident,
+    ) -> BoxFuture<'c, Result<CopyShape, sqlx::Error>> {
+        async move {
+            let columns: Vec<(String, String)> = sqlx::query_as(
+                "SELECT CAST(COLUMN_NAME AS CHAR), CAST(EXTRA AS CHAR) FROM information_schema.COLUMNS \
+                  WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+            )
+            .bind(table.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut shape = CopyShape::default();
+            for (name, extra) in columns {
+                let extra = extra.to_ascii_lowercase();
+                if extra.contains("auto_increment") {
+                    shape.generated_key = Some(name);
+                } else if !extra.contains("generated") && name != column.as_str() {
+                    shape.columns.push(format!("`{}`", name.replace('`', "``")));
+                }
+            }
+            if let Some(key) = &shape.generated_key {
+                shape.referenced_by = sqlx::query_scalar(
+                    "SELECT DISTINCT CAST(TABLE_NAME AS CHAR) FROM information_schema.KEY_COLUMN_USAGE \
+                      WHERE REFERENCED_TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME = ? \
+                        AND REFERENCED_COLUMN_NAME = ?",
+                )
+                .bind(table.as_str())
+                .bind(key)
+                .fetch_all(&mut *conn)
+                .await?;
+            }
+            Ok(shape)
         }
         .boxed()
     }

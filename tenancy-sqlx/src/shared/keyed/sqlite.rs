@@ -5,7 +5,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sqlx::{Row, Sqlite, SqliteConnection};
 
-use super::backend::{SharedBackend, TableFact, migrations, sealed};
+use super::backend::{CopyShape, SharedBackend, TableFact, migrations, sealed};
 use super::template::Syntax;
 use crate::error::MigrationError;
 use crate::ident::Ident;
@@ -43,6 +43,43 @@ impl sealed::Backend for Sqlite {
                 (true, Some(true)) => TableFact::Ready,
                 (true, Some(false)) => TableFact::Nullable,
             })
+        }
+        .boxed()
+    }
+
+    fn copy_shape<'c>(
+        conn: &'c mut SqliteConnection,
+        table: &'c Ident,
+        column: &'c Ident,
+    ) -> BoxFuture<'c, Result<CopyShape, sqlx::Error>> {
+        async move {
+            let columns: Vec<(String, i64, i64, String)> = sqlx::query_as(
+                "SELECT name, hidden, pk, upper(type) FROM pragma_table_xinfo(?1) ORDER BY cid",
+            )
+            .bind(table.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+            let key_columns = columns.iter().filter(|(_, _, pk, _)| *pk > 0).count();
+            let mut shape = CopyShape::default();
+            for (name, hidden, pk, kind) in columns {
+                // A lone INTEGER PRIMARY KEY is the rowid: new rows get new values.
+                if pk > 0 && key_columns == 1 && kind == "INTEGER" {
+                    shape.generated_key = Some(name);
+                } else if hidden == 0 && name != column.as_str() {
+                    shape.columns.push(format!("\"{}\"", name.replace('"', "\"\"")));
+                }
+            }
+            if let Some(key) = &shape.generated_key {
+                shape.referenced_by = sqlx::query_scalar(
+                    "SELECT DISTINCT m.name FROM sqlite_schema m, pragma_foreign_key_list(m.name) f \
+                      WHERE m.type = 'table' AND f.\"table\" = ?1 AND (f.\"to\" = ?2 OR f.\"to\" IS NULL)",
+                )
+                .bind(table.as_str())
+                .bind(key)
+                .fetch_all(&mut *conn)
+                .await?;
+            }
+            Ok(shape)
         }
         .boxed()
     }

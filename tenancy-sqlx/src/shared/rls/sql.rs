@@ -64,6 +64,14 @@ pub(crate) fn begin_as_login(key: &SharedKey) -> String {
     )
 }
 
+/// Sets the tenant key for the rest of the transaction.
+pub(crate) fn set_key(key: &SharedKey) -> String {
+    format!(
+        "SELECT pg_catalog.set_config('{SETTING}', {}, true)",
+        quote_literal(key.as_str())
+    )
+}
+
 /// The transaction-scoped advisory lock serialising work on the shared tables of `schema`.
 pub(crate) fn shared_lock(schema: &Ident) -> String {
     format!(

@@ -1,5 +1,6 @@
 //! [`RlsManager`]: the tenant lifecycle in shared-schema mode on Postgres.
 
+mod clone;
 mod migrate;
 
 use futures_util::FutureExt;
@@ -207,6 +208,15 @@ impl StorageMode for RlsPool {
     /// The row-level security audit ([`RlsPool::audit`]).
     fn audit(&self) -> BoxFuture<'_, Result<Vec<String>, TenancyError>> {
         async move { Ok(RlsPool::audit(self).await?.warnings().to_vec()) }.boxed()
+    }
+
+    fn copy_data<'a>(
+        &'a self,
+        from: &'a RegistryTenant,
+        to: &'a RegistryTenant,
+        _migrations: &'a TenantMigrations,
+    ) -> BoxFuture<'a, Result<(), TenancyError>> {
+        self.copy_rows(from, to).boxed()
     }
 
     fn history<'a>(
