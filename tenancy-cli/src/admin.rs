@@ -8,6 +8,7 @@ use tenancy_core::TenancyError;
 use tenancy_sqlx::TenantLifecycle;
 
 use crate::args::{TenancyArgs, TenancyCommand};
+use crate::fleet::{self, Fleet};
 use crate::output::Output;
 use crate::spares::{self, Spares};
 use crate::{migrate, status, tenants};
@@ -70,6 +71,7 @@ impl From<Outcome> for ExitCode {
 pub struct Admin {
     lifecycle: Arc<dyn TenantLifecycle>,
     spares: Option<Arc<dyn Spares>>,
+    fleet: Option<Arc<dyn Fleet>>,
 }
 
 impl Admin {
@@ -78,7 +80,17 @@ impl Admin {
         Self {
             lifecycle,
             spares: None,
+            fleet: None,
         }
+    }
+
+    /// Database mode: `servers`, `tenants move` and placement on
+    /// `tenants create` use this manager's servers (pass the
+    /// `DatabaseManager` given to [`new`](Self::new) again).
+    #[must_use]
+    pub fn with_fleet(mut self, fleet: Arc<dyn Fleet>) -> Self {
+        self.fleet = Some(fleet);
+        self
     }
 
     /// Schema mode: `spares` manages this manager's spare schemas (pass the
@@ -107,7 +119,7 @@ impl Admin {
         let output = Output { json: args.json };
         let result = match &args.command {
             TenancyCommand::Tenants(command) => {
-                tenants::run_tenants(self.lifecycle(), command, output).await
+                tenants::run_tenants(self.lifecycle(), self.fleet.as_deref(), command, output).await
             }
             TenancyCommand::Domains(command) => {
                 tenants::run_domains(self.lifecycle(), command, output).await
@@ -120,6 +132,7 @@ impl Admin {
             }
             TenancyCommand::Audit => status::run_audit(self.lifecycle(), output).await,
             TenancyCommand::Spares(args) => spares::run(self.spares.as_deref(), args, output).await,
+            TenancyCommand::Servers => fleet::run_servers(self.fleet.as_deref(), output).await,
         };
         result.unwrap_or_else(|error| {
             report_error(&error);

@@ -58,6 +58,8 @@ pub enum TenancyCommand {
     Audit,
     /// Spare schemas (Postgres schema mode): count, replenish or drop them.
     Spares(SparesArgs),
+    /// Database mode: the servers and how many tenants each holds.
+    Servers,
 }
 
 /// `spares`: with no option, the count.
@@ -92,7 +94,7 @@ pub enum TenantsCommand {
     },
     /// Create a tenant: registry row, storage and migrations, as one unit.
     Create {
-        /// The new tenant's id (lowercase letters, digits, `-`, `_`).
+        /// The new tenant's id (lowercase letters, digits and `-`).
         id: String,
         /// Display name (default: the id).
         #[arg(long)]
@@ -103,6 +105,12 @@ pub enum TenantsCommand {
         /// Register it deactivated (not served until `tenants activate`).
         #[arg(long)]
         inactive: bool,
+        /// Database mode: the server its database goes to.
+        #[arg(long, value_name = "NAME", conflicts_with = "least_used")]
+        server: Option<String>,
+        /// Database mode: the server with the fewest tenants.
+        #[arg(long)]
+        least_used: bool,
     },
     /// Create a tenant with a copy of another's data (not its domains).
     Clone {
@@ -119,6 +127,19 @@ pub enum TenantsCommand {
         /// Register it deactivated.
         #[arg(long)]
         inactive: bool,
+    },
+    /// Database mode: move a tenant's database to another server (it is
+    /// deactivated meanwhile; a failure leaves it served from where it was).
+    Move {
+        /// The tenant id.
+        id: String,
+        /// The server to move it to.
+        #[arg(long, value_name = "NAME")]
+        to: String,
+        /// Seconds to wait after deactivating it, for requests already under
+        /// way in other processes to finish.
+        #[arg(long, value_name = "SECONDS", default_value_t = 2)]
+        drain: u64,
     },
     /// Rename a tenant, keeping its data and domains.
     Rename {

@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use sqlx::migrate::Migrator;
+use sqlx::mysql::MySqlConnectOptions;
+use sqlx::postgres::PgConnectOptions;
 use tenancy_core::TenancyError;
 use tenancy_sqlx::database::{
-    DatabaseUrlTemplate, MySqlDatabases, PgDatabases, PoolConfig, SqliteDatabases, UrlBackend,
+    DatabaseBackend, DatabaseUrlTemplate, MySqlDatabases, PgDatabases, PoolConfig, SqliteDatabases,
+    UrlBackend,
 };
 use tenancy_sqlx::shared::keyed::{
     MySqlSharedManager, MySqlSharedPool, SqliteSharedManager, SqliteSharedPool,
@@ -50,6 +53,13 @@ pub struct ConnectArgs {
     /// `sqlite://./data/tenants/{tenant}.db`) [default: beside the registry].
     #[arg(long, env = "TENANCY_TENANT_DATABASE_URL", hide_env_values = true)]
     pub tenant_database_url: Option<String>,
+
+    /// Database mode: another server for tenant databases, `NAME=URL` with
+    /// the same `{tenant}` name as the main URL (`second=postgres://db2/app_{tenant}`,
+    /// a directory on SQLite); the main one is `default` (`local` on
+    /// SQLite). Repeatable.
+    #[arg(long = "server", value_name = "NAME=URL")]
+    pub servers: Vec<String>,
 
     /// Shared mode: the shared tables holding tenant rows (a tenant's rows
     /// go with it on delete). Repeatable, or comma-separated.
@@ -93,7 +103,7 @@ impl ConnectArgs {
                     "schema isolation needs a PostgreSQL registry",
                 ));
             }
-            (_, Isolation::Database) => self.database_mode(&registry, migrations)?,
+            (_, Isolation::Database) => return self.database_mode(&registry, migrations),
             (AnyRegistry::Postgres(pg), Isolation::Shared) => {
                 let rls = RlsPool::new(pg.connections().clone()).tables(self.shared_tables()?);
                 // The role tenant queries run as; `migrate` protects the tables for it.
@@ -150,51 +160,95 @@ impl ConnectArgs {
         TenantMigrations::new(&migrator)
     }
 
-    /// Database mode: tenant databases where the template says.
+    /// Database mode: tenant databases where the templates say, on the
+    /// server `default` and the `--server`s.
     fn database_mode(
         &self,
         registry: &AnyRegistry,
         migrations: TenantMigrations,
-    ) -> Result<Arc<dyn TenantLifecycle>, TenancyError> {
-        let template = match self
-            .tenant_database_url
-            .as_deref()
-            .filter(|url| !url.is_empty())
-        {
-            Some(template) => DatabaseUrlTemplate::parse(template)?,
-            None => DatabaseUrlTemplate::beside(&self.database_url)?,
-        };
+    ) -> Result<Admin, TenancyError> {
+        let template = DatabaseUrlTemplate::explicit_or_beside(
+            self.tenant_database_url.as_deref(),
+            self.registry_url(),
+        )
+        .map_err(|error| configuration(format!("--tenant-database-url: {error}")))?;
+        let servers = self.servers(&template)?;
         let naming = template.naming()?;
         let pools = PoolConfig::new();
         let default = Ident::new("default")?;
         let registry = registry.clone();
         Ok(match template.backend() {
             UrlBackend::Postgres => {
-                let server = template
-                    .server_url()?
-                    .parse()
-                    .map_err(configuration_error)?;
-                let databases = PgDatabases::new(default, server).naming(naming);
-                let pools = TenantPools::new(databases, pools);
-                Arc::new(DatabaseManager::new(registry, pools, migrations))
+                let mut databases = PgDatabases::new(default, pg_server(&template)?);
+                for (name, server) in &servers {
+                    untaken(&databases, name)?;
+                    databases = databases.server(name.clone(), pg_server(server)?);
+                }
+                fleet(DatabaseManager::new(
+                    registry,
+                    TenantPools::new(databases.naming(naming), pools),
+                    migrations,
+                ))
             }
             UrlBackend::MySql => {
-                let server = template
-                    .server_url()?
-                    .replacen("mariadb:", "mysql:", 1)
-                    .parse()
-                    .map_err(configuration_error)?;
-                let databases = MySqlDatabases::new(default, server).naming(naming);
-                let pools = TenantPools::new(databases, pools);
-                Arc::new(DatabaseManager::new(registry, pools, migrations))
+                let mut databases = MySqlDatabases::new(default, mysql_server(&template)?);
+                for (name, server) in &servers {
+                    untaken(&databases, name)?;
+                    databases = databases.server(name.clone(), mysql_server(server)?);
+                }
+                fleet(DatabaseManager::new(
+                    registry,
+                    TenantPools::new(databases.naming(naming), pools),
+                    migrations,
+                ))
             }
             UrlBackend::Sqlite => {
-                let databases = SqliteDatabases::new(template.directory()?)?.naming(naming);
-                let pools = TenantPools::new(databases, pools);
-                Arc::new(DatabaseManager::new(registry, pools, migrations))
+                let mut databases = SqliteDatabases::new(template.directory()?)?;
+                for (name, server) in &servers {
+                    untaken(&databases, name)?;
+                    databases = databases.directory(name.clone(), server.directory()?)?;
+                }
+                fleet(DatabaseManager::new(
+                    registry,
+                    TenantPools::new(databases.naming(naming), pools),
+                    migrations,
+                ))
             }
             _ => return Err(configuration("unsupported tenant database URL")),
         })
+    }
+
+    /// The `--server NAME=URL`s: same backend and database naming as the
+    /// main template, names unique and not `default`.
+    fn servers(
+        &self,
+        main: &DatabaseUrlTemplate,
+    ) -> Result<Vec<(Ident, DatabaseUrlTemplate)>, TenancyError> {
+        let mut servers: Vec<(Ident, DatabaseUrlTemplate)> = Vec::new();
+        for entry in &self.servers {
+            let (name, url) = entry.split_once('=').ok_or_else(|| {
+                configuration(format!(
+                    "--server {:?}: expected NAME=URL",
+                    entry.split('=').next().unwrap_or_default()
+                ))
+            })?;
+            let name = Ident::new(name.trim())?;
+            let template = DatabaseUrlTemplate::parse(url.trim())
+                .map_err(|error| configuration(format!("--server {name}: {error}")))?;
+            if template.backend() != main.backend()
+                || template.naming()?.prefix() != main.naming()?.prefix()
+            {
+                return Err(configuration(format!(
+                    "--server {name}: its URL must name the same backend and the same \
+                     database name before {{tenant}} as the main one ({main})"
+                )));
+            }
+            if servers.iter().any(|(known, _)| *known == name) {
+                return Err(configuration(format!("--server {name}: the name is taken")));
+            }
+            servers.push((name, template));
+        }
+        Ok(servers)
     }
 
     /// `--table`s as identifiers; shared mode needs at least one.
@@ -209,6 +263,37 @@ impl ConnectArgs {
             .map(|table| Ident::new(table.trim()).map_err(TenancyError::from))
             .collect()
     }
+}
+
+/// The admin of a database-mode manager: its lifecycle and its servers.
+fn fleet<B: DatabaseBackend>(manager: DatabaseManager<B>) -> Admin {
+    let manager = Arc::new(manager);
+    Admin::new(manager.clone()).with_fleet(manager)
+}
+
+/// `Configuration` when `name` is the main server's name.
+fn untaken(databases: &impl DatabaseBackend, name: &Ident) -> Result<(), TenancyError> {
+    if databases.has_server(name) {
+        return Err(configuration(format!(
+            "--server {name}: the name is the main server's ({})",
+            databases.default_server()
+        )));
+    }
+    Ok(())
+}
+
+/// The maintenance server of a Postgres template.
+fn pg_server(template: &DatabaseUrlTemplate) -> Result<PgConnectOptions, TenancyError> {
+    template.server_url()?.parse().map_err(configuration_error)
+}
+
+/// The server of a MySQL / MariaDB template.
+fn mysql_server(template: &DatabaseUrlTemplate) -> Result<MySqlConnectOptions, TenancyError> {
+    template
+        .server_url()?
+        .replacen("mariadb:", "mysql:", 1)
+        .parse()
+        .map_err(configuration_error)
 }
 
 fn configuration(message: impl Into<String>) -> TenancyError {

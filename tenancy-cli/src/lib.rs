@@ -20,13 +20,15 @@
 //! date are skipped, so a run stopped by a failure or Ctrl-C resumes when
 //! run again), `status` (each tenant's applied version, pending migrations
 //! and drift), `audit` (the mode's safety checks and migration drift),
-//! `spares` (schema mode's spare schemas, [`Spares`]). A progress bar with rate and ETA on a terminal, one line
+//! `spares` (schema mode's spare schemas, [`Spares`]), `servers` and
+//! `tenants move` (database mode across servers, [`Fleet`]). A progress bar with rate and ETA on a terminal, one line
 //! per tenant otherwise; `--json` prints one JSON document; the exit
 //! status is non-zero when anything failed ([`Outcome`]).
 
 mod admin;
 mod args;
 mod connect;
+mod fleet;
 mod migrate;
 mod output;
 mod select;
@@ -41,6 +43,7 @@ pub use args::{
     TenantsCommand,
 };
 pub use connect::{ConnectArgs, Isolation};
+pub use fleet::Fleet;
 pub use spares::Spares;
 
 /// The README's examples, compiled as doc tests.

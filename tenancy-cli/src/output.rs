@@ -52,25 +52,15 @@ pub(crate) fn tenant_json(tenant: &RegistryTenant) -> Value {
     })
 }
 
-/// Tenants as an aligned table: id, name, state, storage, domains (the
-/// primary one first, marked `*`).
-pub(crate) fn tenant_table(tenants: &[RegistryTenant]) -> String {
+/// Rows under a header, in aligned columns without borders.
+pub(crate) fn aligned<const N: usize>(
+    header: [&str; N],
+    rows: impl IntoIterator<Item = [String; N]>,
+) -> String {
     let mut table = Table::new();
-    table
-        .load_preset(presets::NOTHING)
-        .set_header(["ID", "NAME", "STATE", "STORAGE", "DOMAINS"]);
-    for tenant in tenants {
-        table.add_row([
-            tenant.id().to_string(),
-            tenant.name().to_owned(),
-            state(tenant).to_owned(),
-            format!(
-                "{} {}",
-                tenant.storage().kind(),
-                tenant.storage().location()
-            ),
-            domains(tenant),
-        ]);
+    table.load_preset(presets::NOTHING).set_header(header);
+    for row in rows {
+        table.add_row(row);
     }
     // The preset pads every cell with a space on both sides.
     table
@@ -78,6 +68,27 @@ pub(crate) fn tenant_table(tenants: &[RegistryTenant]) -> String {
         .map(|line| line.trim().to_owned())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Tenants as an aligned table: id, name, state, storage, domains (the
+/// primary one first, marked `*`).
+pub(crate) fn tenant_table(tenants: &[RegistryTenant]) -> String {
+    aligned(
+        ["ID", "NAME", "STATE", "STORAGE", "DOMAINS"],
+        tenants.iter().map(|tenant| {
+            [
+                tenant.id().to_string(),
+                tenant.name().to_owned(),
+                state(tenant).to_owned(),
+                format!(
+                    "{} {}",
+                    tenant.storage().kind(),
+                    tenant.storage().location()
+                ),
+                domains(tenant),
+            ]
+        }),
+    )
 }
 
 /// One tenant as `key: value` lines.

@@ -1,7 +1,6 @@
 //! `status` (where each tenant stands against the migrations) and `audit`
 //! (the mode's safety checks, and migration drift).
 
-use comfy_table::{Table, presets};
 use serde_json::{Map, Value, json};
 use tenancy_core::{TenancyError, TenantId};
 use tenancy_sqlx::TenantLifecycle;
@@ -9,7 +8,7 @@ use tenancy_sqlx::migrate::{MigrationState, TenantFilter};
 
 use crate::admin::{CommandError, Outcome, chain};
 use crate::args::TenantSelection;
-use crate::output::Output;
+use crate::output::{Output, aligned};
 
 type States = Vec<(TenantId, Result<MigrationState, TenancyError>)>;
 
@@ -124,25 +123,19 @@ fn state_table(states: &States) -> String {
     if states.is_empty() {
         return "no tenants".to_owned();
     }
-    let mut table = Table::new();
-    table
-        .load_preset(presets::NOTHING)
-        .set_header(["ID", "VERSION", "PENDING", "STATE"]);
-    for (id, state) in states {
-        let (version, pending) = match state {
-            Ok(state) => (
-                state.latest().map_or("-".to_owned(), |v| v.to_string()),
-                versions(&state.pending),
-            ),
-            Err(_) => ("?".to_owned(), "?".to_owned()),
-        };
-        table.add_row([id.to_string(), version, pending, state_text(state)]);
-    }
-    table
-        .lines()
-        .map(|line| line.trim().to_owned())
-        .collect::<Vec<_>>()
-        .join("\n")
+    aligned(
+        ["ID", "VERSION", "PENDING", "STATE"],
+        states.iter().map(|(id, state)| {
+            let (version, pending) = match state {
+                Ok(state) => (
+                    state.latest().map_or("-".to_owned(), |v| v.to_string()),
+                    versions(&state.pending),
+                ),
+                Err(_) => ("?".to_owned(), "?".to_owned()),
+            };
+            [id.to_string(), version, pending, state_text(state)]
+        }),
+    )
 }
 
 /// `current`, `pending`, `drift: unknown 9; changed 2`, `error: …`.

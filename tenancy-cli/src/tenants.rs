@@ -7,11 +7,13 @@ use tenancy_sqlx::{NewTenant, RegistryTenant, TenantLifecycle};
 
 use crate::admin::{CommandError, Outcome};
 use crate::args::{DomainsCommand, TenantsCommand};
+use crate::fleet::{self, Fleet};
 use crate::output::{Output, tenant_json, tenant_table, tenant_text};
 
 /// Runs a `tenants` command.
 pub(crate) async fn run_tenants(
     lifecycle: &dyn TenantLifecycle,
+    fleet: Option<&dyn Fleet>,
     command: &TenantsCommand,
     output: Output,
 ) -> Result<Outcome, CommandError> {
@@ -39,12 +41,30 @@ pub(crate) async fn run_tenants(
             name,
             domains,
             inactive,
+            server,
+            least_used,
         } => {
             let id = tenant_id(id)?;
             let name = name.clone().unwrap_or_else(|| id.to_string());
             let new = new_tenant(id, name, domains, *inactive)?;
-            let tenant = lifecycle.create(new).await?;
+            let tenant = match (server, least_used) {
+                (None, false) => lifecycle.create(new).await?,
+                (server, _) => {
+                    let fleet = fleet::required(fleet, "placing a tenant on a server")?;
+                    let server = server.as_deref().map(fleet::server).transpose()?;
+                    fleet.create_on(new, server.as_ref()).await?
+                }
+            };
             done(output, "created", &tenant)?;
+        }
+        TenantsCommand::Move { id, to, drain } => {
+            let fleet = fleet::required(fleet, "tenants move")?;
+            let id = tenant_id(id)?;
+            let to = fleet::server(to)?;
+            let tenant = fleet
+                .move_to(&id, &to, std::time::Duration::from_secs(*drain))
+                .await?;
+            done(output, &format!("moved to {to}:"), &tenant)?;
         }
         TenantsCommand::Clone {
             from,

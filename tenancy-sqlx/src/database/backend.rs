@@ -2,6 +2,8 @@
 //! ([`PgDatabases`](crate::database::PgDatabases), [`MySqlDatabases`](crate::database::MySqlDatabases),
 //! [`SqliteDatabases`](crate::database::SqliteDatabases)).
 
+use std::collections::BTreeMap;
+
 use futures_util::future::BoxFuture;
 use sqlx::{Connection, Database};
 use tenancy_core::{TenancyError, TenantId};
@@ -76,6 +78,9 @@ pub trait DatabaseBackend:
 
     /// Whether `server` is configured.
     fn has_server(&self, server: &Ident) -> bool;
+
+    /// The names of the configured servers, by name.
+    fn servers(&self) -> Vec<Ident>;
 
     /// The connect options of the tenant database at `location`
     /// (`Configuration` error for an unknown server).
@@ -183,6 +188,15 @@ pub(crate) mod sealed {
             to: &'a DatabaseLocation,
             history: &'a str,
         ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
+        /// The number of rows of each table of the database at `location`
+        /// (the history table `history` left out), by table name: what a
+        /// move compares between the source and its copy.
+        fn row_counts<'a>(
+            &'a self,
+            location: &'a DatabaseLocation,
+            history: &'a str,
+        ) -> BoxFuture<'a, Result<BTreeMap<String, i64>, sqlx::Error>>;
 
         /// Reads the migration history of the database at `location`.
         fn history<'a>(

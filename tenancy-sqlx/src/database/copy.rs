@@ -228,3 +228,86 @@ async fn copy_attached(
         .await?;
     Ok(())
 }
+
+/// Postgres: each table's row count (the user schemas' tables, the history
+/// table of the current schema left out), keyed `schema.table`.
+#[cfg(feature = "postgres")]
+pub(crate) async fn row_counts_postgres(
+    conn: &mut sqlx::PgConnection,
+    history: &str,
+) -> Result<std::collections::BTreeMap<String, i64>, sqlx::Error> {
+    use crate::postgres::copy::{tables_in_order, user_schemas};
+
+    let schemas = user_schemas(conn).await?;
+    let current: String = sqlx::query_scalar("SELECT pg_catalog.current_schema()::text")
+        .persistent(false)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut counts = std::collections::BTreeMap::new();
+    for table in tables_in_order(conn, &schemas, (&current, history)).await? {
+        let count: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT count(*) FROM {}",
+            table.qualified()
+        )))
+        .persistent(false)
+        .fetch_one(&mut *conn)
+        .await?;
+        counts.insert(format!("{}.{}", table.schema, table.name), count);
+    }
+    Ok(counts)
+}
+
+/// MySQL / MariaDB: each base table's row count in `database`.
+#[cfg(feature = "mysql")]
+pub(crate) async fn row_counts_mysql(
+    conn: &mut sqlx::MySqlConnection,
+    database: &str,
+    history: &str,
+) -> Result<std::collections::BTreeMap<String, i64>, sqlx::Error> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES \
+          WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME <> ?",
+    )
+    .bind(database)
+    .bind(history)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut counts = std::collections::BTreeMap::new();
+    for table in tables {
+        let count: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {}.{}",
+            quoted(database, '`'),
+            quoted(&table, '`')
+        )))
+        .fetch_one(&mut *conn)
+        .await?;
+        counts.insert(table, count);
+    }
+    Ok(counts)
+}
+
+/// SQLite: each table's row count (`sqlite_*` tables left out).
+#[cfg(feature = "sqlite")]
+pub(crate) async fn row_counts_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    history: &str,
+) -> Result<std::collections::BTreeMap<String, i64>, sqlx::Error> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master \
+          WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> ?",
+    )
+    .bind(history)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut counts = std::collections::BTreeMap::new();
+    for table in tables {
+        let count: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT count(*) FROM {}",
+            quoted(&table, '"')
+        )))
+        .fetch_one(&mut *conn)
+        .await?;
+        counts.insert(table, count);
+    }
+    Ok(counts)
+}

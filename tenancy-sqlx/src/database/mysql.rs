@@ -151,6 +151,12 @@ impl DatabaseBackend for MySqlDatabases {
         self.inner.servers.contains(server)
     }
 
+    fn servers(&self) -> Vec<Ident> {
+        let mut names: Vec<Ident> = self.inner.servers.names().cloned().collect();
+        names.sort();
+        names
+    }
+
     fn connect_options(
         &self,
         location: &DatabaseLocation,
@@ -279,6 +285,25 @@ impl Provision for MySqlDatabases {
         self.migrate_database(location, migrations).boxed()
     }
 
+    fn row_counts<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+        history: &'a str,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, i64>, sqlx::Error>> {
+        async move {
+            let options = self
+                .connect_options(location)
+                .map_err(|error| sqlx::Error::Configuration(Box::new(error)))?;
+            let mut conn = options.connect().await?;
+            let counts =
+                super::copy::row_counts_mysql(&mut conn, location.database().as_str(), history)
+                    .await;
+            let _closed = conn.close().await;
+            counts
+        }
+        .boxed()
+    }
+
     fn copy_database<'a>(
         &'a self,
         from: &'a DatabaseLocation,
@@ -286,6 +311,13 @@ impl Provision for MySqlDatabases {
         history: &'a str,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         async move {
+            if from.server() != to.server() {
+                return Err(sqlx::Error::Configuration(
+                    "copying a tenant database between MySQL servers is not supported \
+                     (dump and restore it, then record its new location)"
+                        .into(),
+                ));
+            }
             let options = self
                 .inner
                 .servers

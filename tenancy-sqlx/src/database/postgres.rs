@@ -226,6 +226,14 @@ impl PgDatabases {
     }
 }
 
+/// The database error of a failed direct connection.
+fn direct_error(error: MigrationError) -> sqlx::Error {
+    match error {
+        MigrationError::Database(error) => error,
+        other => sqlx::Error::Configuration(Box::new(other)),
+    }
+}
+
 async fn exists(admin: &PgPool, name: &DatabaseName) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1)")
         .persistent(false)
@@ -247,6 +255,12 @@ impl DatabaseBackend for PgDatabases {
 
     fn has_server(&self, server: &Ident) -> bool {
         self.inner.servers.contains(server)
+    }
+
+    fn servers(&self) -> Vec<Ident> {
+        let mut names: Vec<Ident> = self.inner.servers.names().cloned().collect();
+        names.sort();
+        names
     }
 
     fn connect_options(
@@ -469,6 +483,23 @@ impl Provision for PgDatabases {
             .boxed()
     }
 
+    fn row_counts<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+        history: &'a str,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, i64>, sqlx::Error>> {
+        async move {
+            let mut conn = self
+                .connect_direct(location.server(), location.database())
+                .await
+                .map_err(direct_error)?;
+            let counts = super::copy::row_counts_postgres(&mut conn, history).await;
+            let _closed = conn.close().await;
+            counts
+        }
+        .boxed()
+    }
+
     fn copy_database<'a>(
         &'a self,
         from: &'a DatabaseLocation,
@@ -476,18 +507,14 @@ impl Provision for PgDatabases {
         history: &'a str,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         async move {
-            let direct = |error: MigrationError| match error {
-                MigrationError::Database(error) => error,
-                other => sqlx::Error::Configuration(Box::new(other)),
-            };
             let mut source = self
                 .connect_direct(from.server(), from.database())
                 .await
-                .map_err(direct)?;
+                .map_err(direct_error)?;
             let mut target = self
                 .connect_direct(to.server(), to.database())
                 .await
-                .map_err(direct)?;
+                .map_err(direct_error)?;
             let copied = super::copy::copy_postgres(&mut source, &mut target, history).await;
             let _closed = (source.close().await, target.close().await);
             copied

@@ -1,5 +1,6 @@
 //! [`SqliteDatabases`]: one SQLite file per tenant, in configured directories.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -191,6 +192,12 @@ impl DatabaseBackend for SqliteDatabases {
         self.inner.directories.contains(server)
     }
 
+    fn servers(&self) -> Vec<Ident> {
+        let mut names: Vec<Ident> = self.inner.directories.names().cloned().collect();
+        names.sort();
+        names
+    }
+
     fn connect_options(
         &self,
         location: &DatabaseLocation,
@@ -306,6 +313,23 @@ impl Provision for SqliteDatabases {
         migrations: &'a TenantMigrations,
     ) -> BoxFuture<'a, Result<Vec<i64>, MigrationError>> {
         self.migrate_file(location, migrations).boxed()
+    }
+
+    fn row_counts<'a>(
+        &'a self,
+        location: &'a DatabaseLocation,
+        history: &'a str,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, i64>, sqlx::Error>> {
+        async move {
+            let options = self
+                .options(location)
+                .map_err(|error| sqlx::Error::Configuration(Box::new(error)))?;
+            let mut conn = options.connect().await?;
+            let counts = super::copy::row_counts_sqlite(&mut conn, history).await;
+            let _closed = conn.close().await;
+            counts
+        }
+        .boxed()
     }
 
     fn copy_database<'a>(

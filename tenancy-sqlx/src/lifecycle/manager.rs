@@ -171,20 +171,33 @@ impl<S: StorageMode, R: TenantRegistry> TenantManager<S, R> {
     ) -> Result<RegistryTenant, TenancyError> {
         let inner = &*self.inner;
         let source = require(&inner.registry, from).await?;
-        let history = inner.storage.history(&source, &inner.migrations).await?;
-        let state = MigrationState::compare(&inner.migrations, &history);
-        if !state.is_current() {
-            return Err(TenancyError::Configuration {
-                message: format!(
-                    "tenant `{from}` is not migrated to the current migrations ({state:?}); \
-                     migrate it before cloning it"
-                ),
-            });
-        }
+        self.require_current(&source, "cloning").await?;
         let storage = inner.storage.allocate_copy(&source, &new).await?;
         let cloned = self.create_filled(new, storage, Some(&source)).await?;
         tracing::info!(from = %from, tenant = %cloned.id(), "tenant cloned");
         Ok(cloned)
+    }
+
+    /// `Configuration` unless `tenant`'s storage has exactly this manager's
+    /// migrations applied (a copy is made into storage they make).
+    pub(crate) async fn require_current(
+        &self,
+        tenant: &RegistryTenant,
+        doing: &str,
+    ) -> Result<(), TenancyError> {
+        let inner = &*self.inner;
+        let history = inner.storage.history(tenant, &inner.migrations).await?;
+        let state = MigrationState::compare(&inner.migrations, &history);
+        if state.is_current() {
+            return Ok(());
+        }
+        Err(TenancyError::Configuration {
+            message: format!(
+                "tenant `{}` is not migrated to the current migrations ({state:?}); \
+                 migrate it before {doing} it",
+                tenant.id()
+            ),
+        })
     }
 
     /// Registers `new` inactive in `storage`, provisions it, then fills it:

@@ -132,7 +132,8 @@ pub trait TenantRegistry: Send + Sync {
     ) -> BoxFuture<'_, Result<RegistryTenant, TenancyError>>;
 
     /// Changes a tenant's id (its domains follow) and, when given, the
-    /// storage its row records. `TenantNotFound`, `TenantExists`.
+    /// storage its row records; with `from == to`, only the storage (a
+    /// tenant moved to another server). `TenantNotFound`, `TenantExists`.
     fn rename_with_storage<'a>(
         &'a self,
         from: &'a TenantId,

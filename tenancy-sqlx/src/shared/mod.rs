@@ -38,6 +38,30 @@ use crate::storage::Storage;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 use crate::tenant::RegistryTenant;
 
+/// A clone gives `table`'s generated key new values: `Configuration` when
+/// one of the declared `tables` references that key (the copies would point
+/// at the source's rows).
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub(crate) fn refuse_renumbered_references(
+    table: &crate::ident::Ident,
+    referrers: &[String],
+    tables: &[crate::ident::Ident],
+) -> Result<(), TenancyError> {
+    match referrers
+        .iter()
+        .find(|referrer| tables.iter().any(|t| t.as_str() == referrer.as_str()))
+    {
+        Some(referrer) => Err(TenancyError::Configuration {
+            message: format!(
+                "cannot clone in shared mode: {referrer} references the generated key of \
+                 {table}, which the copies would get anew; make the tenant column part of \
+                 those keys"
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The key of a tenant with shared storage, or a configuration error.
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub(crate) fn key_of(tenant: &RegistryTenant) -> Result<&SharedKey, TenancyError> {

@@ -298,7 +298,7 @@ impl TenantRegistry for MemoryRegistry {
             if !tenants.contains_key(from) {
                 return Err(not_found(from));
             }
-            if tenants.contains_key(to) {
+            if from != to && tenants.contains_key(to) {
                 return Err(TenancyError::TenantExists { id: to.clone() });
             }
             let current = tenants.remove(from).ok_or_else(|| not_found(from))?;

@@ -1,6 +1,7 @@
 //! [`DatabaseManager`]: the tenant lifecycle for database-per-tenant storage,
 //! the [`TenantManager`] over [`TenantPools`].
 
+mod fleet;
 mod storage;
 
 use tenancy_core::{TenancyError, TenantId};

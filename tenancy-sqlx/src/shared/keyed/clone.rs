@@ -38,19 +38,7 @@ impl<DB: SharedBackend> SharedPool<DB> {
                 let shape = DB::copy_shape(&mut conn, table, self.column_name())
                     .await
                     .map_err(failed)?;
-                if let Some(referrer) = shape
-                    .referenced_by
-                    .iter()
-                    .find(|referrer| tables.iter().any(|t| t.as_str() == referrer.as_str()))
-                {
-                    return Err(TenancyError::Configuration {
-                        message: format!(
-                            "cannot clone in shared mode: {referrer} references the generated key of \
-                             {table}, which the copies would get anew; make the tenant column part of \
-                             those keys"
-                        ),
-                    });
-                }
+                crate::shared::refuse_renumbered_references(table, &shape.referenced_by, tables)?;
                 shapes.push((table, shape));
             }
         }

@@ -46,19 +46,7 @@ impl RlsPool {
         let mut shapes = Vec::with_capacity(tables.len());
         for table in tables {
             let shape = self.shape(&mut tx, table).await.map_err(failed)?;
-            if let Some(referrer) = shape
-                .referenced_by
-                .iter()
-                .find(|referrer| tables.iter().any(|t| t.as_str() == referrer.as_str()))
-            {
-                return Err(TenancyError::Configuration {
-                    message: format!(
-                        "cannot clone in shared mode: {referrer} references the generated key of \
-                         {table}, which the copies would get anew; make the tenant column part of \
-                         those keys"
-                    ),
-                });
-            }
+            crate::shared::refuse_renumbered_references(table, &shape.referenced_by, tables)?;
             shapes.push((table, shape));
         }
         let column = self.column_name().quoted();
