@@ -227,10 +227,10 @@ impl ConnectArgs {
         let mut servers: Vec<(Ident, DatabaseUrlTemplate)> = Vec::new();
         for entry in &self.servers {
             let (name, url) = entry.split_once('=').ok_or_else(|| {
-                configuration(format!(
-                    "--server {:?}: expected NAME=URL",
-                    entry.split('=').next().unwrap_or_default()
-                ))
+                // The value is not echoed: it may hold a password.
+                configuration(
+                    "--server: expected NAME=URL (e.g. second=postgres://db2/app_{tenant})",
+                )
             })?;
             let name = Ident::new(name.trim())?;
             let template = DatabaseUrlTemplate::parse(url.trim())

@@ -40,6 +40,38 @@ async fn tenants_are_placed_and_moved_between_sqlite_directories() {
         "ties go to the first name"
     );
     assert!(env.dir.join("b/acme.db").exists());
+    let names = |file: &str| {
+        let url = format!("sqlite://{}", env.dir.join(file).display());
+        async move {
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let names: Vec<String> = sqlx::query_scalar("SELECT name FROM items ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+            names
+        }
+    };
+    {
+        let url = format!("sqlite://{}", env.dir.join("b/acme.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("INSERT INTO items (name) VALUES ('anvil')")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    let copy = with_server(&env, &second, &["tenants", "clone", "acme", "acme-copy"]);
+    assert_eq!(
+        copy["storage"]["location"], "b/acme-copy",
+        "a clone stays on its source's server"
+    );
+    assert_eq!(
+        names("b/acme-copy.db").await,
+        ["anvil"],
+        "the clone holds the row"
+    );
+    with_server(&env, &second, &["tenants", "delete", "acme-copy", "--yes"]);
     let globex = with_server(
         &env,
         &second,
@@ -61,6 +93,11 @@ async fn tenants_are_placed_and_moved_between_sqlite_directories() {
     assert!(
         !env.dir.join("b/acme.db").exists(),
         "the source file is gone"
+    );
+    assert_eq!(
+        names("tenants/acme.db").await,
+        ["anvil"],
+        "the moved database holds the row"
     );
     assert_eq!(
         with_server(&env, &second, &["servers"]),
@@ -133,6 +170,19 @@ async fn a_tenant_moves_to_the_second_postgres_cluster() {
     assert_eq!(
         moved["storage"]["location"],
         format!("second/{}_acme", env.name)
+    );
+    let pg1 = std::env::var("TENANCY_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut first = sqlx::PgConnection::connect(&pg1).await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+        .bind(format!("{}_acme", env.name))
+        .fetch_one(&mut first)
+        .await
+        .unwrap();
+    first.close().await.unwrap();
+    assert_eq!(
+        left, 0,
+        "the source database is dropped on the first server"
     );
     assert_eq!(
         with_server(&env, &second, &["servers"]),

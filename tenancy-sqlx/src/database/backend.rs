@@ -198,6 +198,12 @@ pub(crate) mod sealed {
             history: &'a str,
         ) -> BoxFuture<'a, Result<BTreeMap<String, i64>, sqlx::Error>>;
 
+        /// Whether [`copy_database`](Self::copy_database) copies between
+        /// two servers (what a move needs); true by default.
+        fn copies_between_servers(&self) -> bool {
+            true
+        }
+
         /// Reads the migration history of the database at `location`.
         fn history<'a>(
             &'a self,

@@ -18,10 +18,11 @@ fn quoted(name: &str, quote: char) -> String {
     format!("{quote}{doubled}{quote}")
 }
 
-/// Postgres: every table of the source's user schemas, streamed with
-/// `COPY … (FORMAT binary)` from a read-only repeatable-read transaction on
-/// `source` into one transaction on `target`, parents first; then the used
-/// sequences' values.
+/// Postgres: every table of the source's user schemas, streamed with `COPY`
+/// (text format: type OIDs differ between databases) from a read-only
+/// repeatable-read transaction on `source` into one transaction on
+/// `target`, whose tables are emptied first (rows the migrations wrote give
+/// way to the source's), parents first; then the used sequences' values.
 #[cfg(feature = "postgres")]
 pub(crate) async fn copy_postgres(
     source: &mut sqlx::PgConnection,
@@ -42,14 +43,21 @@ pub(crate) async fn copy_postgres(
         .fetch_one(&mut *source)
         .await?;
     let tables = tables_in_order(source, &schemas, (&current, history)).await?;
+    if !tables.is_empty() {
+        let all: Vec<String> = tables.iter().map(|table| table.qualified()).collect();
+        sqlx::raw_sql(AssertSqlSafe(format!("TRUNCATE {}", all.join(", "))))
+            .execute(&mut *target)
+            .await?;
+    }
     for table in tables.iter().filter(|table| !table.columns.is_empty()) {
-        let columns = format!("{} ({})", table.qualified(), table.columns);
-        let mut writer = target
-            .copy_in_raw(&format!("COPY {columns} FROM STDIN (FORMAT binary)"))
-            .await?;
-        let mut rows = source
-            .copy_out_raw(&format!("COPY {columns} TO STDOUT (FORMAT binary)"))
-            .await?;
+        let write = format!("COPY {} ({}) FROM STDIN", table.qualified(), table.columns);
+        let read = format!(
+            "COPY (SELECT {} FROM {}) TO STDOUT",
+            table.columns,
+            table.rows()
+        );
+        let mut writer = target.copy_in_raw(&write).await?;
+        let mut rows = source.copy_out_raw(&read).await?;
         while let Some(chunk) = rows.next().await {
             match chunk {
                 Ok(chunk) => {
@@ -77,9 +85,9 @@ pub(crate) async fn copy_postgres(
 }
 
 /// MySQL / MariaDB: `INSERT INTO target.t SELECT … FROM source.t` for every
-/// base table, in one transaction with foreign-key checks off (so any
-/// order is fine), generated columns left out; then each table's
-/// `AUTO_INCREMENT` counter (DDL: after the commit).
+/// base table, emptied first, in one transaction with foreign-key checks
+/// off (so any order is fine), generated columns left out; then each
+/// table's `AUTO_INCREMENT` counter (DDL: after the commit).
 #[cfg(feature = "mysql")]
 pub(crate) async fn copy_mysql(
     conn: &mut sqlx::MySqlConnection,
@@ -87,6 +95,11 @@ pub(crate) async fn copy_mysql(
     target: &str,
     history: &str,
 ) -> Result<(), sqlx::Error> {
+    // MySQL 8 caches the counters read below for a day by default; MariaDB
+    // has no such setting (the error is ignored).
+    let _fresh = sqlx::raw_sql("SET SESSION information_schema_stats_expiry = 0")
+        .execute(&mut *conn)
+        .await;
     let tables: Vec<(String, Option<u64>)> = sqlx::query_as(
         "SELECT CAST(TABLE_NAME AS CHAR), AUTO_INCREMENT FROM information_schema.TABLES \
           WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME <> ? \
@@ -102,7 +115,8 @@ pub(crate) async fn copy_mysql(
     for (table, _) in &tables {
         let columns: Vec<String> = sqlx::query_scalar(
             "SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.COLUMNS \
-              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND EXTRA NOT LIKE '%GENERATED%' \
+              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+                AND EXTRA NOT LIKE '%VIRTUAL GENERATED%' AND EXTRA NOT LIKE '%STORED GENERATED%' \
               ORDER BY ORDINAL_POSITION",
         )
         .bind(source)
@@ -116,9 +130,10 @@ pub(crate) async fn copy_mysql(
         let columns = columns.join(", ");
         let name = quoted(table, '`');
         let copy = format!(
-            "INSERT INTO {}.{name} ({columns}) SELECT {columns} FROM {}.{name}",
-            quoted(target, '`'),
+            "DELETE FROM {target}.{name}; \
+             INSERT INTO {target}.{name} ({columns}) SELECT {columns} FROM {}.{name}",
             quoted(source, '`'),
+            target = quoted(target, '`'),
         );
         sqlx::raw_sql(AssertSqlSafe(copy))
             .execute(&mut *conn)
@@ -143,9 +158,10 @@ pub(crate) async fn copy_mysql(
 }
 
 /// SQLite: the source file attached to a connection on the target, every
-/// table's rows (generated columns left out) and `sqlite_sequence` (the
-/// `AUTOINCREMENT` counters) copied in one transaction, with foreign-key
-/// enforcement off for it.
+/// table emptied and given the source's rows (generated columns left out),
+/// and `sqlite_sequence` (the `AUTOINCREMENT` counters), in one transaction
+/// that reads one snapshot of the source without locking it, with
+/// foreign-key enforcement off for it.
 #[cfg(feature = "sqlite")]
 pub(crate) async fn copy_sqlite(
     target: &mut sqlx::SqliteConnection,
@@ -173,7 +189,7 @@ async fn copy_attached(
     target: &mut sqlx::SqliteConnection,
     history: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql("PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE")
+    sqlx::raw_sql("PRAGMA foreign_keys = OFF; BEGIN")
         .execute(&mut *target)
         .await?;
     let tables: Vec<String> = sqlx::query_scalar(
@@ -204,8 +220,10 @@ async fn copy_attached(
         }
         let columns = columns.join(", ");
         let name = quoted(table, '"');
-        let copy =
-            format!("INSERT INTO main.{name} ({columns}) SELECT {columns} FROM source.{name}");
+        let copy = format!(
+            "DELETE FROM main.{name}; \
+             INSERT INTO main.{name} ({columns}) SELECT {columns} FROM source.{name}"
+        );
         sqlx::raw_sql(AssertSqlSafe(copy))
             .execute(&mut *target)
             .await?;

@@ -285,6 +285,11 @@ impl Provision for MySqlDatabases {
         self.migrate_database(location, migrations).boxed()
     }
 
+    /// `INSERT … SELECT` across databases works within one server only.
+    fn copies_between_servers(&self) -> bool {
+        false
+    }
+
     fn row_counts<'a>(
         &'a self,
         location: &'a DatabaseLocation,

@@ -63,9 +63,10 @@ pub trait StorageMode: Clone + Send + Sync + 'static {
 
     /// Copies `from`'s data into `to`'s storage, which
     /// [`provision`](Self::provision) has just made with the same
-    /// migrations: every table's rows (the history table's excepted) and
-    /// the identity and sequence values, from one consistent snapshot of
-    /// `from`. On failure `to`'s storage may hold part of the data: the
+    /// migrations: every table's rows (the history table's excepted; rows
+    /// the migrations wrote are replaced) and the identity and sequence
+    /// values, from one consistent snapshot of `from` (shared modes give
+    /// the copies' generated keys new values instead). On failure `to`'s storage may hold part of the data: the
     /// manager removes it. By default the mode cannot copy
     /// (`Configuration`).
     fn copy_data<'a>(

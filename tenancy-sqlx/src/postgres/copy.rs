@@ -18,6 +18,12 @@ pub(crate) struct CopyTable {
     pub(crate) name: String,
     /// `"a", "b"`.
     pub(crate) columns: String,
+    /// The columns again, each with the name of its type when that type is
+    /// defined in the table's own schema (an enum, a domain, an array of
+    /// them): a copy into another schema casts those to its own types.
+    pub(crate) typed: Vec<(String, Option<String>)>,
+    /// A partitioned table: its rows are its partitions' (read through it).
+    pub(crate) partitioned: bool,
 }
 
 impl CopyTable {
@@ -29,6 +35,30 @@ impl CopyTable {
     /// `"schema"."table"`.
     pub(crate) fn qualified(&self) -> String {
         self.qualified_in(&self.schema)
+    }
+
+    /// The select list that reads these columns for the same table in
+    /// `schema`: `"a", "b"::text::"schema"."mood"`.
+    pub(crate) fn select_for(&self, schema: &str) -> String {
+        self.typed
+            .iter()
+            .map(|(column, local_type)| match local_type {
+                Some(kind) => format!("{column}::text::{}.{kind}", quote_ident(schema)),
+                None => column.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// What to read the table's own rows from: `ONLY "schema"."table"`
+    /// (an inheritance parent without its children, which are copied on
+    /// their own), or the partitioned table itself.
+    pub(crate) fn rows(&self) -> String {
+        if self.partitioned {
+            self.qualified()
+        } else {
+            format!("ONLY {}", self.qualified())
+        }
     }
 }
 
@@ -72,17 +102,23 @@ pub(crate) async fn user_schemas(conn: &mut PgConnection) -> Result<Vec<String>,
 
 /// The tables of `schemas` but `skip` (`(schema, table)`: the history
 /// table), parents before the tables whose foreign keys reference them.
-/// Partitions are copied through their parent. A foreign-key cycle between
-/// tables is an error (no order inserts them).
+/// Partitions are left out (their rows are read through, and written into,
+/// their partitioned table). A foreign-key cycle between tables is an error
+/// (no order inserts them).
 pub(crate) async fn tables_in_order(
     conn: &mut PgConnection,
     schemas: &[String],
     skip: (&str, &str),
 ) -> Result<Vec<CopyTable>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT c.oid::int8, n.nspname::text, c.relname::text, \
-                (SELECT string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) \
+        "SELECT c.oid::int8, n.nspname::text, c.relname::text, c.relkind = 'p', \
+                (SELECT array_agg(pg_catalog.quote_ident(a.attname) ORDER BY a.attnum) \
                    FROM pg_catalog.pg_attribute a \
+                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+                    AND a.attgenerated = ''), \
+                (SELECT array_agg(CASE WHEN t.typnamespace = c.relnamespace \
+                                       THEN pg_catalog.quote_ident(t.typname) END ORDER BY a.attnum) \
+                   FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
                     AND a.attgenerated = '') \
            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -100,14 +136,28 @@ pub(crate) async fn tables_in_order(
         if (schema.as_str(), name.as_str()) == skip {
             continue;
         }
-        let columns: Option<String> = row.try_get(3)?;
-        let columns = columns.unwrap_or_default();
+        let partitioned: bool = row.try_get(3)?;
+        let names: Option<Vec<String>> = row.try_get(4)?;
+        let types: Option<Vec<Option<String>>> = row.try_get(5)?;
+        let names = names.unwrap_or_default();
+        let columns = names.join(", ");
+        let typed = names
+            .into_iter()
+            .zip(
+                types
+                    .unwrap_or_default()
+                    .into_iter()
+                    .chain(std::iter::repeat(None)),
+            )
+            .collect();
         tables.insert(
             oid,
             CopyTable {
                 schema,
                 name,
                 columns,
+                typed,
+                partitioned,
             },
         );
     }
@@ -204,6 +254,8 @@ mod tests {
             schema: "s".into(),
             name: name.into(),
             columns: "\"id\"".into(),
+            typed: vec![("\"id\"".into(), None)],
+            partitioned: false,
         }
     }
 
@@ -227,8 +279,17 @@ mod tests {
         let odd = CopyTable {
             schema: "a\"b".into(),
             name: "T".into(),
-            columns: String::new(),
+            columns: "\"m\"".into(),
+            typed: vec![("\"m\"".into(), Some("\"mood\"".into()))],
+            partitioned: true,
         };
+        assert_eq!(odd.select_for("t"), "\"m\"::text::\"t\".\"mood\"");
+        assert_eq!(
+            odd.rows(),
+            odd.qualified(),
+            "a partitioned table is read whole"
+        );
+        assert_eq!(table("t").rows(), "ONLY \"s\".\"t\"");
         assert_eq!(odd.qualified(), "\"a\"\"b\".\"T\"");
         let sequence = CopySequence {
             schema: "s".into(),

@@ -71,7 +71,16 @@ impl<B: DatabaseBackend, R: TenantRegistry> TenantManager<TenantPools<B>, R> {
     ///
     /// A failure in steps 2–4 drops the copy and reactivates the tenant on
     /// its source, complete. Postgres and SQLite (directories) move between
-    /// servers; MySQL only within one (`SchemaCreation`).
+    /// servers; MySQL / MariaDB cannot (`Configuration`, nothing changed:
+    /// dump and restore instead).
+    ///
+    /// Writes stop when the deactivation reaches each process (at once on
+    /// Postgres, within the change log's poll interval elsewhere) and the
+    /// requests already under way there finish: choose `drain` longer than
+    /// the registry's propagation delay plus your longest request. A write
+    /// that still reaches the source after the copy is lost when the source
+    /// is dropped, unless it changes a row count (the move then fails and
+    /// nothing changes).
     ///
     /// Errors: `TenantNotFound`; `Configuration` (no such server, already
     /// there, not migrated); `SchemaCreation` (the copy failed or does not
@@ -94,6 +103,13 @@ impl<B: DatabaseBackend, R: TenantRegistry> TenantManager<TenantPools<B>, R> {
         if source.server() == server {
             return Err(configuration(format!(
                 "tenant `{id}` is on `{server}` already"
+            )));
+        }
+        if !self.backend().copies_between_servers() {
+            return Err(configuration(format!(
+                "{} tenant databases cannot be copied between servers: dump and restore \
+                 `{source}` instead",
+                self.backend().name()
             )));
         }
         let target = self.pools().location_on(server, id).await?;
@@ -167,6 +183,11 @@ impl<B: DatabaseBackend, R: TenantRegistry> TenantManager<TenantPools<B>, R> {
                 .await
         }
         .await;
+        if copied.is_err() && self.records(id, target).await {
+            // The switch committed though its answer was lost: the copy is
+            // the tenant's database now.
+            return Ok(());
+        }
         if copied.is_err() {
             self.pools().close(target).await;
             if let Err(error) = backend.drop_database(id, target).await {
@@ -174,6 +195,16 @@ impl<B: DatabaseBackend, R: TenantRegistry> TenantManager<TenantPools<B>, R> {
             }
         }
         copied
+    }
+}
+
+impl<B: DatabaseBackend, R: TenantRegistry> TenantManager<TenantPools<B>, R> {
+    /// Whether the registry records `location` as tenant `id`'s database.
+    async fn records(&self, id: &TenantId, location: &DatabaseLocation) -> bool {
+        match self.registry().find_by_id(id).await {
+            Ok(Some(tenant)) => tenant.storage().database() == Some(location),
+            _ => false,
+        }
     }
 }
 

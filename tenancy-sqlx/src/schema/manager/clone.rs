@@ -39,12 +39,25 @@ impl SchemaPool {
         let tables = tables_in_order(&mut tx, &schemas, history)
             .await
             .map_err(failed)?;
+        // Rows the migrations wrote into the new schema give way to the source's.
+        if !tables.is_empty() {
+            let all: Vec<String> = tables
+                .iter()
+                .map(|table| table.qualified_in(target.as_str()))
+                .collect();
+            sqlx::query(AssertSqlSafe(format!("TRUNCATE {}", all.join(", "))))
+                .persistent(false)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+        }
         for table in tables.iter().filter(|table| !table.columns.is_empty()) {
             let copy = format!(
-                "INSERT INTO {} ({columns}) OVERRIDING SYSTEM VALUE SELECT {columns} FROM {}",
+                "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}",
                 table.qualified_in(target.as_str()),
-                table.qualified(),
-                columns = table.columns,
+                table.columns,
+                table.select_for(target.as_str()),
+                table.rows(),
             );
             sqlx::query(AssertSqlSafe(copy))
                 .persistent(false)

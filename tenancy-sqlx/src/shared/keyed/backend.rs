@@ -18,7 +18,6 @@ use crate::registry::Dialect;
 /// row-level-security based types ([`RlsPool`](crate::shared::rls::RlsPool)).
 pub trait SharedBackend: sealed::Backend {}
 
-/// What a declared tenant table looks like.
 /// What a clone copies of one shared table: its columns (quoted; generated
 /// ones, the tenant column and the generated key left out), its generated
 /// key (an auto-increment or rowid primary key: new rows get new values),
@@ -30,6 +29,7 @@ pub(crate) struct CopyShape {
     pub(crate) referenced_by: Vec<String>,
 }
 
+/// What a declared tenant table looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TableFact {
     Missing,

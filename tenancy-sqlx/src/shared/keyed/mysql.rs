@@ -67,7 +67,10 @@ impl sealed::Backend for MySql {
                 let extra = extra.to_ascii_lowercase();
                 if extra.contains("auto_increment") {
                     shape.generated_key = Some(name);
-                } else if !extra.contains("generated") && name != column.as_str() {
+                } else if !extra.contains("virtual generated")
+                    && !extra.contains("stored generated")
+                    && name != column.as_str()
+                {
                     shape.columns.push(format!("`{}`", name.replace('`', "``")));
                 }
             }

@@ -83,7 +83,8 @@ impl RlsPool {
     ) -> Result<Shape, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT a.attname::text, \
-                    (a.attidentity <> '' OR pg_catalog.pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%') \
+                    COALESCE(a.attidentity <> '' \
+                             OR pg_catalog.pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%', false) \
                     AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid \
                                   AND i.indisprimary AND i.indnatts = 1 AND i.indkey[0] = a.attnum), \
                     COALESCE((SELECT array_agg(DISTINCT r.relname::text) \
