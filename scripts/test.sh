@@ -35,6 +35,9 @@ pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 && psql "$TENANCY_TEST_PG_URL" -Atc
 mysql_up() { mysqladmin --protocol=TCP -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1; }
 
 step "PostgreSQL on 127.0.0.1:5432"
+# `script` (util-linux) gives the CLI's progress-bar test a terminal.
+command -v script >/dev/null \
+    || fail "'script' is not installed; install Debian's 'bsdutils' package (tenancy-cli's progress-bar test runs under it)."
 command -v psql >/dev/null && command -v pg_isready >/dev/null \
     || fail "the PostgreSQL client (psql, pg_isready) is not installed; install the 'postgresql' package (version 15 or later)."
 if ! pg_up; then

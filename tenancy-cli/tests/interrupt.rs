@@ -91,3 +91,38 @@ async fn ctrl_c_stops_between_tenants_and_a_second_run_resumes() {
 
     env.cleanup().await;
 }
+
+/// On a terminal, `migrate` draws a progress bar (rate, ETA) on stderr
+/// instead of one line per tenant; run under `script`, which gives it one.
+#[tokio::test]
+async fn a_terminal_gets_a_progress_bar() {
+    let env = Env::new(Pair::PostgresSchema).await;
+    for n in 0..4 {
+        env.json(&["tenants", "create", &format!("t{n}")]);
+    }
+    env.write_migration(2, "slow", "SELECT pg_sleep(0.3);");
+    let binary = assert_cmd::cargo::cargo_bin("tenancy");
+    let output = Command::new("script")
+        .env_clear()
+        .envs(env.vars.iter().cloned())
+        .env("TERM", "xterm")
+        .args([
+            "-qefc",
+            &format!("{} migrate --concurrency 1", binary.display()),
+            "/dev/null",
+        ])
+        .output()
+        .expect("run `script` (util-linux)");
+    let shown = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("ETA") && shown.contains("/4 tenants"),
+        "no bar: {shown}"
+    );
+    assert!(
+        !shown.contains(": migrated 2"),
+        "per-tenant lines on a terminal: {shown}"
+    );
+    assert!(shown.contains("4 tenants: 4 migrated"), "{shown}");
+    env.cleanup().await;
+}
