@@ -264,6 +264,20 @@ async fn a_tenant_moves_between_sqlite_directories() {
         .await
         .unwrap();
     assert_eq!(bodies, ["one", "three"]);
+    drop(conn);
+
+    // A deactivated tenant moves and stays deactivated.
+    manager.deactivate(&id("acme")).await.unwrap();
+    let back = manager
+        .move_tenant(&id("acme"), &ident("local"), Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(!back.is_active(), "a move does not activate a tenant");
+    assert_eq!(
+        back.storage().database().unwrap().server().as_str(),
+        "local"
+    );
+    assert!(source_file.exists(), "back in the first directory");
 }
 
 #[tokio::test]
