@@ -128,15 +128,21 @@ pub(crate) fn check_len(name: &str) -> Result<(), InvalidIdentifier> {
 
 /// Quotes an identifier for SQL, doubling embedded quotes.
 pub(crate) fn quote_ident(name: &str) -> String {
-    let mut quoted = String::with_capacity(name.len() + 2);
-    quoted.push('"');
-    for ch in name.chars() {
-        if ch == '"' {
-            quoted.push('"');
+    quote_with(name, '"')
+}
+
+/// Encloses `text` in `quote`, doubling any `quote` inside: an identifier
+/// read from a catalog (`"…"`, MySQL's `` `…` ``) or a literal (`'…'`).
+pub(crate) fn quote_with(text: &str, quote: char) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push(quote);
+    for ch in text.chars() {
+        if ch == quote {
+            quoted.push(quote);
         }
         quoted.push(ch);
     }
-    quoted.push('"');
+    quoted.push(quote);
     quoted
 }
 

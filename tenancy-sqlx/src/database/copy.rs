@@ -4,19 +4,11 @@
 //! of the source each; a failure leaves the target to be dropped.
 
 use sqlx::AssertSqlSafe;
-#[cfg(any(feature = "mysql", feature = "sqlite"))]
+#[cfg(feature = "sqlite")]
 use sqlx::Row;
 
-/// `"name"` / `` `name` ``: an identifier read from a catalog, quoted with
-/// `quote` (doubled inside).
 #[cfg(any(feature = "mysql", feature = "sqlite"))]
-fn quoted(name: &str, quote: char) -> String {
-    let doubled: String = name
-        .chars()
-        .flat_map(|c| if c == quote { vec![c, c] } else { vec![c] })
-        .collect();
-    format!("{quote}{doubled}{quote}")
-}
+use crate::ident::quote_with as quoted;
 
 /// Postgres: every table of the source's user schemas, streamed with `COPY`
 /// (text format: type OIDs differ between databases) from a read-only
@@ -49,11 +41,15 @@ pub(crate) async fn copy_postgres(
             .execute(&mut *target)
             .await?;
     }
-    for table in tables.iter().filter(|table| !table.columns.is_empty()) {
-        let write = format!("COPY {} ({}) FROM STDIN", table.qualified(), table.columns);
+    for table in tables.iter().filter(|table| !table.typed.is_empty()) {
+        let write = format!(
+            "COPY {} ({}) FROM STDIN",
+            table.qualified(),
+            table.columns()
+        );
         let read = format!(
             "COPY (SELECT {} FROM {}) TO STDOUT",
-            table.columns,
+            table.columns(),
             table.rows()
         );
         let mut writer = target.copy_in_raw(&write).await?;

@@ -16,11 +16,10 @@ pub(crate) struct CopyTable {
     pub(crate) schema: String,
     /// The table, unquoted.
     pub(crate) name: String,
-    /// `"a", "b"`.
-    pub(crate) columns: String,
-    /// The columns again, each with the name of its type when that type is
-    /// defined in the table's own schema (an enum, a domain, an array of
-    /// them): a copy into another schema casts those to its own types.
+    /// The writable columns (quoted), each with the name of its type when
+    /// that type is defined in the table's own schema (an enum, a domain,
+    /// an array of them): a copy into another schema casts those to its
+    /// own types.
     pub(crate) typed: Vec<(String, Option<String>)>,
     /// A partitioned table: its rows are its partitions' (read through it).
     pub(crate) partitioned: bool,
@@ -35,6 +34,15 @@ impl CopyTable {
     /// `"schema"."table"`.
     pub(crate) fn qualified(&self) -> String {
         self.qualified_in(&self.schema)
+    }
+
+    /// The column list: `"a", "b"`.
+    pub(crate) fn columns(&self) -> String {
+        self.typed
+            .iter()
+            .map(|(column, _)| column.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The select list that reads these columns for the same table in
@@ -140,7 +148,6 @@ pub(crate) async fn tables_in_order(
         let names: Option<Vec<String>> = row.try_get(4)?;
         let types: Option<Vec<Option<String>>> = row.try_get(5)?;
         let names = names.unwrap_or_default();
-        let columns = names.join(", ");
         let typed = names
             .into_iter()
             .zip(
@@ -155,7 +162,6 @@ pub(crate) async fn tables_in_order(
             CopyTable {
                 schema,
                 name,
-                columns,
                 typed,
                 partitioned,
             },
@@ -253,7 +259,6 @@ mod tests {
         CopyTable {
             schema: "s".into(),
             name: name.into(),
-            columns: "\"id\"".into(),
             typed: vec![("\"id\"".into(), None)],
             partitioned: false,
         }
@@ -279,7 +284,6 @@ mod tests {
         let odd = CopyTable {
             schema: "a\"b".into(),
             name: "T".into(),
-            columns: "\"m\"".into(),
             typed: vec![("\"m\"".into(), Some("\"mood\"".into()))],
             partitioned: true,
         };

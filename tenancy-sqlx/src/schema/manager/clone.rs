@@ -51,11 +51,11 @@ impl SchemaPool {
                 .await
                 .map_err(failed)?;
         }
-        for table in tables.iter().filter(|table| !table.columns.is_empty()) {
+        for table in tables.iter().filter(|table| !table.typed.is_empty()) {
             let copy = format!(
                 "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}",
                 table.qualified_in(target.as_str()),
-                table.columns,
+                table.columns(),
                 table.select_for(target.as_str()),
                 table.rows(),
             );

@@ -71,7 +71,7 @@ impl sealed::Backend for MySql {
                     && !extra.contains("stored generated")
                     && name != column.as_str()
                 {
-                    shape.columns.push(format!("`{}`", name.replace('`', "``")));
+                    shape.columns.push(crate::ident::quote_with(&name, '`'));
                 }
             }
             if let Some(key) = &shape.generated_key {

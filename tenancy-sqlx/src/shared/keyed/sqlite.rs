@@ -66,7 +66,7 @@ impl sealed::Backend for Sqlite {
                 if pk > 0 && key_columns == 1 && kind == "INTEGER" {
                     shape.generated_key = Some(name);
                 } else if hidden == 0 && name != column.as_str() {
-                    shape.columns.push(format!("\"{}\"", name.replace('"', "\"\"")));
+                    shape.columns.push(crate::ident::quote_ident(&name));
                 }
             }
             if let Some(key) = &shape.generated_key {
